@@ -1,0 +1,257 @@
+"""The ``hvppi`` command: one subcommand per task, a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import HvppiError
+
+BENCHMARK_HINT = "benchmark layout (id<TAB>sequence), FASTA (plain or .gz)"
+
+
+def _load_pairs(paths: list[str]):
+    from .pairs import PairTable, read_pairs
+
+    return PairTable.concat([read_pairs(p) for p in paths])
+
+
+def _load_pairs_and_sequences(pair_paths: list[str], sequence_path: str | None):
+    from .pairs import merge_sequences
+    from .sequences import read_sequences
+
+    pairs = _load_pairs(pair_paths)
+    sequences = read_sequences(sequence_path) if sequence_path else None
+    return pairs, merge_sequences(pairs, sequences, sequence_path)
+
+
+def _set_threads(threads: int | None) -> None:
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+
+
+def cmd_train(args) -> int:
+    from .model import ModelConfig
+    from .training import TrainConfig, train
+
+    _set_threads(args.threads)
+    pairs, sequences = _load_pairs_and_sequences(args.pairs, args.sequences)
+    validation = None
+    if args.validation:
+        from .pairs import merge_sequences
+
+        validation = _load_pairs(args.validation)
+        sequences = merge_sequences(validation, sequences, args.sequences)
+    model_config = ModelConfig(lstm_hidden=args.lstm_hidden, attention_hidden=args.attention_hidden)
+    config = TrainConfig(
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        beta=args.beta,
+        class_count=args.class_count,
+        patience=args.patience,
+        max_epochs=args.max_epochs,
+        negative_ratio=args.negative_ratio,
+        validation_fraction=args.validation_fraction,
+        seed=args.seed,
+    )
+    summary = train(
+        pairs, sequences, args.out, model_config, config, validation=validation, resume=args.resume,
+        device=args.device, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_split(args) -> int:
+    from .fileio import atomic_write
+    from .splits import viral_disjoint_split
+
+    pairs, sequences = _load_pairs_and_sequences(args.pairs, args.sequences)
+    train, test, info = viral_disjoint_split(pairs, sequences, args.fraction, args.identity, args.seed, args.threads or 1)
+    out = Path(args.out)
+    train.write_tsv(out / "train.txt")
+    test.write_tsv(out / "test.txt")
+    with atomic_write(out / "split.json") as fh:
+        json.dump(info, fh, indent=2)
+    summary = {k: v for k, v in info.items() if k != "held_out_viral_ids"}
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .fileio import atomic_write
+    from .inference import resolve_device, score_pairs
+    from .modelfile import load_model
+
+    _set_threads(args.threads)
+    device = resolve_device(args.device)
+    model, info = load_model(args.model, device)
+    pairs, sequences = _load_pairs_and_sequences(args.pairs, args.sequences)
+    cutoff = info.cutoff if args.cutoff is None else args.cutoff
+    scores = score_pairs(model, pairs, sequences, device=device, progress=not args.quiet)
+    with atomic_write(args.out) as fh:
+        fh.write("human_id\tvirus_id\tscore\tcall\n")
+        for h, v, s in zip(pairs.human_ids, pairs.virus_ids, scores):
+            fh.write(f"{h}\t{v}\t{s:.6g}\t{int(s >= cutoff)}\n")
+    print(f"wrote {len(pairs)} scored pairs to {args.out} ({int((scores >= cutoff).sum())} called interacting at cutoff {cutoff:.4g})",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluation import evaluate_model, format_report, summarize, write_scores
+    from .fileio import atomic_write
+    from .inference import resolve_device
+    from .modelfile import load_model
+    from .pairs import merge_sequences, read_pairs
+    from .plots import roc_pr_plots
+    from .sequences import read_sequences
+
+    _set_threads(args.threads)
+    device = resolve_device(args.device)
+    n = len(args.pairs)
+    models = args.model or [None]
+    if len(models) not in (1, n):
+        raise SystemExit("hvppi evaluate: error: give one --model, or one per --pairs")
+    baselines = args.baseline or []
+    if len(baselines) not in (0, 1, n):
+        raise SystemExit("hvppi evaluate: error: give one --baseline, or one per --pairs")
+    sequences = read_sequences(args.sequences) if args.sequences else None
+    results, tables = [], []
+    loaded = {}
+    for k, path in enumerate(args.pairs):
+        model_path = models[k if len(models) == n else 0]
+        if model_path not in loaded:
+            loaded[model_path] = load_model(model_path, device)
+        model, info = loaded[model_path]
+        pairs = read_pairs(path)
+        seqs = merge_sequences(pairs, sequences, args.sequences)
+        baseline_pairs = read_pairs(baselines[k if len(baselines) == n else 0]) if baselines else None
+        result = evaluate_model(model, info, pairs, seqs, baseline_pairs, device, progress=not args.quiet,
+                                name=f"replicate {k + 1}" if n > 1 else Path(path).name)
+        results.append(result)
+        tables.append(pairs)
+    print(format_report(results))
+    if args.out_dir:
+        out = Path(args.out_dir)
+        report = {"results": [r.to_dict() for r in results], "summary": summarize(results)}
+        with atomic_write(out / "metrics.json") as fh:
+            json.dump(report, fh, indent=2)
+        curves = []
+        for k, (result, pairs) in enumerate(zip(results, tables), start=1):
+            suffix = f"_{k}" if n > 1 else ""
+            write_scores(out / f"scores{suffix}.tsv", pairs, result)
+            curves.append((f"model, {result.name}" if n > 1 else "model", result.labels, result.scores))
+            if result.baseline_scores is not None:
+                curves.append((f"frequency baseline{', ' + result.name if n > 1 else ''}", result.labels, result.baseline_scores))
+        roc_pr_plots(curves, out / "roc.png", out / "pr.png")
+        print(f"\nwrote metrics.json, scores*.tsv, roc.png and pr.png to {out}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hvppi",
+        description="Sequence-based human–virus protein–protein interaction prediction "
+        "(BiLSTM-attention model of Tsukiyama et al. 2020).",
+    )
+    parser.add_argument("--version", action="version", version=f"hvppi {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def common_inputs(p, pairs_help):
+        p.add_argument("--pairs", action="append", required=True, metavar="FILE",
+                       help=pairs_help + " Benchmark layout (human_id<TAB>virus_id[<TAB>label]) or LSTM-PHV CSV. "
+                       "Repeat to combine files.")
+        p.add_argument("--sequences", metavar="FILE",
+                       help=f"protein sequences: {BENCHMARK_HINT}. May be omitted when the pairs CSV carries them.")
+        p.add_argument("--threads", type=int, default=None, metavar="N",
+                       help="CPU threads for PyTorch (default: PyTorch's choice). On a busy machine 1 is often fastest.")
+
+    p = sub.add_parser("train", help="train a model on labelled pairs",
+                       description="Train the two-tower BiLSTM-attention model. Writes OUT/model.safetensors "
+                       "(the best epoch by validation loss), OUT/checkpoint.pt (every epoch) and OUT/log.jsonl.")
+    common_inputs(p, "labelled training pairs.")
+    p.add_argument("--validation", action="append", metavar="FILE",
+                   help="labelled validation pairs; default: a stratified, seeded 20%% of --pairs")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument("--resume", action="store_true", help="continue the run in OUT from its last checkpoint")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split, batch order, subsampling and dropout (default 0)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: cuda if available")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--learning-rate", type=float, default=1e-3, help="RAdam learning rate (default 1e-3)")
+    p.add_argument("--beta", type=float, default=0.9999, help="class-balanced loss beta (default 0.9999)")
+    p.add_argument("--class-count", choices=["batch", "dataset"], default="batch",
+                   help="count n_y of the class-balanced loss per minibatch (default, as the paper) or over the epoch's training pairs")
+    p.add_argument("--patience", type=int, default=35, help="epochs without a new minimum validation loss before stopping (default 35)")
+    p.add_argument("--max-epochs", type=int, default=1000)
+    p.add_argument("--negative-ratio", type=float, default=None, metavar="R",
+                   help="use all positives and a fresh random R x as many negatives each epoch (default: all pairs)")
+    p.add_argument("--validation-fraction", type=float, default=0.2)
+    p.add_argument("--lstm-hidden", type=int, default=32, help="LSTM units per direction (default 32)")
+    p.add_argument("--attention-hidden", type=int, default=32, help="attention MLP width (default 32)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="score human–virus pairs",
+                       description="Score pairs with a trained model (the bundled one by default). Writes a TSV with "
+                       "columns human_id, virus_id, score (interaction probability) and call (1 if score >= the model's "
+                       "cutoff), in input order. Each distinct protein is encoded once.")
+    common_inputs(p, "pairs to score (labels, if any, are ignored).")
+    p.add_argument("--out", required=True, metavar="TSV", help="output TSV")
+    p.add_argument("--model", default=None, metavar="FILE", help="model file, or the name of a bundled model: default (the default) or viral-disjoint")
+    p.add_argument("--cutoff", type=float, default=None, help="score threshold of the call (default: the model's Youden cutoff)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("evaluate", help="evaluate a model on labelled pairs",
+                       description="Sensitivity, specificity, accuracy, MCC, ROC AUC, PR AUC (average precision) and F1, "
+                       "at the model's stored cutoff (chosen by Youden's index on its validation pairs) and, for "
+                       "reference, at Youden's cutoff of the evaluated pairs themselves. Repeat --pairs for replicate "
+                       "data sets: the report then gives mean ± SD. --baseline adds the sequence-blind frequency "
+                       "baseline fitted on the given training pairs, side by side with the model.")
+    p.add_argument("--pairs", action="append", required=True, metavar="FILE",
+                   help="labelled pairs (benchmark layout or LSTM-PHV CSV); repeat for replicates")
+    p.add_argument("--sequences", metavar="FILE", help=f"protein sequences: {BENCHMARK_HINT}")
+    p.add_argument("--model", action="append", metavar="FILE",
+                   help="model file or bundled model name (default, viral-disjoint); default: default. One, or one per --pairs")
+    p.add_argument("--baseline", action="append", metavar="TRAIN_PAIRS",
+                   help="training pairs of the frequency baseline; one, or one per --pairs")
+    p.add_argument("--out-dir", metavar="DIR", help="write metrics.json, scores TSV, roc.png and pr.png here")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=None, metavar="N")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("split", help="make a viral-protein-disjoint evaluation split",
+                       description="Hold out a share of the viral proteins with all their pairs; viral proteins in one "
+                       "CD-HIT cluster stay on one side. Writes OUT/train.txt, OUT/test.txt and OUT/split.json.")
+    common_inputs(p, "labelled pairs to split.")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--fraction", type=float, default=0.2, help="share of viral proteins held out (default 0.2)")
+    p.add_argument("--identity", type=float, default=0.9, help="CD-HIT identity that groups viral proteins (default 0.9)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_split)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except HvppiError as exc:
+        print(f"hvppi {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        print(f"hvppi {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
