@@ -64,32 +64,36 @@ def main() -> None:
     bare = torch.nn.LSTM(7, 32, batch_first=True, bidirectional=True)
     features = model.human_tower.features
 
-    def model_pass() -> None:
-        for (h, hl), (v, vl), y in prepared:
-            optimizer.zero_grad(set_to_none=True)
-            class_balanced_loss(model(h, hl, v, vl), y, 0.9999).backward()
-            optimizer.step()
+    def model_step(batch) -> None:
+        (h, hl), (v, vl), y = batch
+        optimizer.zero_grad(set_to_none=True)
+        class_balanced_loss(model(h, hl, v, vl), y, 0.9999).backward()
+        optimizer.step()
 
-    def bare_pass() -> None:
-        for (h, hl), (v, vl), _ in prepared:
-            for x, lengths in ((h, hl), (v, vl)):
-                for c in torch.split(torch.argsort(lengths, descending=True), chunk):
-                    steps = int(lengths[c].max())
-                    out, _ = bare(torch.nn.functional.embedding(x[c, :steps], features))
-                    out.sum().backward()
+    def bare_step(batch) -> None:
+        (h, hl), (v, vl), _ = batch
+        for x, lengths in ((h, hl), (v, vl)):
+            for c in torch.split(torch.argsort(lengths, descending=True), chunk):
+                steps = int(lengths[c].max())
+                out, _ = bare(torch.nn.functional.embedding(x[c, :steps], features))
+                out.sum().backward()
 
-    def timed(fn) -> float:
-        start = time.perf_counter()
-        fn()
-        return residues / (time.perf_counter() - start)
-
-    model_pass(), bare_pass()
+    for batch in prepared:  # warm-up: oneDNN builds a primitive for every new shape
+        model_step(batch), bare_step(batch)
+    # Model and reference alternate batch by batch, so drifts of a shared machine hit both alike.
     model_rates, bare_rates, ratios = [], [], []
     for _ in range(args.repeats):
-        m, b = timed(model_pass), timed(bare_pass)
-        model_rates.append(m)
-        bare_rates.append(b)
-        ratios.append(m / b)
+        model_seconds = bare_seconds = 0.0
+        for batch in prepared:
+            start = time.perf_counter()
+            model_step(batch)
+            middle = time.perf_counter()
+            bare_step(batch)
+            model_seconds += middle - start
+            bare_seconds += time.perf_counter() - middle
+        model_rates.append(residues / model_seconds)
+        bare_rates.append(residues / bare_seconds)
+        ratios.append(bare_seconds / model_seconds)
     print(f"{len(prepared)} batches of 256 pairs, {residues:,} residues per pass, {args.repeats} interleaved repeats")
     print(f"whole model, training step:   {statistics.median(model_rates):>10,.0f} residues/s (median)")
     print(f"bare nn.LSTM fwd + bwd:       {statistics.median(bare_rates):>10,.0f} residues/s (median)")

@@ -96,3 +96,11 @@ def test_config_round_trip_and_unknown_keys():
         ModelConfig.from_dict({"lstm_units": 3})
     small = InteractionModel(config)
     assert small.human_tower.protein_dim == 32
+
+
+def test_pooled_vector_is_the_attention_weighted_sum_of_residue_outputs(model, rng):
+    tokens, lengths = pad_tokens([tokenize(s) for s in random_proteins(rng, 5)])
+    with torch.no_grad():
+        pooled, weights = model.human_tower(tokens, lengths)
+        outputs = model.human_tower.residue_outputs(tokens, lengths)
+    torch.testing.assert_close(pooled, (weights[:, :, None] * outputs).sum(1), atol=1e-6, rtol=1e-5)

@@ -1,0 +1,45 @@
+"""The bundled models reproduce the numbers of their model card, on the full benchmark splits."""
+
+import json
+import shutil
+
+import pytest
+
+from conftest import BENCHMARK
+from hvppi.evaluation import evaluate_model
+from hvppi.modelfile import bundled_model_path, load_model
+from hvppi.pairs import PairTable, read_pairs
+from hvppi.splits import viral_disjoint_split
+
+CARD = json.loads((bundled_model_path().parent / "model_card.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def benchmark_pairs():
+    return read_pairs(BENCHMARK / "protein_pair_label_train.txt"), read_pairs(BENCHMARK / "protein_pair_label_test.txt")
+
+
+def check_against_card(result, card):
+    for key in ("roc_auc", "pr_auc", "mcc", "sensitivity", "specificity", "f1", "accuracy"):
+        assert result.at_model_cutoff[key] == pytest.approx(card["model_at_model_cutoff"][key], abs=2e-4), key
+        assert result.baseline[key] == pytest.approx(card["frequency_baseline"][key], abs=1e-9), key
+
+
+def test_default_model_on_the_benchmark_test_split(benchmark_pairs, benchmark_sequences):
+    train, test = benchmark_pairs
+    model, info = load_model()
+    result = evaluate_model(model, info, test, benchmark_sequences, baseline_pairs=train)
+    assert result.at_model_cutoff["n_pairs"] == 49_243 and result.at_model_cutoff["n_positive"] == 4_477
+    check_against_card(result, CARD["default"]["test"])
+    assert result.at_model_cutoff["roc_auc"] >= 0.97
+
+
+@pytest.mark.skipif(shutil.which("cd-hit") is None, reason="cd-hit is not installed")
+def test_viral_disjoint_model_against_the_frequency_baseline(benchmark_pairs, benchmark_sequences):
+    vd_train, vd_test, split = viral_disjoint_split(PairTable.concat(list(benchmark_pairs)), benchmark_sequences)
+    assert {k: split[k] for k in CARD["viral_disjoint"]["split"]} == CARD["viral_disjoint"]["split"]
+    model, info = load_model("viral-disjoint")
+    assert info.training_data_sha256 is not None
+    result = evaluate_model(model, info, vd_test, benchmark_sequences, baseline_pairs=vd_train)
+    check_against_card(result, CARD["viral_disjoint"]["test"])
+    assert result.at_model_cutoff["roc_auc"] > result.baseline["roc_auc"]
