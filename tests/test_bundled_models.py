@@ -11,7 +11,11 @@ from hvppi.modelfile import bundled_model_path, load_model
 from hvppi.pairs import PairTable, read_pairs
 from hvppi.splits import viral_disjoint_split
 
-CARD = json.loads((bundled_model_path().parent / "model_card.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def card():
+    return json.loads((bundled_model_path().parent / "model_card.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -20,26 +24,30 @@ def benchmark_pairs():
 
 
 def check_against_card(result, card):
+    """AUCs to 1e-4; metrics at the cutoff may move by a few pairs on another CPU's arithmetic."""
+    for key in ("roc_auc", "pr_auc"):
+        assert result.at_model_cutoff[key] == pytest.approx(card["model_at_model_cutoff"][key], abs=1e-4), key
+    for key in ("mcc", "sensitivity", "specificity", "f1", "accuracy"):
+        assert result.at_model_cutoff[key] == pytest.approx(card["model_at_model_cutoff"][key], abs=3e-3), key
     for key in ("roc_auc", "pr_auc", "mcc", "sensitivity", "specificity", "f1", "accuracy"):
-        assert result.at_model_cutoff[key] == pytest.approx(card["model_at_model_cutoff"][key], abs=2e-4), key
         assert result.baseline[key] == pytest.approx(card["frequency_baseline"][key], abs=1e-9), key
 
 
-def test_default_model_on_the_benchmark_test_split(benchmark_pairs, benchmark_sequences):
+def test_default_model_on_the_benchmark_test_split(card, benchmark_pairs, benchmark_sequences):
     train, test = benchmark_pairs
     model, info = load_model()
     result = evaluate_model(model, info, test, benchmark_sequences, baseline_pairs=train)
     assert result.at_model_cutoff["n_pairs"] == 49_243 and result.at_model_cutoff["n_positive"] == 4_477
-    check_against_card(result, CARD["default"]["test"])
+    check_against_card(result, card["default"]["test"])
     assert result.at_model_cutoff["roc_auc"] >= 0.97
 
 
 @pytest.mark.skipif(shutil.which("cd-hit") is None, reason="cd-hit is not installed")
-def test_viral_disjoint_model_against_the_frequency_baseline(benchmark_pairs, benchmark_sequences):
+def test_viral_disjoint_model_against_the_frequency_baseline(card, benchmark_pairs, benchmark_sequences):
     vd_train, vd_test, split = viral_disjoint_split(PairTable.concat(list(benchmark_pairs)), benchmark_sequences)
-    assert {k: split[k] for k in CARD["viral_disjoint"]["split"]} == CARD["viral_disjoint"]["split"]
+    assert {k: split[k] for k in card["viral_disjoint"]["split"]} == card["viral_disjoint"]["split"]
     model, info = load_model("viral-disjoint")
     assert info.training_data_sha256 is not None
     result = evaluate_model(model, info, vd_test, benchmark_sequences, baseline_pairs=vd_train)
-    check_against_card(result, CARD["viral_disjoint"]["test"])
+    check_against_card(result, card["viral_disjoint"]["test"])
     assert result.at_model_cutoff["roc_auc"] > result.baseline["roc_auc"]

@@ -33,7 +33,8 @@ def test_benchmark_sequence_table_is_read_whole():
     "text, line, pid, reason",
     [
         (">P1\nMKV\n>P2\n>P3\nMKV\n", 3, "P2", "empty sequence"),
-        (">P1\nMKV\n>P2\nMK1V\n", 3, "P2", "unknown amino-acid letter '1'"),
+        (">P1\nMKV\n>P2\nMK1V\n", 4, "P2", "unknown amino-acid letter '1'"),
+        (">P1\nMKV\n>P2\nMKLV\nMKJV\nMKV\n", 5, "P2", "unknown amino-acid letter 'J' at position 7"),
         (">P1\nMKV\n>P1\nMKL\n", 3, "P1", "two different sequences"),
         ("P1\tMKV\nP2\t\n", 2, "P2", "empty sequence"),
         ("P1\tMKV\nP2\tMJV\n", 2, "P2", "unknown amino-acid letter 'J'"),
@@ -49,6 +50,36 @@ def test_bad_sequences_name_file_line_and_id(tmp_path, text, line, pid, reason):
 
 def test_repeated_id_with_the_same_sequence_is_accepted(tmp_path):
     assert read_sequences(write(tmp_path / "s.fa", ">P1\nMKV\n>P1\nmkv\n")) == {"P1": "MKV"}
+
+
+def test_table_header_line_is_skipped(tmp_path):
+    assert read_sequences(write(tmp_path / "s.txt", "id\tsequence\nP1\tMKV\n")) == {"P1": "MKV"}
+
+
+def test_pair_files_combined_keep_their_own_names_in_errors(tmp_path):
+    a = read_pairs(write(tmp_path / "a.txt", "H1\tV1\t1\n"))
+    b = read_pairs(write(tmp_path / "b.txt", "H1\tV1\t0\nH2\tV9\t0\n"))
+    with pytest.raises(InputError) as err:
+        merge_sequences(PairTable.concat([a, b]), {"H1": "MKV", "H2": "MKV", "V1": "MLL"})
+    assert err.value.path == str(tmp_path / "b.txt") and err.value.line == 2
+
+
+def test_pairs_csv_and_sequence_file_disagreeing_is_an_error(tmp_path):
+    pairs = read_pairs(write(tmp_path / "p.csv", "human_pro,virus_pro,human_seq,virus_seq\nH1,V1,MKV,MLL\n"))
+    with pytest.raises(InputError, match="different sequences") as err:
+        merge_sequences(pairs, {"H1": "MKA", "V1": "MLL"}, "seqs.fa")
+    assert err.value.protein_id == "H1"
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    from hvppi.fileio import atomic_write
+
+    with atomic_write(tmp_path / "out.txt") as fh:
+        fh.write("x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "out.txt").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_sequence_before_header_is_an_error(tmp_path):

@@ -94,3 +94,22 @@ def test_bundled_model_describes_itself():
     assert len(info.training_data_sha256) == 64
     model, _ = load_model()
     assert 34_000 <= model.n_parameters() <= 37_000
+
+
+@pytest.mark.parametrize("change", [{"lstm_hidden": "32"}, {"lstm_hidden": -1}, {"head_dropout": 1.5}])
+def test_model_file_with_bad_configuration_values_is_refused(tmp_path, change):
+    doc = json.loads(ModelInfo(ModelConfig(), cutoff=0.5).to_json())
+    doc["config"].update(change)
+    state = {k: v.contiguous() for k, v in InteractionModel().state_dict().items()}
+    save_file(state, str(tmp_path / "m.safetensors"), metadata={"hvppi": json.dumps(doc)})
+    with pytest.raises(ModelFileError):
+        load_model(tmp_path / "m.safetensors")
+
+
+def test_model_file_with_unknown_features_is_refused(tmp_path):
+    doc = json.loads(ModelInfo(ModelConfig(), cutoff=0.5).to_json())
+    doc["feature_set"] = "blosum62-onehot"
+    state = {k: v.contiguous() for k, v in InteractionModel().state_dict().items()}
+    save_file(state, str(tmp_path / "m.safetensors"), metadata={"hvppi": json.dumps(doc)})
+    with pytest.raises(ModelFileError, match="feature set"):
+        load_model(tmp_path / "m.safetensors")

@@ -122,3 +122,34 @@ def test_validation_set_with_one_class_is_rejected(tmp_path, small_pairs_file, b
         train(pairs, benchmark_sequences, tmp_path, validation=negatives, config=TrainConfig(max_epochs=1),
               device="cpu", progress=False, log=lambda m: None)
     assert not (tmp_path / "model.safetensors").exists()
+
+
+def test_time_limit_stops_before_a_new_epoch(tmp_path, small_pairs_file, benchmark_sequences):
+    run(small_pairs_file, benchmark_sequences, tmp_path, 1)
+    summary = train(read_pairs(small_pairs_file), benchmark_sequences, tmp_path,
+                    config=TrainConfig(max_epochs=5, batch_size=64, seed=7), resume=True, device="cpu",
+                    progress=False, log=lambda m: None, time_limit=0)
+    assert summary["stopped"] == "time_limit" and summary["epochs"] == 1
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path, small_pairs_file, benchmark_sequences):
+    (tmp_path / "checkpoint.pt").write_bytes(b"garbage")
+    with pytest.raises(InputError, match="not a readable hvppi checkpoint"):
+        train(read_pairs(small_pairs_file), benchmark_sequences, tmp_path, config=TrainConfig(max_epochs=1),
+              resume=True, device="cpu", progress=False, log=lambda m: None)
+
+
+def test_too_few_positives_to_split_is_a_clear_error(tmp_path, small_pairs_file, benchmark_sequences):
+    pairs = read_pairs(small_pairs_file)
+    one_positive = pairs.subset(np.concatenate([np.flatnonzero(pairs.labels == 1)[:1], np.flatnonzero(pairs.labels == 0)]))
+    with pytest.raises(InputError, match="1 positive"):
+        train(one_positive, benchmark_sequences, tmp_path, device="cpu", progress=False, log=lambda m: None)
+
+
+def test_a_cut_off_log_line_does_not_stop_resume(tmp_path, small_pairs_file, benchmark_sequences):
+    run(small_pairs_file, benchmark_sequences, tmp_path, 1)
+    with open(tmp_path / "log.jsonl", "a") as fh:
+        fh.write('{"epoch": 2, "train_lo')
+    train(read_pairs(small_pairs_file), benchmark_sequences, tmp_path, config=TrainConfig(max_epochs=2, batch_size=64, seed=7),
+          resume=True, device="cpu", progress=False, log=lambda m: None)
+    assert [json.loads(l)["epoch"] for l in (tmp_path / "log.jsonl").read_text().splitlines()] == [1, 2]

@@ -62,6 +62,7 @@ def cmd_train(args) -> int:
     summary = train(
         pairs, sequences, args.out, model_config, config, validation=validation, resume=args.resume,
         device=args.device, progress=not args.quiet, log=lambda m: print(m, file=sys.stderr, flush=True),
+        time_limit=None if args.time_limit is None else 60 * args.time_limit,
     )
     print(json.dumps(summary, indent=2))
     return 0
@@ -97,7 +98,7 @@ def cmd_predict(args) -> int:
     with atomic_write(args.out) as fh:
         fh.write("human_id\tvirus_id\tscore\tcall\n")
         for h, v, s in zip(pairs.human_ids, pairs.virus_ids, scores):
-            fh.write(f"{h}\t{v}\t{s:.6g}\t{int(s >= cutoff)}\n")
+            fh.write(f"{h}\t{v}\t{s:.7g}\t{int(s >= cutoff)}\n")
     print(f"wrote {len(pairs)} scored pairs to {args.out} ({int((scores >= cutoff).sum())} called interacting at cutoff {cutoff:.4g})",
           file=sys.stderr)
     return 0
@@ -139,9 +140,6 @@ def cmd_evaluate(args) -> int:
     print(format_report(results))
     if args.out_dir:
         out = Path(args.out_dir)
-        report = {"results": [r.to_dict() for r in results], "summary": summarize(results)}
-        with atomic_write(out / "metrics.json") as fh:
-            json.dump(report, fh, indent=2)
         curves = []
         for k, (result, pairs) in enumerate(zip(results, tables), start=1):
             suffix = f"_{k}" if n > 1 else ""
@@ -150,7 +148,55 @@ def cmd_evaluate(args) -> int:
             if result.baseline_scores is not None:
                 curves.append((f"frequency baseline{', ' + result.name if n > 1 else ''}", result.labels, result.baseline_scores))
         roc_pr_plots(curves, out / "roc.png", out / "pr.png")
+        report = {"results": [r.to_dict() for r in results], "summary": summarize(results)}
+        with atomic_write(out / "metrics.json") as fh:
+            json.dump(report, fh, indent=2)
         print(f"\nwrote metrics.json, scores*.tsv, roc.png and pr.png to {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_encode(args) -> int:
+    from .inference import resolve_device
+    from .modelfile import load_model
+    from .screening import tower_vectors
+    from .sequences import read_sequences
+    from .vectors import VectorStore
+
+    _set_threads(args.threads)
+    device = resolve_device(args.device)
+    model, info = load_model(args.model, device)
+    sequences = read_sequences(args.sequences, allow_duplicates=False)
+    with VectorStore(args.out, args.tower, info.file_sha256) as store:
+        tower_vectors(model, args.tower, sequences, store, device, progress=not args.quiet,
+                      log=lambda m: print(m, file=sys.stderr))
+    print(f"{len(sequences)} {args.tower} protein vectors in {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_screen(args) -> int:
+    from .inference import resolve_device
+    from .modelfile import load_model
+    from .screening import ScreenSettings, screen
+    from .sequences import read_sequences
+    from .vectors import VectorStore
+
+    _set_threads(args.threads)
+    device = resolve_device(args.device)
+    model, info = load_model(args.model, device)
+    virus = read_sequences(args.virus, allow_duplicates=False)
+    human = read_sequences(args.human, allow_duplicates=False)
+    settings = ScreenSettings(top_k=args.top_k, min_score=args.min_score)
+    stores = [VectorStore(path, tower, info.file_sha256) if path else None
+              for path, tower in ((args.human_vectors, "human"), (args.virus_vectors, "virus"))]
+    try:
+        summary = screen(model, info, virus, human, args.out, settings, device, progress=not args.quiet,
+                         human_store=stores[0], virus_store=stores[1], restart=args.restart,
+                         log=lambda m: print(m, file=sys.stderr))
+    finally:
+        for store in stores:
+            if store is not None:
+                store.close()
+    print(json.dumps(summary, indent=2))
     return 0
 
 
@@ -169,8 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "Repeat to combine files.")
         p.add_argument("--sequences", metavar="FILE",
                        help=f"protein sequences: {BENCHMARK_HINT}. May be omitted when the pairs CSV carries them.")
-        p.add_argument("--threads", type=int, default=None, metavar="N",
-                       help="CPU threads for PyTorch (default: PyTorch's choice). On a busy machine 1 is often fastest.")
+        p.add_argument("--threads", type=int, default=1, metavar="N",
+                       help="CPU threads for PyTorch (default 1: this small model gains little from more, and on a "
+                       "busy machine several threads can run 10x slower)")
 
     p = sub.add_parser("train", help="train a model on labelled pairs",
                        description="Train the two-tower BiLSTM-attention model. Writes OUT/model.safetensors "
@@ -189,6 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="count n_y of the class-balanced loss per minibatch (default, as the paper) or over the epoch's training pairs")
     p.add_argument("--patience", type=int, default=35, help="epochs without a new minimum validation loss before stopping (default 35)")
     p.add_argument("--max-epochs", type=int, default=1000)
+    p.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                   help="start no new epoch after this many minutes; continue later with --resume")
     p.add_argument("--negative-ratio", type=float, default=None, metavar="R",
                    help="use all positives and a fresh random R x as many negatives each epoch (default: all pairs)")
     p.add_argument("--validation-fraction", type=float, default=0.2)
@@ -224,9 +273,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="training pairs of the frequency baseline; one, or one per --pairs")
     p.add_argument("--out-dir", metavar="DIR", help="write metrics.json, scores TSV, roc.png and pr.png here")
     p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=int, default=None, metavar="N")
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for PyTorch (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("screen", help="score every viral protein against every human protein",
+                       description="Screen a viral proteome against human proteins: each protein is encoded once, "
+                       "only the head runs per pair. Writes rows human_id, virus_id, score, call, rank (rank 1 = highest "
+                       "score within its viral protein), grouped by viral protein in input order, to a TSV, or Parquet "
+                       "if OUT ends in .parquet. Results stream to OUT.parts/ as they come; an interrupted screen, run "
+                       "again with the same arguments, continues where it stopped.")
+    p.add_argument("--virus", required=True, metavar="FASTA", help="viral proteins (FASTA or id<TAB>sequence)")
+    p.add_argument("--human", required=True, metavar="FASTA", help="human proteins (FASTA or id<TAB>sequence)")
+    p.add_argument("--out", required=True, metavar="FILE", help="output .tsv or .parquet")
+    p.add_argument("--model", default=None, metavar="FILE", help="model file or bundled model name (default: default)")
+    p.add_argument("--top-k", type=int, default=None, metavar="K", help="keep the K best human proteins per viral protein")
+    p.add_argument("--min-score", type=float, default=None, metavar="S", help="keep pairs scoring at least S")
+    p.add_argument("--human-vectors", metavar="H5", help="reuse and extend human tower vectors of 'hvppi encode'")
+    p.add_argument("--virus-vectors", metavar="H5", help="reuse and extend viral tower vectors of 'hvppi encode'")
+    p.add_argument("--restart", action="store_true", help="discard an unfinished screen at OUT instead of continuing it")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for PyTorch (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_screen)
+
+    p = sub.add_parser("encode", help="write per-protein tower vectors to H5",
+                       description="Encode proteins with one tower of a model and store the 64-d vectors in an H5 file "
+                       "(one dataset per ID, with the sequence's SHA-256; the file records the model's SHA-256). "
+                       "'hvppi screen --human-vectors/--virus-vectors' reuses them; vectors of another model are "
+                       "refused and changed sequences are encoded again.")
+    p.add_argument("--sequences", required=True, metavar="FILE", help="proteins (FASTA or id<TAB>sequence)")
+    p.add_argument("--tower", required=True, choices=["human", "virus"], help="which tower encodes them")
+    p.add_argument("--out", required=True, metavar="H5", help="H5 file, created or extended")
+    p.add_argument("--model", default=None, metavar="FILE", help="model file or bundled model name (default: default)")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for PyTorch (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser("split", help="make a viral-protein-disjoint evaluation split",
                        description="Hold out a share of the viral proteins with all their pairs; viral proteins in one "
@@ -245,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except HvppiError as exc:
+    except (HvppiError, ValueError) as exc:
         print(f"hvppi {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except RuntimeError as exc:

@@ -52,7 +52,14 @@ class ModelConfig:
         data = dict(data)
         if "head_widths" in data:
             data["head_widths"] = tuple(int(w) for w in data["head_widths"])
-        return cls(**data)
+        config = cls(**data)
+        for name in ("n_features", "lstm_hidden", "attention_hidden"):
+            if not isinstance(getattr(config, name), int) or getattr(config, name) < 1:
+                raise ValueError(f"{name} must be a positive integer")
+        for name in ("lstm_dropout", "attention_dropout", "attention_weight_dropout", "head_dropout"):
+            if not isinstance(getattr(config, name), (int, float)) or not 0 <= getattr(config, name) < 1:
+                raise ValueError(f"{name} must lie in [0, 1)")
+        return config
 
 
 class Dropout(nn.Dropout):

@@ -8,6 +8,7 @@ the file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class ModelInfo:
     training_data_sha256: str | None = None
     training: dict = field(default_factory=dict)
     path: str | None = None
+    file_sha256: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(
@@ -105,6 +107,8 @@ def read_model_info(path: str | os.PathLike) -> ModelInfo:
             raise ValueError(
                 f"format version {doc['format_version']} is newer than this hvppi ({__version__}) reads"
             )
+        if doc["feature_set"] != FEATURE_SET:
+            raise ValueError(f"feature set {doc['feature_set']!r} is unknown to this hvppi (knows {FEATURE_SET!r})")
         return ModelInfo(
             config=ModelConfig.from_dict(doc["config"]),
             cutoff=float(doc["cutoff"]),
@@ -113,6 +117,7 @@ def read_model_info(path: str | os.PathLike) -> ModelInfo:
             training_data_sha256=doc.get("training_data_sha256"),
             training=doc.get("training") or {},
             path=str(path),
+            file_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFileError(f"{path}: invalid hvppi model description ({exc})") from None
@@ -126,11 +131,12 @@ def load_model(path: str | os.PathLike | None = None, device: str | torch.device
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(f"{path}: corrupt model weights ({exc})") from None
-    if "human_tower.features" not in state:
-        raise ModelFileError(f"{path}: the weights lack the feature table")
-    model = InteractionModel(info.config, state["human_tower.features"])
+    table = state.get("human_tower.features")
+    if table is None or tuple(table.shape) != (26, info.config.n_features):
+        raise ModelFileError(f"{path}: the weights lack a (26, {info.config.n_features}) feature table")
     try:
+        model = InteractionModel(info.config, table)
         model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError, ValueError, IndexError) as exc:
         raise ModelFileError(f"{path}: weights do not fit the configuration ({exc})") from None
     return model.to(device).eval(), info

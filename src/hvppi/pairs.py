@@ -39,9 +39,13 @@ class PairTable:
     lines: list[int]
     path: str
     sequences: dict[str, str] = field(default_factory=dict)
+    sources: list[str] | None = None  # the file of each row, when rows come from several files
 
     def __len__(self) -> int:
         return len(self.human_ids)
+
+    def source(self, row: int) -> str:
+        return self.path if self.sources is None else self.sources[row]
 
     @property
     def has_labels(self) -> bool:
@@ -56,6 +60,7 @@ class PairTable:
             [self.lines[i] for i in index],
             self.path,
             self.sequences,
+            None if self.sources is None else [self.sources[i] for i in index],
         )
 
     @classmethod
@@ -76,6 +81,7 @@ class PairTable:
             [line for t in tables for line in t.lines],
             " + ".join(t.path for t in tables),
             sequences,
+            [t.source(i) for t in tables for i in range(len(t))],
         )
 
     def write_tsv(self, path) -> None:
@@ -88,10 +94,10 @@ class PairTable:
 
     def check_sequences(self, sequences: dict[str, str]) -> None:
         """Raise InputError naming the first pair whose human or viral ID has no sequence."""
-        for h, v, line in zip(self.human_ids, self.virus_ids, self.lines):
+        for row, (h, v, line) in enumerate(zip(self.human_ids, self.virus_ids, self.lines)):
             for pid in (h, v):
                 if pid not in sequences:
-                    raise InputError("no sequence for this ID in the sequence input", self.path, line, pid)
+                    raise InputError("no sequence for this ID in the sequence input", self.source(row), line, pid)
 
     def require_both_classes(self, what: str = "pairs") -> None:
         if self.labels is None:

@@ -17,6 +17,23 @@ from .fileio import open_text
 
 
 def _fasta_records(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, str, str]]:
+    """Yield (line, ID, sequence); for a bad letter the line is that of the letter, else the header's."""
+    for header_line, protein_id, chunks in _fasta_chunks(path, lines):
+        sequence = "".join(chunk for _, chunk in chunks)
+        line = header_line
+        try:
+            tokenize(sequence)
+        except ValueError:
+            for number, chunk in chunks:
+                try:
+                    tokenize(chunk)
+                except ValueError:
+                    line = number
+                    break
+        yield line, protein_id, sequence
+
+
+def _fasta_chunks(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, str, list[tuple[int, str]]]]:
     header_line, protein_id, chunks = None, None, []
     for number, line in enumerate(lines, start=1):
         line = line.strip()
@@ -24,7 +41,7 @@ def _fasta_records(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, str,
             continue
         if line.startswith(">"):
             if protein_id is not None:
-                yield header_line, protein_id, "".join(chunks)
+                yield header_line, protein_id, chunks
             fields = line[1:].split()
             if not fields:
                 raise InputError("FASTA header without an ID", path, number)
@@ -32,9 +49,9 @@ def _fasta_records(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, str,
         elif protein_id is None:
             raise InputError("sequence line before the first FASTA header ('>ID')", path, number)
         else:
-            chunks.append("".join(line.split()))
+            chunks.append((number, "".join(line.split())))
     if protein_id is not None:
-        yield header_line, protein_id, "".join(chunks)
+        yield header_line, protein_id, chunks
 
 
 def _table_records(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, str, str]]:
@@ -43,6 +60,8 @@ def _table_records(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, str,
         if not line.strip():
             continue
         fields = line.split("\t")
+        if number == 1 and len(fields) == 2 and fields[1].strip().lower() in ("sequence", "seq"):
+            continue
         if len(fields) != 2:
             raise InputError(
                 f"expected 2 tab-separated columns (id, sequence), found {len(fields)}", path, number
@@ -61,8 +80,10 @@ def check_sequence(sequence: str, path=None, line: int | None = None, protein_id
     return sequence.upper()
 
 
-def add_sequence(store: dict[str, str], origin: dict[str, tuple], protein_id: str, sequence: str, path, line) -> None:
-    """Add one checked record to ``store``; an ID seen before with another sequence is an error."""
+def add_sequence(store: dict[str, str], origin: dict[str, tuple], protein_id: str, sequence: str, path, line,
+                 allow_duplicates: bool = True) -> None:
+    """Add one checked record to ``store``; an ID seen before with another sequence is an error
+    (with the same sequence too, unless ``allow_duplicates``)."""
     if not protein_id:
         raise InputError("empty protein ID", path, line)
     sequence = check_sequence(sequence, path, line, protein_id)
@@ -70,16 +91,15 @@ def add_sequence(store: dict[str, str], origin: dict[str, tuple], protein_id: st
     if previous is None:
         store[protein_id] = sequence
         origin[protein_id] = (path, line)
-    elif previous != sequence:
+    elif previous != sequence or not allow_duplicates:
         first_path, first_line = origin[protein_id]
-        raise InputError(
-            f"two different sequences for this ID (first at {first_path}, line {first_line})",
-            path, line, protein_id,
-        )
+        what = "two different sequences for this ID" if previous != sequence else "duplicate ID"
+        raise InputError(f"{what} (first at {first_path}, line {first_line})", path, line, protein_id)
 
 
-def read_sequences(path: str | os.PathLike) -> dict[str, str]:
-    """Read sequences keyed by ID from a FASTA file or an ``id<TAB>sequence`` table (either may be gzipped)."""
+def read_sequences(path: str | os.PathLike, allow_duplicates: bool = True) -> dict[str, str]:
+    """Read sequences keyed by ID from a FASTA file or an ``id<TAB>sequence`` table (either may be
+    gzipped). An ID repeated with the same sequence is accepted unless ``allow_duplicates`` is False."""
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", path)
@@ -90,7 +110,7 @@ def read_sequences(path: str | os.PathLike) -> dict[str, str]:
     first = next((line for line in lines if line.strip()), "")
     records = _fasta_records if first.lstrip().startswith(">") else _table_records
     for line_no, protein_id, sequence in records(path, lines):
-        add_sequence(store, origin, protein_id, sequence, path, line_no)
+        add_sequence(store, origin, protein_id, sequence, path, line_no, allow_duplicates)
     if not store:
         raise InputError("no sequences found", path)
     return store

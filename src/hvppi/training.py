@@ -65,6 +65,10 @@ class TrainConfig:
     def __post_init__(self):
         if self.class_count not in ("batch", "dataset"):
             raise ValueError("class_count must be 'batch' or 'dataset'")
+        if self.batch_size < 1 or self.max_epochs < 0 or self.patience < 1 or self.learning_rate <= 0:
+            raise ValueError("batch_size, patience and learning_rate must be positive, max_epochs not negative")
+        if not 0 < self.beta < 1:
+            raise ValueError("beta must lie strictly between 0 and 1")
         if not 0 < self.validation_fraction < 1:
             raise ValueError("validation_fraction must lie strictly between 0 and 1")
         if self.negative_ratio is not None and self.negative_ratio <= 0:
@@ -117,9 +121,27 @@ def epoch_pairs(labels: np.ndarray, negative_ratio: float | None, rng: np.random
 
 def split_validation(pairs: PairTable, fraction: float, seed: int) -> tuple[PairTable, PairTable]:
     """Stratified, seeded split of ``pairs`` into training and validation parts."""
+    counts = np.bincount(pairs.labels.astype(int), minlength=2)
+    if counts.min() < 2:
+        raise InputError(
+            f"cannot split off a stratified validation set from {counts[1]} positive and {counts[0]} negative "
+            "pairs; give at least 2 of each, or a --validation file", pairs.path,
+        )
     index = np.arange(len(pairs))
     train_idx, val_idx = train_test_split(index, test_size=fraction, random_state=seed, stratify=pairs.labels)
     return pairs.subset(np.sort(train_idx)), pairs.subset(np.sort(val_idx))
+
+
+def _log_lines(path: Path) -> list[str]:
+    """The complete JSON lines of a training log (a line cut off by a crash is dropped)."""
+    lines = []
+    for line in path.read_text().splitlines():
+        try:
+            json.loads(line)
+        except ValueError:
+            continue
+        lines.append(line)
+    return lines
 
 
 def _seed_everything(seed: int, epoch: int) -> np.random.Generator:
@@ -172,8 +194,13 @@ def train(
     device: str = "auto",
     progress: bool = True,
     log: Callable[[str], None] = print,
+    time_limit: float | None = None,
 ) -> dict:
-    """Train a model on labelled ``pairs``; returns a summary. See the module docstring."""
+    """Train a model on labelled ``pairs``; returns a summary. See the module docstring.
+
+    ``time_limit`` (seconds): start no new epoch once this call has run that long; the run can be
+    continued later with ``resume=True``."""
+    call_started = time.perf_counter()
     model_config = model_config or ModelConfig()
     config = config or TrainConfig()
     device = resolve_device(device)
@@ -203,8 +230,11 @@ def train(
     checkpoint_path = out_dir / CHECKPOINT
     log_path = out_dir / LOG
     if resume and checkpoint_path.exists():
-        ckpt = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        saved = json.loads(ckpt["identity"])
+        try:
+            ckpt = torch.load(checkpoint_path, map_location=device, weights_only=True)
+            saved = json.loads(ckpt["identity"])
+        except Exception as exc:  # a truncated or foreign file: torch raises several kinds
+            raise InputError(f"not a readable hvppi checkpoint ({type(exc).__name__}: {exc})", checkpoint_path) from None
         if saved != json.loads(json.dumps(identity, sort_keys=True)):
             changed = [k for k in identity if saved.get(k) != json.loads(json.dumps(identity[k]))]
             raise InputError(
@@ -216,13 +246,16 @@ def train(
         state = _State(ckpt["epoch"], ckpt["best_loss"], ckpt["best_epoch"], ckpt["best_cutoff"], json.loads(ckpt["best_metrics"]))
         log(f"resuming after epoch {state.epoch} (best validation loss {state.best_loss:.5f} at epoch {state.best_epoch})")
         if log_path.exists():
-            kept = [l for l in log_path.read_text().splitlines() if l.strip() and json.loads(l)["epoch"] <= state.epoch]
+            kept = [l for l in _log_lines(log_path) if json.loads(l)["epoch"] <= state.epoch]
             with atomic_write(log_path) as fh:
                 fh.write("".join(line + "\n" for line in kept))
-    elif resume:
-        log(f"no checkpoint in {out_dir}; starting afresh")
     elif checkpoint_path.exists():
         raise InputError("a training run is already here; use --resume to continue it or another output folder", out_dir)
+    else:
+        if resume:
+            log(f"no checkpoint in {out_dir}; starting afresh")
+        if log_path.exists():
+            log_path.unlink()
     out_dir.mkdir(parents=True, exist_ok=True)
 
     train_labels = train_pairs.labels
@@ -236,6 +269,10 @@ def train(
     while state.epoch < config.max_epochs:
         if state.epoch - state.best_epoch >= config.patience:
             stopped = "early_stopping"
+            break
+        if time_limit is not None and time.perf_counter() - call_started >= time_limit:
+            stopped = "time_limit"
+            log(f"time limit reached after epoch {state.epoch}; continue with --resume")
             break
         epoch = state.epoch + 1
         rng = _seed_everything(config.seed, epoch)
