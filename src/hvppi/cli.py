@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from . import __version__
 from .errors import HvppiError
 
@@ -200,6 +202,95 @@ def cmd_screen(args) -> int:
     return 0
 
 
+def cmd_attention(args) -> int:
+    from .attention import (plot_profile, protein_attention, read_annotations, region_enrichment,
+                            write_attention_h5, write_attention_tsv)
+    from .fileio import atomic_write
+    from .inference import resolve_device
+    from .modelfile import load_model
+    from .sequences import read_sequences
+
+    _set_threads(args.threads)
+    device = resolve_device(args.device)
+    model, info = load_model(args.model, device)
+    sequences = read_sequences(args.sequences, allow_duplicates=False)
+    regions = read_annotations(args.annotations, sequences) if args.annotations else []
+    if args.structure and not (args.chain and args.partner and args.protein):
+        raise ValueError("--structure needs --chain, --partner and --protein")
+    if args.protein and args.protein not in sequences:
+        raise ValueError(f"--protein {args.protein!r} is not in {args.sequences}")
+    out = Path(args.out_dir)
+    attention = protein_attention(model, args.tower, sequences, device, progress=not args.quiet)
+    write_attention_tsv(out / "attention.tsv", attention, sequences)
+    write_attention_h5(out / "attention.h5", attention, sequences, args.tower, info.file_sha256)
+    by_protein = {}
+    for r in regions:
+        by_protein.setdefault(r.protein_id, []).append(r)
+    for pid in list(sequences)[: args.plots]:
+        plot_profile(out / "profiles" / f"{pid.replace('/', '_')}.png", pid, sequences[pid], attention[pid], by_protein.get(pid))
+    report = {"tower": args.tower, "model": info.path, "proteins": len(sequences)}
+    if regions:
+        rows, pooled = region_enrichment(attention, regions, args.permutations, args.seed)
+        with atomic_write(out / "enrichment.tsv") as fh:
+            columns = ["protein_id", "length", "regions", "residues_inside", "mean_inside", "mean_outside", "difference", "p_value"]
+            fh.write("\t".join(columns) + "\n")
+            fh.writelines("\t".join(str(r[c]) for c in columns) + "\n" for r in rows)
+        report["enrichment_pooled"] = pooled
+        print(f"regions: mean attention inside − outside, pooled over {pooled['proteins']} proteins: "
+              f"{pooled.get('mean_difference', float('nan')):.3g} (permutation p = {pooled.get('p_value', float('nan')):.3g})")
+    if args.structure:
+        report["structure"] = _structure_report(args, sequences, attention, out)
+    with atomic_write(out / "attention_report.json") as fh:
+        json.dump(report, fh, indent=2)
+    print(f"wrote attention.tsv, attention.h5, profiles/ and attention_report.json to {out}", file=sys.stderr)
+    return 0
+
+
+def _structure_report(args, sequences, attention, out: Path) -> dict:
+    from .attention import plot_profile
+    from .fileio import atomic_write
+    from .structure import attention_vs_distance, chain_distances, map_structure_to_sequence
+
+    chain_sequence, distances = chain_distances(args.structure, args.chain, args.partner)
+    sequence = sequences[args.protein]
+    mapping = map_structure_to_sequence(chain_sequence, sequence)
+    result = attention_vs_distance(attention[args.protein], distances, mapping, args.contact_cutoff)
+    with atomic_write(out / "structure.tsv") as fh:
+        fh.write("structure_index\tposition\tresidue\tmin_distance\tattention\n")
+        for k, (pos, d) in enumerate(zip(mapping, distances)):
+            if pos >= 0:
+                fh.write(f"{k + 1}\t{pos + 1}\t{sequence[pos]}\t{d:.3f}\t{attention[args.protein][pos]:.6g}\n")
+    contacts = np.zeros(len(sequence), dtype=bool)
+    contacts[mapping[(mapping >= 0) & (distances <= args.contact_cutoff)]] = True
+    plot_profile(out / "structure_profile.png", f"{args.protein}: chain {args.chain} vs {args.partner}", sequence,
+                 attention[args.protein], None, contacts)
+    print(f"structure: Spearman rho(attention, distance) = {result['spearman_rho']:.3f}; attention within "
+          f"{args.contact_cutoff:g} Å: {result['attention_mass_within_cutoff']:.3f} (uniform: {result['expected_mass_uniform']:.3f})")
+    return {"file": args.structure, "chain": args.chain, "partner": args.partner, "protein": args.protein, **result}
+
+
+def cmd_tsne(args) -> int:
+    from .inference import resolve_device
+    from .modelfile import load_model
+    from .tsne import intermediate_vectors, tsne_map, write_map
+
+    _set_threads(args.threads)
+    device = resolve_device(args.device)
+    model, info = load_model(args.model, device)
+    pairs, sequences = _load_pairs_and_sequences(args.pairs, args.sequences)
+    pairs.require_both_classes("pairs to map")
+    if args.max_pairs and len(pairs) > args.max_pairs:
+        keep = np.sort(np.random.default_rng(args.seed).choice(len(pairs), args.max_pairs, replace=False))
+        pairs = pairs.subset(keep)
+        print(f"mapping a random {args.max_pairs} of the pairs (seed {args.seed})", file=sys.stderr)
+    vectors, scores = intermediate_vectors(model, pairs, sequences, device, progress=not args.quiet)
+    coords = tsne_map(vectors, seed=args.seed, verbose=0 if args.quiet else 1)
+    out = Path(args.out_dir)
+    write_map(out / "tsne.tsv", out / "tsne.png", pairs, coords, scores, info.cutoff)
+    print(f"wrote tsne.tsv and tsne.png to {out}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hvppi",
@@ -310,6 +401,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for PyTorch (default 1)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_encode)
+
+    p = sub.add_parser("attention", help="per-residue attention: export, plots, region and structure analyses",
+                       description="Export one tower's attention weights per residue (TSV and H5) and plot profiles. "
+                       "With --annotations (TSV: protein_id, start, end, label; 1-based inclusive), test whether "
+                       "attention is higher inside the regions (circular-shift permutation p-values per protein and "
+                       "pooled). With --structure, compare the attention of --protein with each residue's minimum "
+                       "heavy-atom distance to the partner chain (Spearman rho; attention mass within 8 Å).")
+    p.add_argument("--sequences", required=True, metavar="FILE", help="proteins (FASTA or id<TAB>sequence)")
+    p.add_argument("--tower", required=True, choices=["human", "virus"], help="which tower's attention")
+    p.add_argument("--out-dir", required=True, metavar="DIR")
+    p.add_argument("--model", default=None, metavar="FILE", help="model file or bundled model name (default: default)")
+    p.add_argument("--annotations", metavar="TSV", help="regions: protein_id, start, end, label")
+    p.add_argument("--permutations", type=int, default=9999)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--plots", type=int, default=20, metavar="N", help="profile plots for the first N proteins (default 20)")
+    p.add_argument("--structure", metavar="PDB|CIF", help="complex structure (PDB or mmCIF)")
+    p.add_argument("--chain", help="chain of --protein in the structure")
+    p.add_argument("--partner", help="partner chain in the structure")
+    p.add_argument("--protein", help="ID (in --sequences) of the protein in --chain")
+    p.add_argument("--contact-cutoff", type=float, default=8.0, metavar="Å")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for PyTorch (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_attention)
+
+    p = sub.add_parser("tsne", help="t-SNE map of the intermediate vectors of labelled pairs",
+                       description="Map the 128-d intermediate vectors (human ‖ virus tower vectors) of labelled pairs "
+                       "with t-SNE (perplexity 50, learning rate 200, at most 5,000 iterations, stop at gradient norm "
+                       "1e-7). Writes tsne.tsv (IDs, label, score, call, x, y) and tsne.png (coloured by label, wrong "
+                       "calls circled).")
+    common_inputs(p, "labelled pairs.")
+    p.add_argument("--out-dir", required=True, metavar="DIR")
+    p.add_argument("--model", default=None, metavar="FILE", help="model file or bundled model name (default: default)")
+    p.add_argument("--max-pairs", type=int, default=None, metavar="N", help="map a seeded random N of the pairs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+    p.set_defaults(func=cmd_tsne)
 
     p = sub.add_parser("split", help="make a viral-protein-disjoint evaluation split",
                        description="Hold out a share of the viral proteins with all their pairs; viral proteins in one "
