@@ -66,9 +66,15 @@ def _table(sections: list[tuple[str, dict]]) -> str:
 
 def _training_line(t: dict) -> str:
     r = t["recipe"] or {}
+    run = t.get("epochs_run", 0)
+    if run - t["best_epoch"] >= r.get("patience", 35):
+        why = "stopped by early stopping"
+    elif run >= r.get("max_epochs", 10**9):
+        why = "stopped at the epoch cap"
+    else:
+        why = f"stopped by the time limit before early stopping (patience {r.get('patience')}) triggered"
     return (
-        f"{t.get('epochs_run', '?')} epochs run (at most {r.get('max_epochs')}; early-stopping patience "
-        f"{r.get('patience')}), best epoch {t['best_epoch']} by validation loss, "
+        f"{run} epochs ({why}); best epoch {t['best_epoch']} by validation loss; "
         f"{t.get('training_seconds', 0) / 60:.0f} min of training, median {t.get('median_residues_per_s', 0):,} residues/s; "
         f"cutoff {t['cutoff']:.4f} (Youden on the validation pairs)"
     )
@@ -138,7 +144,7 @@ def main() -> None:
         },
         "viral_disjoint": {
             "file": bundled_model_path("viral-disjoint").name,
-            "split": {k: v for k, v in split.items() if k != "held_out_viral_ids"},
+            "split": split,
             "split_command": "hvppi split --pairs protein_pair_label_train.txt --pairs protein_pair_label_test.txt "
             "--sequences pro_seq.txt --out vd --fraction 0.2 --identity 0.9 --seed 0",
             "test": vd_eval,

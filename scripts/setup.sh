@@ -7,10 +7,11 @@ PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+# pip's notes about absent local index folders are noise; its exit status is kept (pipefail).
+quiet_pip() { .venv/bin/python -m pip install -q "$@" 2>&1 | { grep -v "is ignored" || true; }; }
 # Pin torch first: a looser requirement would pull the newest build with several GB of CUDA packages.
-.venv/bin/python -m pip install -q "torch==2.13.0" 2>&1 | grep -v "is ignored" || true
-.venv/bin/python -m pip install -q -e ".[test]" 2>&1 | grep -v "is ignored" || true
+quiet_pip "torch==2.13.0"
+quiet_pip -e ".[test]"
 .venv/bin/python -c "import hvppi, torch" || { echo "setup failed: hvppi or torch does not import" >&2; exit 1; }
 if ! command -v cd-hit >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

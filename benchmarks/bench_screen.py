@@ -1,0 +1,121 @@
+"""Screening speed: encode-once against a per-pair predictor, on 30 viral × 5,000 human proteins.
+
+The encode-once path is ``hvppi.screening.screen`` (each protein through its tower once, the head
+per pair, ranked rows streamed to a TSV). The per-pair path runs the whole model (both towers and
+the head) for every pair, as a per-pair predictor such as LSTM-PHV does, in length-sorted batches
+of pairs. Both use the bundled model, one thread. Prints pairs/s of each, the largest score
+difference, then peak memory of the screen in fresh processes as the number of pairs grows, and
+last ``ratio: X`` (encode-once pairs/s ÷ per-pair pairs/s). Run from the repository root:
+
+    python benchmarks/bench_screen.py [--viral 30] [--human 5000] [--per-pair-sample N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lstm-phv-benchmark"
+
+
+def choose(data: Path, n_viral: int, n_human: int, seed: int = 0):
+    from hvppi.sequences import read_sequences
+
+    sequences = read_sequences(data / "pro_seq.txt")
+    viral, human = set(), set()
+    for name in ("protein_pair_label_train.txt", "protein_pair_label_test.txt"):
+        for line in open(data / name):
+            h, v, _ = line.split("\t")
+            human.add(h)
+            viral.add(v)
+    rng = np.random.default_rng(seed)
+    vs = sorted(rng.choice(sorted(viral), n_viral, replace=False))
+    hs = sorted(rng.choice(sorted(human), n_human, replace=False))
+    return {v: sequences[v] for v in vs}, {h: sequences[h] for h in hs}
+
+
+def peak_memory_child(n_viral: int, n_human: int, data: Path) -> float:
+    """Peak resident memory (MB) of a fresh process that screens n_viral × n_human pairs."""
+    code = f"""
+import resource, sys, tempfile, torch
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from bench_screen import choose
+from hvppi.modelfile import load_model
+from hvppi.screening import screen
+torch.set_num_threads(1)
+virus, human = choose(__import__('pathlib').Path({str(data)!r}), {n_viral}, {n_human})
+model, info = load_model()
+with tempfile.TemporaryDirectory() as tmp:
+    screen(model, info, virus, human, tmp + '/s.tsv', progress=False, log=lambda m: None)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--viral", type=int, default=30)
+    parser.add_argument("--human", type=int, default=5000)
+    parser.add_argument("--per-pair-sample", type=int, default=None, metavar="N",
+                        help="time the per-pair path on a random N of the pairs (default: all)")
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    from hvppi.features import tokenize
+    from hvppi.inference import pad_tokens
+    from hvppi.modelfile import load_model
+    from hvppi.screening import screen
+
+    virus, human = choose(args.data, args.viral, args.human)
+    model, info = load_model()
+    n_pairs = len(virus) * len(human)
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        screen(model, info, virus, human, Path(tmp) / "s.tsv", progress=False, log=lambda m: None)
+        encode_once_seconds = time.perf_counter() - start
+        rows = [l.split("\t") for l in (Path(tmp) / "s.tsv").read_text().splitlines()[1:]]
+    screened = {(r[0], r[1]): float(r[2]) for r in rows}
+    assert len(screened) == n_pairs
+
+    pairs = [(h, v) for v in virus for h in human]
+    rng = np.random.default_rng(1)
+    if args.per_pair_sample and args.per_pair_sample < n_pairs:
+        pairs = [pairs[i] for i in rng.choice(n_pairs, args.per_pair_sample, replace=False)]
+    tokens = {p: tokenize(s) for p, s in {**virus, **human}.items()}
+    order = sorted(range(len(pairs)), key=lambda i: len(tokens[pairs[i][0]]))
+    per_pair_scores = np.empty(len(pairs))
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for k in range(0, len(order), 256):
+            batch = order[k : k + 256]
+            h, hl = pad_tokens([tokens[pairs[i][0]] for i in batch])
+            v, vl = pad_tokens([tokens[pairs[i][1]] for i in batch])
+            per_pair_scores[batch] = torch.sigmoid(model(h, hl, v, vl)).double().numpy()
+    per_pair_seconds = time.perf_counter() - start
+    difference = max(abs(per_pair_scores[i] - screened[p]) for i, p in enumerate(pairs))
+
+    encode_once_rate = n_pairs / encode_once_seconds
+    per_pair_rate = len(pairs) / per_pair_seconds
+    print(f"{len(virus)} viral x {len(human)} human proteins = {n_pairs:,} pairs; torch threads 1")
+    print(f"encode-once screen (ranked TSV written): {encode_once_seconds:8.2f} s  {encode_once_rate:12,.0f} pairs/s")
+    print(f"per-pair model on {len(pairs):,} pairs:      {per_pair_seconds:8.2f} s  {per_pair_rate:12,.0f} pairs/s")
+    print(f"largest |score difference| (screen's TSV has 7 significant digits): {difference:.2e}")
+    if not args.skip_memory:
+        for n_viral in (10, 30, 90):
+            mb = peak_memory_child(n_viral, args.human, args.data)
+            print(f"peak memory, {n_viral:3d} viral x {args.human} human = {n_viral * args.human:>9,} pairs: {mb:7.0f} MB")
+    print(f"ratio: {encode_once_rate / per_pair_rate:.1f}")
+
+
+if __name__ == "__main__":
+    main()
