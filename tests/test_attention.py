@@ -131,3 +131,17 @@ def test_tsne_cli_writes_map_and_coordinates(tmp_path, small_pairs_file):
     coords = np.array([[float(r[5]), float(r[6])] for r in rows[1:]])
     assert np.isfinite(coords).all() and coords.std(0).min() > 0
     assert (out / "tsne.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bundled_model_attention_on_real_viral_proteins(tmp_path, benchmark_sequences):
+    from hvppi.modelfile import load_model
+
+    model, _ = load_model()
+    ids = ["Q6VGT6", "Q69027", "Q6TVW2"]
+    attention = protein_attention(model, "virus", {p: benchmark_sequences[p] for p in ids})
+    for pid in ids:
+        weights = attention[pid]
+        assert len(weights) == len(benchmark_sequences[pid])
+        assert weights.sum() == pytest.approx(1, abs=1e-5) and (weights > 0).all()
+    alone = protein_attention(model, "virus", {ids[1]: benchmark_sequences[ids[1]]})
+    np.testing.assert_allclose(alone[ids[1]], attention[ids[1]], atol=1e-7)
