@@ -39,8 +39,8 @@ def choose(data: Path, n_viral: int, n_human: int, seed: int = 0):
             human.add(h)
             viral.add(v)
     rng = np.random.default_rng(seed)
-    vs = sorted(rng.choice(sorted(viral), n_viral, replace=False))
-    hs = sorted(rng.choice(sorted(human), n_human, replace=False))
+    vs = sorted(str(v) for v in rng.choice(sorted(viral), n_viral, replace=False))
+    hs = sorted(str(h) for h in rng.choice(sorted(human), n_human, replace=False))
     return {v: sequences[v] for v in vs}, {h: sequences[h] for h in hs}
 
 

@@ -60,7 +60,7 @@ def write_attention_h5(path, attention: dict[str, np.ndarray], sequences: dict[s
             fh.attrs.update({"format": "hvppi-attention", "tower": tower, "model_sha256": model_sha256})
             for pid, weights in attention.items():
                 ds = fh.create_dataset(_key(pid), data=np.asarray(weights, dtype=np.float32))
-                ds.attrs["id"] = pid
+                ds.attrs["id"] = str(pid)
                 ds.attrs["sequence_sha256"] = sequence_sha256(sequences[pid])
 
 

@@ -88,6 +88,6 @@ class VectorStore:
             if key in self.file:
                 del self.file[key]
             dataset = self.file.create_dataset(key, data=np.asarray(vector, dtype=np.float32))
-            dataset.attrs["id"] = pid
+            dataset.attrs["id"] = str(pid)
             dataset.attrs["sequence_sha256"] = sequence_sha256(sequences[pid])
         self.file.flush()
