@@ -15,7 +15,6 @@ cold ratio: each path runs the same tower code, so the saving is only the residu
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile

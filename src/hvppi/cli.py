@@ -37,6 +37,17 @@ def _set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
+def _load_model_for(args):
+    """Threads, device and model of a command's --threads, --device and --model options."""
+    from .inference import resolve_device
+    from .modelfile import load_model
+
+    _set_threads(args.threads)
+    device = resolve_device(args.device)
+    model, info = load_model(args.model, device)
+    return model, info, device
+
+
 def cmd_train(args) -> int:
     from .model import ModelConfig
     from .training import TrainConfig, train
@@ -88,12 +99,9 @@ def cmd_split(args) -> int:
 
 def cmd_predict(args) -> int:
     from .fileio import atomic_write
-    from .inference import resolve_device, score_pairs
-    from .modelfile import load_model
+    from .inference import score_pairs
 
-    _set_threads(args.threads)
-    device = resolve_device(args.device)
-    model, info = load_model(args.model, device)
+    model, info, device = _load_model_for(args)
     pairs, sequences = _load_pairs_and_sequences(args.pairs, args.sequences)
     cutoff = info.cutoff if args.cutoff is None else args.cutoff
     scores = score_pairs(model, pairs, sequences, device=device, progress=not args.quiet)
@@ -158,15 +166,11 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_encode(args) -> int:
-    from .inference import resolve_device
-    from .modelfile import load_model
     from .screening import tower_vectors
     from .sequences import read_sequences
     from .vectors import VectorStore
 
-    _set_threads(args.threads)
-    device = resolve_device(args.device)
-    model, info = load_model(args.model, device)
+    model, info, device = _load_model_for(args)
     sequences = read_sequences(args.sequences, allow_duplicates=False)
     with VectorStore(args.out, args.tower, info.file_sha256) as store:
         tower_vectors(model, args.tower, sequences, store, device, progress=not args.quiet,
@@ -176,15 +180,11 @@ def cmd_encode(args) -> int:
 
 
 def cmd_screen(args) -> int:
-    from .inference import resolve_device
-    from .modelfile import load_model
     from .screening import ScreenSettings, screen
     from .sequences import read_sequences
     from .vectors import VectorStore
 
-    _set_threads(args.threads)
-    device = resolve_device(args.device)
-    model, info = load_model(args.model, device)
+    model, info, device = _load_model_for(args)
     virus = read_sequences(args.virus, allow_duplicates=False)
     human = read_sequences(args.human, allow_duplicates=False)
     settings = ScreenSettings(top_k=args.top_k, min_score=args.min_score)
@@ -206,13 +206,9 @@ def cmd_attention(args) -> int:
     from .attention import (plot_profile, protein_attention, read_annotations, region_enrichment,
                             write_attention_h5, write_attention_tsv)
     from .fileio import atomic_write
-    from .inference import resolve_device
-    from .modelfile import load_model
     from .sequences import read_sequences
 
-    _set_threads(args.threads)
-    device = resolve_device(args.device)
-    model, info = load_model(args.model, device)
+    model, info, device = _load_model_for(args)
     sequences = read_sequences(args.sequences, allow_duplicates=False)
     regions = read_annotations(args.annotations, sequences) if args.annotations else []
     if args.structure and not (args.chain and args.partner and args.protein):
@@ -270,13 +266,9 @@ def _structure_report(args, sequences, attention, out: Path) -> dict:
 
 
 def cmd_tsne(args) -> int:
-    from .inference import resolve_device
-    from .modelfile import load_model
     from .tsne import intermediate_vectors, tsne_map, write_map
 
-    _set_threads(args.threads)
-    device = resolve_device(args.device)
-    model, info = load_model(args.model, device)
+    model, info, device = _load_model_for(args)
     pairs, sequences = _load_pairs_and_sequences(args.pairs, args.sequences)
     pairs.require_both_classes("pairs to map")
     if args.max_pairs and len(pairs) > args.max_pairs:
