@@ -283,6 +283,16 @@ def cmd_tsne(args) -> int:
     return 0
 
 
+MODEL_HELP = "model file, or a bundled model by name: default (the default) or viral-disjoint"
+
+
+def _run_options(p: argparse.ArgumentParser, threads: bool = True) -> None:
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"], help="default: cuda if available")
+    if threads:
+        p.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for PyTorch (default 1)")
+    p.add_argument("--quiet", action="store_true", help="no progress output")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hvppi",
@@ -337,8 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="TSV", help="output TSV")
     p.add_argument("--model", default=None, metavar="FILE", help="model file, or the name of a bundled model: default (the default) or viral-disjoint")
     p.add_argument("--cutoff", type=float, default=None, help="score threshold of the call (default: the model's Youden cutoff)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _run_options(p, threads=False)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("evaluate", help="evaluate a model on labelled pairs",
@@ -355,9 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", action="append", metavar="TRAIN_PAIRS",
                    help="training pairs of the frequency baseline; one, or one per --pairs")
     p.add_argument("--out-dir", metavar="DIR", help="write metrics.json, scores TSV, roc.png and pr.png here")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for PyTorch (default 1)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _run_options(p)
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("screen", help="score every viral protein against every human protein",
@@ -369,15 +376,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--virus", required=True, metavar="FASTA", help="viral proteins (FASTA or id<TAB>sequence)")
     p.add_argument("--human", required=True, metavar="FASTA", help="human proteins (FASTA or id<TAB>sequence)")
     p.add_argument("--out", required=True, metavar="FILE", help="output .tsv or .parquet")
-    p.add_argument("--model", default=None, metavar="FILE", help="model file or bundled model name (default: default)")
+    p.add_argument("--model", default=None, metavar="FILE", help=MODEL_HELP)
     p.add_argument("--top-k", type=int, default=None, metavar="K", help="keep the K best human proteins per viral protein")
     p.add_argument("--min-score", type=float, default=None, metavar="S", help="keep pairs scoring at least S")
     p.add_argument("--human-vectors", metavar="H5", help="reuse and extend human tower vectors of 'hvppi encode'")
     p.add_argument("--virus-vectors", metavar="H5", help="reuse and extend viral tower vectors of 'hvppi encode'")
     p.add_argument("--restart", action="store_true", help="discard an unfinished screen at OUT instead of continuing it")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for PyTorch (default 1)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _run_options(p)
     p.set_defaults(func=cmd_screen)
 
     p = sub.add_parser("encode", help="write per-protein tower vectors to H5",
@@ -388,10 +393,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sequences", required=True, metavar="FILE", help="proteins (FASTA or id<TAB>sequence)")
     p.add_argument("--tower", required=True, choices=["human", "virus"], help="which tower encodes them")
     p.add_argument("--out", required=True, metavar="H5", help="H5 file, created or extended")
-    p.add_argument("--model", default=None, metavar="FILE", help="model file or bundled model name (default: default)")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for PyTorch (default 1)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--model", default=None, metavar="FILE", help=MODEL_HELP)
+    _run_options(p)
     p.set_defaults(func=cmd_encode)
 
     p = sub.add_parser("attention", help="per-residue attention: export, plots, region and structure analyses",
@@ -403,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sequences", required=True, metavar="FILE", help="proteins (FASTA or id<TAB>sequence)")
     p.add_argument("--tower", required=True, choices=["human", "virus"], help="which tower's attention")
     p.add_argument("--out-dir", required=True, metavar="DIR")
-    p.add_argument("--model", default=None, metavar="FILE", help="model file or bundled model name (default: default)")
+    p.add_argument("--model", default=None, metavar="FILE", help=MODEL_HELP)
     p.add_argument("--annotations", metavar="TSV", help="regions: protein_id, start, end, label")
     p.add_argument("--permutations", type=int, default=9999)
     p.add_argument("--seed", type=int, default=0)
@@ -413,9 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partner", help="partner chain in the structure")
     p.add_argument("--protein", help="ID (in --sequences) of the protein in --chain")
     p.add_argument("--contact-cutoff", type=float, default=8.0, metavar="Å")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="CPU threads for PyTorch (default 1)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _run_options(p)
     p.set_defaults(func=cmd_attention)
 
     p = sub.add_parser("tsne", help="t-SNE map of the intermediate vectors of labelled pairs",
@@ -425,11 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "calls circled).")
     common_inputs(p, "labelled pairs.")
     p.add_argument("--out-dir", required=True, metavar="DIR")
-    p.add_argument("--model", default=None, metavar="FILE", help="model file or bundled model name (default: default)")
+    p.add_argument("--model", default=None, metavar="FILE", help=MODEL_HELP)
     p.add_argument("--max-pairs", type=int, default=None, metavar="N", help="map a seeded random N of the pairs")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    p.add_argument("--quiet", action="store_true", help="no progress output")
+    _run_options(p, threads=False)
     p.set_defaults(func=cmd_tsne)
 
     p = sub.add_parser("split", help="make a viral-protein-disjoint evaluation split",
