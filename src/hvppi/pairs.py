@@ -47,10 +47,6 @@ class PairTable:
     def source(self, row: int) -> str:
         return self.path if self.sources is None else self.sources[row]
 
-    @property
-    def has_labels(self) -> bool:
-        return self.labels is not None
-
     def subset(self, index) -> "PairTable":
         index = np.asarray(index, dtype=np.int64)
         return PairTable(

@@ -179,7 +179,6 @@ def screen(
     done = sum(p.exists() for p in parts)
     if done:
         log(f"resuming: {done} of {len(chunks)} chunks of viral proteins already screened")
-    rows_written = 0
     with tqdm(total=len(virus_ids) * len(human_ids), desc="screening", unit="pair", unit_scale=True,
               disable=not progress) as bar:
         for chunk, part in zip(chunks, parts):
@@ -191,7 +190,6 @@ def screen(
             scores = head_scores_against(model, human_matrix, vv)
             blocks = [_rows(scores[i], human_ids, v, info.cutoff, settings) for i, v in enumerate(chunk)]
             _write_chunk(part, blocks, fmt)
-            rows_written += sum(len(b["rank"]) for b in blocks)
             bar.update(len(chunk) * len(human_ids))
     _join_chunks(parts, out, fmt)
     shutil.rmtree(parts_dir)
