@@ -441,6 +441,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--identity", type=float, default=0.9, help="CD-HIT identity that groups viral proteins (default 0.9)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_split)
+
+    from . import cli_dataset, cli_geometry
+
+    cli_dataset.register(sub)
+    cli_geometry.register(sub, _run_options)
     return parser
 
 
