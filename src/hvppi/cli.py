@@ -442,9 +442,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_split)
 
-    from . import cli_dataset, cli_geometry
+    from . import cli_dataset, cli_embed, cli_geometry
 
     cli_dataset.register(sub)
+    cli_embed.register(sub, _run_options)
     cli_geometry.register(sub, _run_options)
     return parser
 
