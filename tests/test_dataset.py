@@ -367,3 +367,16 @@ def test_caps_solved_for_the_ratio_or_the_papers():
     assert paper["balanced"]["n_source"] == "paper" and paper["balanced"]["n_for_target_ratio"] == 4
     with pytest.raises(ValueError, match="paper's n"):
         BuildSettings(caps="paper", mi_thresholds=(0.5,)).validate()
+
+
+def test_self_normalised_similarity():
+    from hvppi.negatives import self_normalised
+
+    s = np.array([[100.0, 40.0, -5.0], [40.0, 25.0, 10.0], [-5.0, 10.0, 16.0]])
+    n = self_normalised(s)
+    assert np.allclose(np.diag(n), 1.0) and n[0, 1] == pytest.approx(40 / 50) and n[1, 2] == pytest.approx(10 / 20)
+    assert np.array_equal(n, n.T)
+    with pytest.raises(ValueError, match="positive self-alignment"):
+        self_normalised(np.array([[0.0, 1.0], [1.0, 4.0]]))
+    with pytest.raises(ValueError, match="similarity must be"):
+        BuildSettings(similarity="cosine").validate()

@@ -50,6 +50,7 @@ def cmd_build(args) -> int:
         skip_bad_lines=args.skip_bad_lines,
         clusterer=args.clusterer,
         outlier_fraction=args.outlier_fraction,
+        similarity=args.similarity,
         threads=args.threads,
     )
     manifest = build_dataset(args.mitab, args.out, args.sequences, settings, progress=not args.quiet,
@@ -89,6 +90,11 @@ def register(sub) -> None:
     p.add_argument("--outlier-fraction", type=float, default=0.9, metavar="F",
                    help="a viral protein is an outlier when its score against a protein Vj is below Vj's lower "
                    "fence (Q1 - 1.5 IQR) for at least this share of the others (default 0.9, the paper's)")
+    p.add_argument("--similarity", default="score", choices=["score", "self-normalised"],
+                   help="similarity of two viral proteins: the global alignment score (default, the paper's), or the "
+                   "score divided by the geometric mean of their self-scores. Raw scores grow with length, so most "
+                   "proteins find their 'far' proteins among the same few long ones, and a few human proteins carry "
+                   "most negatives (the manifest's negatives_of_top30_human_proteins tells how many)")
     p.add_argument("--replicates", type=int, default=3, help="data sets per condition, each with its own seed (default 3)")
     p.add_argument("--seed", type=int, default=0, help="base seed of the negative sampling and the splits (default 0)")
     p.add_argument("--threads", type=int, default=1, metavar="N", help="threads for CD-HIT and the alignments (default 1)")

@@ -57,7 +57,7 @@ from .errors import InputError
 from .features import STANDARD_AMINO_ACIDS
 from .fileio import atomic_path, atomic_write
 from .mitab import MI_SOURCES, file_sha256, is_human_virus, oriented, read_mitab
-from .negatives import CandidatePool, candidate_pool, capped_total, solve_cap
+from .negatives import CandidatePool, candidate_pool, capped_total, self_normalised, solve_cap
 
 PAPER_CAPS = {0.3: {"balanced": 23, "imbalanced": 120}, 0.4: {"balanced": 4, "imbalanced": 206}}
 DEFAULT_RATIOS = {"balanced": 1.0, "imbalanced": 5.0}
@@ -72,6 +72,8 @@ RULES = {
                   "kept before it (file order) joins the same human and viral clusters",
     "outliers": "Ts_j = Q1 - 1.5 IQR of S(., Vj) without self; Vi is an outlier when S(Vi, Vj) < Ts_j for at "
                 "least outlier_fraction (90%) of the other Vj; outliers give and get no negatives, their positives stay",
+    "similarity": "the global alignment score (similarity 'score', the paper's), or S_ij / sqrt(S_ii S_jj) "
+                  "(similarity 'self-normalised')",
     "distance": "1 - row-wise min-max normalised similarity, self excluded from min and max",
     "negatives": "(H, Vi) for H a partner of a Vj with distance(Vi, Vj) > distance_threshold (0.8), never a human-virus pair "
                  "of the input at any MI score; at most n per viral protein, drawn at random",
@@ -100,6 +102,7 @@ class BuildSettings:
     gap_extend: int = 1
     distance_threshold: float = 0.8
     outlier_fraction: float = 0.9
+    similarity: str = "score"
     disjoint_test: bool = False
     skip_bad_lines: bool = False
     threads: int = 1
@@ -127,6 +130,8 @@ class BuildSettings:
             raise ValueError("the only clusterer is 'cdhit' (CD-HIT, as in the paper)")
         if self.threads < 1:
             raise ValueError("threads must be at least 1")
+        if self.similarity not in ("score", "self-normalised"):
+            raise ValueError("similarity must be 'score' or 'self-normalised'")
         if not 0 < self.outlier_fraction <= 1:
             raise ValueError("outlier_fraction must lie in (0, 1]")
         if not 0 <= self.distance_threshold < 1:
@@ -524,6 +529,8 @@ def build_dataset(
     similarity, manifest["alignment"] = viral_similarity(
         viral_ids, sequence_of, out / "cache", settings.matrix, settings.gap_open, settings.gap_extend,
         settings.threads, progress=progress)
+    if settings.similarity == "self-normalised":
+        similarity = self_normalised(similarity)
     index = {v: k for k, v in enumerate(viral_ids)}
 
     for t in thresholds:

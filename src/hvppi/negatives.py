@@ -38,6 +38,17 @@ def _square(similarity) -> np.ndarray:
     return s
 
 
+def self_normalised(similarity) -> np.ndarray:
+    """S_ij / sqrt(S_ii * S_jj): alignment scores with the length effect taken out (an option, not the
+    paper's step). Raw global scores grow with length, so each row's minimum is set by the longest
+    proteins and the 'far' proteins of most rows are the same few long ones."""
+    s = _square(similarity)
+    self_scores = np.diag(s)
+    if (self_scores <= 0).any():
+        raise ValueError("self-normalisation needs positive self-alignment scores")
+    return s / np.sqrt(np.outer(self_scores, self_scores))
+
+
 def outlier_mask(similarity, fraction: float = OUTLIER_FRACTION, whisker: float = 1.5) -> np.ndarray:
     """Boolean mask of the outlier proteins (step 1 of the module docstring)."""
     s = _square(similarity)
