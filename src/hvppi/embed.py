@@ -46,7 +46,7 @@ from .errors import HvppiError, InputError
 from .features import FEATURE_SET, STANDARD_AMINO_ACIDS, feature_table, residue_features, tokenize
 from .inference import encode_proteins, length_batches, pad_tokens, resolve_device
 from .vectors import _key as dataset_name
-from .vectors import sequence_sha256
+from .vectors import sequence_sha256, write_protein_array
 
 FORMAT = "hvppi-embeddings"
 TRANSFORMER_FAMILIES = ("bert", "xlnet", "esm")
@@ -334,12 +334,7 @@ class _EmbeddingFile:
 
     def write(self, ids: Sequence[str], arrays: Sequence[np.ndarray], sequences: dict[str, str]) -> None:
         for pid, array in zip(ids, arrays):
-            key = dataset_name(pid)
-            if key in self.file:
-                del self.file[key]
-            dataset = self.file.create_dataset(key, data=np.asarray(array, dtype=np.float32))
-            dataset.attrs["original_id"] = str(pid)
-            dataset.attrs["sequence_sha256"] = sequence_sha256(sequences[pid])
+            write_protein_array(self.file, pid, array, sequences[pid], id_attribute="original_id")
         self.file.flush()
 
     def close(self) -> None:

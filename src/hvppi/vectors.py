@@ -32,6 +32,16 @@ def _key(protein_id: str) -> str:
     return protein_id.replace("%", "%25").replace("/", "%2F")
 
 
+def write_protein_array(file: h5py.File, protein_id: str, array, sequence: str, id_attribute: str) -> None:
+    """(Re)write one protein's float32 dataset at the root, with its ID and sequence SHA-256 as attributes."""
+    key = _key(protein_id)
+    if key in file:
+        del file[key]
+    dataset = file.create_dataset(key, data=np.asarray(array, dtype=np.float32))
+    dataset.attrs[id_attribute] = str(protein_id)
+    dataset.attrs["sequence_sha256"] = sequence_sha256(sequence)
+
+
 class VectorStore:
     """Read-write access to an H5 vector file for one tower of one model."""
 
@@ -84,10 +94,5 @@ class VectorStore:
 
     def store(self, sequences: dict[str, str], vectors: dict[str, np.ndarray]) -> None:
         for pid, vector in vectors.items():
-            key = _key(pid)
-            if key in self.file:
-                del self.file[key]
-            dataset = self.file.create_dataset(key, data=np.asarray(vector, dtype=np.float32))
-            dataset.attrs["id"] = str(pid)
-            dataset.attrs["sequence_sha256"] = sequence_sha256(sequences[pid])
+            write_protein_array(self.file, pid, vector, sequences[pid], id_attribute="id")
         self.file.flush()
