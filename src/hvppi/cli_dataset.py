@@ -97,7 +97,8 @@ def register(sub) -> None:
                    "most negatives (the manifest's negatives_of_top30_human_proteins tells how many)")
     p.add_argument("--replicates", type=int, default=3, help="data sets per condition, each with its own seed (default 3)")
     p.add_argument("--seed", type=int, default=0, help="base seed of the negative sampling and the splits (default 0)")
-    p.add_argument("--threads", type=int, default=1, metavar="N", help="threads for CD-HIT and the alignments (default 1)")
+    p.add_argument("--threads", type=int, default=0, metavar="N",
+                   help="threads for CD-HIT and the alignments (default 0: every CPU)")
     p.add_argument("--skip-bad-lines", action="store_true",
                    help="skip malformed MITAB rows (counted and listed in the manifest) instead of stopping")
     p.add_argument("--disjoint-test", action="store_true",

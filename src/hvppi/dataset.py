@@ -105,7 +105,7 @@ class BuildSettings:
     similarity: str = "score"
     disjoint_test: bool = False
     skip_bad_lines: bool = False
-    threads: int = 1
+    threads: int = 0
 
     def validate(self) -> None:
         if not self.mi_thresholds or any(not 0 <= t <= 1 for t in self.mi_thresholds):
@@ -128,8 +128,8 @@ class BuildSettings:
             raise ValueError("need 0 < min_length <= max_length")
         if self.clusterer != "cdhit":
             raise ValueError("the only clusterer is 'cdhit' (CD-HIT, as in the paper)")
-        if self.threads < 1:
-            raise ValueError("threads must be at least 1")
+        if self.threads < 0:
+            raise ValueError("threads must be 0 (every CPU) or more")
         if self.similarity not in ("score", "self-normalised"):
             raise ValueError("similarity must be 'score' or 'self-normalised'")
         if not 0 < self.outlier_fraction <= 1:
