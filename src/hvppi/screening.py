@@ -5,10 +5,15 @@ The towers are independent, so each protein is encoded once (optionally reusing 
 proteins: each chunk is written to ``OUT.parts/`` atomically, so a re-run of an interrupted screen
 skips the chunks already written and no row appears twice; at the end the chunks are joined into
 OUT (TSV, or Parquet if OUT ends in ``.parquet``). Memory stays flat in the number of pairs.
+
+The head runs in float64: its sigmoid layers saturate, and in float32 the top scores of a viral
+protein collapse onto a few identical values (2 distinct among the top 50 for typical viral proteins
+against the benchmark's human proteins), so their ranks would follow input order rather than the model.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import shutil
@@ -57,11 +62,11 @@ def tower_vectors(
 
 
 @torch.inference_mode()
-def head_scores_against(model: InteractionModel, human: torch.Tensor, virus_vectors: torch.Tensor) -> np.ndarray:
-    """Scores (k, n_human) of k viral vectors against all human vectors."""
+def head_scores_against(head: torch.nn.Module, human: torch.Tensor, virus_vectors: torch.Tensor) -> np.ndarray:
+    """Scores (k, n_human) of k viral vectors against all human vectors, computed in ``head``'s dtype."""
     k, n = virus_vectors.shape[0], human.shape[0]
     pairs = torch.cat([human.repeat(k, 1), virus_vectors.repeat_interleave(n, dim=0)], dim=1)
-    return torch.sigmoid(model.head(pairs)).double().cpu().numpy().reshape(k, n)
+    return torch.sigmoid(head(pairs)).double().cpu().numpy().reshape(k, n)
 
 
 @dataclass
@@ -173,7 +178,9 @@ def screen(
     device = torch.device(device)
     human_ids = np.array(list(human), dtype=object)
     virus_ids = list(virus)
-    human_matrix = torch.from_numpy(tower_vectors(model, "human", human, human_store, device, progress, log)).to(device)
+    head = copy.deepcopy(model.head).double().eval()
+    human_matrix = torch.from_numpy(tower_vectors(model, "human", human, human_store, device, progress, log))
+    human_matrix = human_matrix.to(device, torch.float64)
     chunks = [virus_ids[i : i + settings.chunk_size] for i in range(0, len(virus_ids), settings.chunk_size)]
     parts = [parts_dir / f"chunk-{k:06d}.{fmt}" for k in range(len(chunks))]
     done = sum(p.exists() for p in parts)
@@ -186,8 +193,8 @@ def screen(
                 bar.update(len(chunk) * len(human_ids))
                 continue
             sub = {v: virus[v] for v in chunk}
-            vv = torch.from_numpy(tower_vectors(model, "virus", sub, virus_store, device, False, log)).to(device)
-            scores = head_scores_against(model, human_matrix, vv)
+            vv = torch.from_numpy(tower_vectors(model, "virus", sub, virus_store, device, False, log))
+            scores = head_scores_against(head, human_matrix, vv.to(device, torch.float64))
             blocks = [_rows(scores[i], human_ids, v, info.cutoff, settings) for i, v in enumerate(chunk)]
             _write_chunk(part, blocks, fmt)
             bar.update(len(chunk) * len(human_ids))
