@@ -3,7 +3,8 @@
 The encode-once path is ``hvppi.screening.screen`` (each protein through its tower once, the head
 per pair, ranked rows streamed to a TSV). The per-pair path runs the whole model (both towers and
 the head) for every pair, as a per-pair predictor such as LSTM-PHV does, in length-sorted batches
-of pairs. Both use the bundled model, one thread. Prints pairs/s of each, the largest score
+of pairs; both run the towers in float32 and the head in float64 (as ``screen`` does, so that tied
+float32 scores are ranked by the model). Both use the bundled model, one thread. Prints pairs/s of each, the largest score
 difference, then peak memory of the screen in fresh processes as the number of pairs grows, and
 last ``ratio: X`` (cold encode-once pairs/s ÷ per-pair pairs/s; it also prints the ratio when the
 human vectors come from an ``hvppi encode`` file, and the bound that residue counts put on the
@@ -15,6 +16,7 @@ cold ratio: each path runs the same tower code, so the saving is only the residu
 from __future__ import annotations
 
 import argparse
+import copy
 import subprocess
 import sys
 import tempfile
@@ -104,13 +106,16 @@ def main() -> None:
     tokens = {p: tokenize(s) for p, s in {**virus, **human}.items()}
     order = sorted(range(len(pairs)), key=lambda i: len(tokens[pairs[i][0]]))
     per_pair_scores = np.empty(len(pairs))
+    head = copy.deepcopy(model.head).double().eval()  # the head in float64, as screen runs it
     start = time.perf_counter()
     with torch.inference_mode():
         for k in range(0, len(order), 256):
             batch = order[k : k + 256]
             h, hl = pad_tokens([tokens[pairs[i][0]] for i in batch])
             v, vl = pad_tokens([tokens[pairs[i][1]] for i in batch])
-            per_pair_scores[batch] = torch.sigmoid(model(h, hl, v, vl)).double().numpy()
+            hv, _ = model.human_tower(h, hl)
+            vv, _ = model.virus_tower(v, vl)
+            per_pair_scores[batch] = torch.sigmoid(head(torch.cat([hv, vv], dim=1).double())).numpy().ravel()
     per_pair_seconds = time.perf_counter() - start
     difference = max(abs(per_pair_scores[i] - screened[p]) for i, p in enumerate(pairs))
 

@@ -86,6 +86,11 @@ def test_alignment_correlation_pairs_and_cache(tmp_path, rng, benchmark_sequence
         assert result.pairs["score"][k] == aligner.score(seqs[i[k]], seqs[j[k]])
     assert sum(b["n_pairs"] for b in result.bins) == 66
     np.testing.assert_allclose(np.diag(result.pearson), 1.0)
+    low = result.pairs["identity"] < 0.3
+    assert result.bins[0]["n_pairs"] == low.sum()
+    expected = np.corrcoef(result.pairs["score"][low], result.pairs["cosine_similarity"][low])[0, 1]
+    assert result.bins[0]["pearson"][0, 2] == pytest.approx(expected, rel=1e-9)  # variables: score, identity, cosine
+    assert alignment_correlation(ids, seqs, vectors, identity_bins=[], alignment_cache=cache).bins == []
 
     def no_alignment(*args, **kwargs):
         raise AssertionError("aligned again despite the cache")

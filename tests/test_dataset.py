@@ -1,5 +1,6 @@
 import hashlib
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -352,7 +353,7 @@ def test_build_errors(subset, tmp_path, capsys):
     bad = tmp_path / "bad.txt"
     bad.write_text(subset.read_text().replace("\t9606\t", "\thuman\t", 1))
     assert cli.main(["dataset", "build", "--mitab", str(bad), "--out", str(tmp_path / "o"), "--quiet"]) == 2
-    assert "line 1" in capsys.readouterr().err
+    assert re.search(r"line 1\b", capsys.readouterr().err)
 
 
 def test_caps_solved_for_the_ratio_or_the_papers():
@@ -380,3 +381,33 @@ def test_self_normalised_similarity():
         self_normalised(np.array([[0.0, 1.0], [1.0, 4.0]]))
     with pytest.raises(ValueError, match="similarity must be"):
         BuildSettings(similarity="cosine").validate()
+
+
+def test_redundant_pairs_share_both_clusters():
+    from hvppi.dataset import _remove_redundant
+
+    human = {"H1": "H1", "H2": "H1", "H3": "H3"}
+    viral = {"V1": "V1", "V2": "V1", "V3": "V3"}
+    pairs = [("H2", "V1"), ("H1", "V2"), ("H1", "V3"), ("H3", "V1"), ("H1", "V1")]
+    assert _remove_redundant(pairs, human, viral) == [("H2", "V1"), ("H1", "V3"), ("H3", "V1")]
+
+
+def test_known_pairs_cover_ids_of_the_same_sequence():
+    from hvppi.dataset import known_by_sequence
+
+    sequences = {"P1": "MKV", "P1-1": "MKV", "P2": "AAA", "V1": "WWW", "V1-PRO_1": "WWW"}
+    assert known_by_sequence({("P1", "V1")}, sequences.get) == {("P1", "V1")}  # no other ID given
+    known = known_by_sequence({("P1", "V1"), ("P9", "V2")}, sequences.get, sequences)
+    assert known == {("P1", "V1"), ("P1-1", "V1"), ("P1", "V1-PRO_1"), ("P1-1", "V1-PRO_1"), ("P9", "V2")}
+    assert ("P2", "V1") not in known
+
+
+def test_a_threshold_without_pairs_is_reported_not_fatal(subset, tmp_path):
+    settings = BuildSettings(mi_thresholds=(0.4, 0.99), replicates=1, caps="ratio")
+    manifest = build_dataset([subset], tmp_path, POOL, settings)
+    assert manifest["mi0.99"]["after_cdhit"]["pairs"] == 0 and manifest["mi0.99"]["conditions"] == {}
+    assert manifest["mi0.4"]["conditions"] and not (tmp_path / "mi0.99").exists()
+    rows = manifest["mi0.4"]["rows_by_source"]
+    assert sum(rows.values()) == manifest["mi0.4"]["rows"]
+    with pytest.raises(ValueError, match="seed"):
+        BuildSettings(seed=-1).validate()

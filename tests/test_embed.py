@@ -303,6 +303,14 @@ def test_cli_embed(model_dirs, sequences, tmp_path, capsys):
     attrs, vectors = _read(out)
     assert attrs["embedder"] == "tiny-esm2" and set(vectors) == set(sequences)
     assert _read(per_residue)[1]["P03"].shape == (47, 16)
+    from hvppi.embedding_io import open_embeddings  # the geometry reader takes the files as written
+
+    with open_embeddings(out) as reader, open_embeddings(per_residue) as residues:
+        assert (reader.info.layout, reader.info.level, reader.info.d) == ("hvppi-embeddings", "protein", 16)
+        assert residues.info.level == "residue" and sorted(residues.ids()) == sorted(sequences)
+        ids, global_vectors = reader.protein_vectors(sorted(sequences))
+        np.testing.assert_allclose(global_vectors[0], vectors[ids[0]], rtol=1e-6)
+        assert sum(len(chunk) for chunk in residues.points(local=True)) == sum(len(s) for s in sequences.values())
     assert main(["embed", "--sequences", str(fasta), "--model", "hvppi-tower-human", "--hvppi-model", "viral-disjoint",
                  "--out", str(tmp_path / "tower.h5"), "--quiet"]) == 0
     assert _read(tmp_path / "tower.h5")[0]["embedder"] == "hvppi-tower-human"

@@ -108,6 +108,13 @@ def test_npy_and_npz_layouts(tmp_path, rng, residues):
     assert measure_isotropy(tmp_path / "ids.npz", local=True).n == sum(len(a) for a in residues.values())
     ids, V = read_protein_vectors(tmp_path / "vecs.npz", ["P00002"])
     np.testing.assert_allclose(V[0], residues["P00002"].mean(0), rtol=1e-6)
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "mixed.npz", "w") as zf:
+        zf.write(tmp_path / "x.npy", "x.npy")
+        zf.writestr("readme.txt", "not an array")
+    with pytest.raises(InputError, match="mixed.npz.*'readme.txt' is not a .npy array"):
+        open_embeddings(tmp_path / "mixed.npz")
 
 
 def test_bad_files_name_the_file_and_dataset(tmp_path, rng):

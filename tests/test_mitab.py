@@ -183,3 +183,16 @@ def test_not_a_mitab_file(tmp_path):
         read_mitab(path)
     with pytest.raises(InputError, match="file not found"):
         read_mitab(tmp_path / "missing.txt")
+
+
+def test_a_bad_first_row_is_reported_itself_and_comments_are_skipped(tmp_path):
+    good = _mitab25_line()
+    path = tmp_path / "first_bad.txt"
+    path.write_text(good.replace("\n", "\textra\n") + good + good)
+    with pytest.raises(InputError) as info:
+        read_mitab(path)
+    assert info.value.line == 1 and "16 tab-separated columns" in str(info.value)
+    path = tmp_path / "comment.txt"
+    path.write_text("# exported from HPIDB on 2022-10-25\n" + good + good)
+    parsed = read_mitab(path)
+    assert parsed.layout == "mitab25" and len(parsed.interactions) == 2 and parsed.bad_lines == []

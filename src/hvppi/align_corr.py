@@ -207,7 +207,7 @@ def alignment_correlation(
     pairs = {"score": score, "identity": identity, "cosine_similarity": cosine, "squared_euclidean": sqeuclid}
     pearson, spearman = (_expand(m) for m in correlation_matrices(pairs))
     bins = []
-    bounds = [0.0, *edges, 1.0]
+    bounds = [0.0, *edges, 1.0] if edges else []
     for low, high in zip(bounds[:-1], bounds[1:]):
         mask = (identity >= low) & ((identity < high) if high < 1.0 else (identity <= high))
         p, s = (_expand(m) for m in correlation_matrices({k: v[mask] for k, v in pairs.items()}))
@@ -287,8 +287,13 @@ def run_alignment_correlation(
         ids, vectors = reader.protein_vectors(chosen)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    result = alignment_correlation(ids, [sequences[i] for i in ids], vectors, identity_bins=identity_bins,
-                                   threads=threads, progress=progress, alignment_cache=out / "alignment.npz")
+    try:
+        result = alignment_correlation(ids, [sequences[i] for i in ids], vectors, identity_bins=identity_bins,
+                                       threads=threads, progress=progress, alignment_cache=out / "alignment.npz")
+    except InputError as exc:
+        if exc.path is None:
+            raise InputError(exc.reason, embedding_path, protein_id=exc.protein_id) from None
+        raise
     result.parameters.update({"fraction": None if count else fraction, "count": count, "seed": seed,
                               "proteins_with_both": len(common), "sequences": str(sequence_path),
                               "embeddings": str(embedding_path)})

@@ -37,14 +37,20 @@ def cmd_embed(args) -> int:
     import torch
 
     from .embed import embed_sequences, load_embedder
+    from .errors import InputError
     from .sequences import read_sequences
 
     if args.threads:
         torch.set_num_threads(args.threads)
     sequences = read_sequences(args.sequences, allow_duplicates=False)
     embedder = load_embedder(args.model, hvppi_model=args.hvppi_model, device=args.device, label=args.name)
-    result = embed_sequences(sequences, embedder, args.out, args.per_residue, batch_residues=args.batch_residues,
-                             restart=args.restart, progress=not args.quiet)
+    try:
+        result = embed_sequences(sequences, embedder, args.out, args.per_residue, batch_residues=args.batch_residues,
+                                 restart=args.restart, progress=not args.quiet)
+    except InputError as exc:
+        if exc.path is None:  # a protein of --sequences that the model cannot take
+            raise InputError(exc.reason, args.sequences, protein_id=exc.protein_id) from None
+        raise
     print(json.dumps(result.to_dict(), indent=2))
     print(f"{result.proteins} proteins ({result.computed} computed, {result.reused} already there) in {args.out}"
           + (f" and {args.per_residue}" if args.per_residue else ""), file=sys.stderr)

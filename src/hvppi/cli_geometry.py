@@ -80,8 +80,8 @@ def register(sub, run_options) -> None:
         "isotropy", help="isotropy metrics of one embedding set",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=_paragraphs(
-            "Isotropy of one embedding set in one streaming float64 pass (per-residue sets of millions of residues "
-            "are never held in memory). Prints JSON (also to --json) with:",
+            "Isotropy of one embedding set in one streaming float64 pass (per-residue H5 and NPY sets of millions of "
+            "residues are never held in memory; a single-array NPZ is read whole). Prints JSON (also to --json) with:",
             "n, d; avg_cosine: exact mean cosine similarity over all pairs of distinct points (zero vectors left out, "
             "counted in zero_vectors); participation_ratio PR = (tr C)^2/||C||_F^2 of the covariance C; isoscore = "
             "(PR - 1)/(d - 1); effective_dims = isoscore*(d - 1) + 1 and effective_dims_ceil (rounded up, as the "

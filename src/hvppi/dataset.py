@@ -44,11 +44,12 @@ import csv
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -76,7 +77,8 @@ RULES = {
                   "(similarity 'self-normalised')",
     "distance": "1 - row-wise min-max normalised similarity, self excluded from min and max",
     "negatives": "(H, Vi) for H a partner of a Vj with distance(Vi, Vj) > distance_threshold (0.8), never a human-virus pair "
-                 "of the input at any MI score; at most n per viral protein, drawn at random",
+                 "of the input at any MI score, nor one under IDs with the same sequences (e.g. P12345-1 for P12345); "
+                 "at most n per viral protein, drawn at random",
     "alignment": "Needleman-Wunsch global score with the parameters' matrix, gap_open and gap_extend "
                  "(a gap of length L costs gap_open + (L - 1) gap_extend); end gaps cost as inner gaps",
 }
@@ -120,6 +122,8 @@ class BuildSettings:
             raise ValueError("the paper's n exist only for the balanced and imbalanced sets at MI 0.3 and 0.4")
         if self.ratios is not None and (not self.ratios or any(r <= 0 for r in self.ratios)):
             raise ValueError("negative:positive ratios must be positive")
+        if self.seed < 0:
+            raise ValueError("seed must be a non-negative integer")
         if self.replicates < 1:
             raise ValueError("replicates must be at least 1")
         if not 0 < self.test_fraction < 1:
@@ -145,6 +149,7 @@ class HumanVirusPairs:
 
     by_threshold: dict[float, list[tuple[str, str]]]
     rows_at: dict[float, int]
+    rows_by_source: dict[float, dict[str, int]]
     known: set[tuple[str, str]]
     viral_taxid: dict[str, int | None]
     file_sequences: dict[str, str]
@@ -158,6 +163,7 @@ def collect_human_virus(interactions, thresholds: Sequence[float], mi_source: st
     by_threshold: dict[float, list[tuple[str, str]]] = {t: [] for t in thresholds}
     seen: dict[float, set[tuple[str, str]]] = {t: set() for t in thresholds}
     rows_at = {t: 0 for t in thresholds}
+    rows_by_source = {t: {"intact-miscore": 0, "other miscore": 0} for t in thresholds}
     known: set[tuple[str, str]] = set()
     viral_taxid: dict[str, int | None] = {}
     file_sequences: dict[str, str] = {}
@@ -177,9 +183,11 @@ def collect_human_virus(interactions, thresholds: Sequence[float], mi_source: st
         if score is None:
             continue
         scored_rows += 1
+        source = "intact-miscore" if interaction.mi_score("intact-miscore") == score else "other miscore"
         for t in thresholds:
             if score >= t:
                 rows_at[t] += 1
+                rows_by_source[t][source] += 1
                 if (h, v) not in seen[t]:
                     seen[t].add((h, v))
                     by_threshold[t].append((h, v))
@@ -187,7 +195,7 @@ def collect_human_virus(interactions, thresholds: Sequence[float], mi_source: st
               "human_virus_pairs_known": len(known)}
     if conflicting:
         counts["proteins_with_two_file_sequences"] = sorted(conflicting)  # the first one seen is used
-    return HumanVirusPairs(by_threshold, rows_at, known, viral_taxid, file_sequences, counts)
+    return HumanVirusPairs(by_threshold, rows_at, rows_by_source, known, viral_taxid, file_sequences, counts)
 
 
 def _species_counts(pairs: Sequence[tuple[str, str]], viral_taxid: dict[str, int | None] | None = None) -> dict:
@@ -229,6 +237,24 @@ def _check_proteins(ids: set[str], sequence_of: dict[str, str], settings: BuildS
         elif len(seq) > settings.max_length:
             failed["too_long"].append(pid)
     return failed
+
+
+def known_by_sequence(known: set[tuple[str, str]], sequence_of: Callable[[str], str | None],
+                      ids: Iterable[str] = ()) -> set[tuple[str, str]]:
+    """Known (human, virus) pairs under every ID (of the known pairs and ``ids``) that has the same sequence
+    as a known partner, so that a negative never pairs e.g. P12345-1 with a viral protein known to bind
+    P12345 when the two IDs name the same sequence."""
+    ids_of: dict[str, set[str]] = {}
+    for pid in {p for pair in known for p in pair} | set(ids):
+        seq = sequence_of(pid)
+        if seq is not None:
+            ids_of.setdefault(seq, set()).add(pid)
+
+    def aliases(pid: str):
+        seq = sequence_of(pid)
+        return ids_of.get(seq, {pid}) if seq is not None else {pid}
+
+    return {(h2, v2) for h, v in known for h2 in aliases(h) for v2 in aliases(v)}
 
 
 def _remove_redundant(pairs: list[tuple[str, str]], human_cluster: dict[str, str], viral_cluster: dict[str, str]):
@@ -323,6 +349,8 @@ def viral_similarity(
 def stratified_split(labels: np.ndarray, test_fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Row indices (train, test), shuffled, with ``test_fraction`` of each class (rounded) in test."""
     labels = np.asarray(labels)
+    if len(labels) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     train, test = [], []
     for y in np.unique(labels):
         rows = rng.permutation(np.flatnonzero(labels == y))
@@ -512,8 +540,18 @@ def build_dataset(
                 for t in thresholds}
     lowest = filtered[thresholds[0]]
     if not lowest:
-        hint = "" if pool or collected.file_sequences else "; give a sequence file (--sequences)"
+        if not pool and not collected.file_sequences:
+            hint = "; give a sequence file (--sequences)"
+        elif without_sequence:
+            hint = (f"; {len(without_sequence)} proteins have no sequence (e.g. {', '.join(sorted(without_sequence)[:3])})"
+                    + (f", and the sequence file's IDs look like {', '.join(list(pool)[:3])}" if pool else ""))
+        else:
+            hint = ""
         raise InputError(f"no human–virus pair is left after the MI-score and sequence filters{hint}", mitab_paths[0])
+    known = known_by_sequence(
+        collected.known, lambda pid: sequence_of.get(pid) or collected.file_sequences.get(pid) or _lookup(pool, pid),
+        sequence_of)
+    manifest["counts"]["known_pairs_under_same_sequence_ids"] = len(known)
 
     from .clustering import cdhit_clusters
 
@@ -533,9 +571,14 @@ def build_dataset(
         similarity = self_normalised(similarity)
     index = {v: k for k, v in enumerate(viral_ids)}
 
+    stale = [d for d in out.glob("mi*") if d.is_dir()]
+    for folder in stale:  # an earlier build's data sets; this build's manifest will not describe them
+        shutil.rmtree(folder)
+    if stale:
+        say(f"removed {len(stale)} data set folder(s) of an earlier build in {out}")
     for t in thresholds:
         kept = positives[t]
-        step: dict = {"rows": collected.rows_at[t],
+        step: dict = {"rows": collected.rows_at[t], "rows_by_source": collected.rows_by_source[t],
                       "unique_pairs": _species_counts(collected.by_threshold[t], collected.viral_taxid),
                       "after_sequence_filters": _species_counts(filtered[t], collected.viral_taxid),
                       "after_cdhit": _species_counts(kept, collected.viral_taxid)}
@@ -543,9 +586,14 @@ def build_dataset(
             {p for pair in collected.by_threshold[t] for p in pair} & without_sequence)
         step["after_cdhit"]["human_clusters"] = len({human_cluster[h] for h, _ in filtered[t]})
         step["after_cdhit"]["viral_clusters"] = len({viral_cluster[v] for _, v in filtered[t]})
+        if not kept:
+            step["conditions"] = {}
+            manifest[f"mi{t:g}"] = step
+            say(f"MI >= {t:g}: no pair left after the filters; no data set written")
+            continue
         own = sorted({v for _, v in kept})
         rows = [index[v] for v in own]
-        candidates = candidate_pool(similarity[np.ix_(rows, rows)], own, kept, collected.known,
+        candidates = candidate_pool(similarity[np.ix_(rows, rows)], own, kept, known,
                                     settings.distance_threshold, settings.outlier_fraction)
         step["negative_sampling"] = _sampling_report(candidates, kept)
         conditions = _conditions(t, settings, candidates.sizes, len(kept))
@@ -554,7 +602,7 @@ def build_dataset(
             for rep in range(1, settings.replicates + 1):
                 seed = [settings.seed, int(round(t * 10000)), c, rep]
                 negatives = candidates.sample(condition["n"], seed)
-                leaked = [pair for pair in negatives if pair in collected.known]
+                leaked = [pair for pair in negatives if pair in known]
                 if leaked:
                     raise RuntimeError(f"internal error: sampled negatives that are known positives: {leaked[:5]}")
                 folder = out / f"mi{t:g}" / name / f"rep{rep}"

@@ -329,8 +329,7 @@ class _EmbeddingFile:
             if self.path.exists():
                 shutil.copyfile(self.path, self.part)
         self.file = h5py.File(self.part, "a")
-        if "format" not in self.file.attrs:
-            self.file.attrs.update(self.attributes)
+        self.file.attrs.update(self.attributes)  # same fingerprint: the label of this run (--name) wins
 
     def write(self, ids: Sequence[str], arrays: Sequence[np.ndarray], sequences: dict[str, str]) -> None:
         for pid, array in zip(ids, arrays):

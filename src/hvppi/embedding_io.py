@@ -17,7 +17,8 @@ Layouts recognised (by content, not by file name):
 Points of a set: ``global`` (default) is one vector per protein, the mean over residues for a
 per-residue file; ``local`` is one point per residue and needs a per-residue file. Rows of NPY and
 single-array NPZ files are the points either way. Points stream in chunks of bounded size, so a
-per-residue file of millions of residues is never held in memory.
+per-residue H5 or NPY file of millions of residues is never held in memory (NPY is memory-mapped);
+a single-array NPZ, whose member may be compressed, is read whole: convert large ones to NPY.
 
 Errors name the file and the dataset or ID: unreadable or empty files, groups instead of datasets,
 wrong rank, a dimension that differs from the first dataset's, non-numeric data, NaN or inf values,
@@ -146,6 +147,9 @@ class EmbeddingReader:
         names = list(self._npz.files)
         if not names:
             self._fail("no arrays in the NPZ file")
+        foreign = [name for name in names if name not in headers]
+        if foreign:
+            self._fail(f"member {foreign[0]!r} is not a .npy array")
         if len(names) == 1 and len(headers[names[0]][0]) == 2:
             self._set_rows(self._npz[names[0]], "npz-rows", f"array {names[0]!r}")
             return

@@ -192,7 +192,7 @@ class IsotropyAccumulator:
 
 
 def _ceil(x: float) -> int:
-    """Round up, forgiving the last few ulps (3.0000000000000004 is 3 effective dimensions)."""
+    """Round up, forgiving a relative 1e-9 of rounding error (3.0000000000000004 is 3 effective dimensions)."""
     return int(math.ceil(x - 1e-9 * max(1.0, abs(x))))
 
 

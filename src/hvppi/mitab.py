@@ -43,6 +43,8 @@ from .errors import InputError
 
 HUMAN_TAXID = 9606
 MITAB25_COLUMNS = 15
+# Row widths a file without a header may have: MITAB 2.5, HPIDB's mitab_plus, MITAB 2.6 and 2.7.
+KNOWN_WIDTHS = (15, 26, 36, 42)
 MITAB_PLUS_COLUMNS = (
     "protein_xref_1", "protein_xref_2", "alternative_identifiers_1", "alternative_identifiers_2",
     "protein_alias_1", "protein_alias_2", "detection_method", "author_name", "pmid", "protein_taxid_1",
@@ -218,8 +220,9 @@ def read_mitab(path: str | os.PathLike, skip_bad_lines: bool = False) -> MitabFi
         if not text.strip():
             continue
         if text.startswith("#"):
-            if columns is None and header is None:
-                header = [h.strip().lstrip("#").strip() for h in text.split("\t")]
+            names = text.split("\t")
+            if columns is None and header is None and len(names) >= MITAB25_COLUMNS:  # else a comment
+                header = [h.strip().lstrip("#").strip() for h in names]
             continue
         fields = text.split("\t")
         if columns is None:
@@ -227,6 +230,10 @@ def read_mitab(path: str | os.PathLike, skip_bad_lines: bool = False) -> MitabFi
             if n_columns < MITAB25_COLUMNS:
                 raise InputError(f"not a PSI-MITAB file: {n_columns} tab-separated columns, expected at least "
                                  f"{MITAB25_COLUMNS}", path, number)
+            if header is None and n_columns not in KNOWN_WIDTHS:
+                raise InputError(f"the first row has {n_columns} tab-separated columns; without a header line a "
+                                 "PSI-MITAB row has 15 (MITAB 2.5), 36 (2.6), 42 (2.7) or 26 (HPIDB mitab_plus)",
+                                 path, number)
             columns = _column_indices(header, n_columns, path)
         rows += 1
         try:
