@@ -102,6 +102,42 @@ def test_alignment_correlation_pairs_and_cache(tmp_path, rng, benchmark_sequence
         alignment_correlation(ids, seqs[:-1] + [seqs[-1][:-1]], vectors, alignment_cache=cache)
 
 
+def test_interrupted_alignment_resumes_from_finished_blocks(tmp_path, rng, benchmark_sequences, monkeypatch):
+    import hvppi.alignment
+    from hvppi import align_corr
+
+    ids = sorted(pid for pid, s in benchmark_sequences.items() if len(s) < 80)[:12]
+    seqs = [benchmark_sequences[i] for i in ids]
+    vectors = rng.standard_normal((12, 5))
+    whole = alignment_correlation(ids, seqs, vectors)
+    real, calls = hvppi.alignment.all_pairs_stats, []
+
+    def crash_on_third_block(*args, **kwargs):
+        calls.append(kwargs["rows"])
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("hvppi.alignment.all_pairs_stats", crash_on_third_block)
+    monkeypatch.setattr(align_corr._align_in_blocks, "__defaults__", (10,))  # 10 pairs per block
+    cache = tmp_path / "alignment.npz"
+    with pytest.raises(KeyboardInterrupt):
+        alignment_correlation(ids, seqs, vectors, alignment_cache=cache)
+    assert len(list((tmp_path / "alignment.npz.parts").iterdir())) == 2 and not cache.exists()
+    done_before, resumed_rows = set(calls[:2]), []
+
+    def counting(*args, **kwargs):
+        resumed_rows.append(kwargs["rows"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("hvppi.alignment.all_pairs_stats", counting)
+    resumed = alignment_correlation(ids, seqs, vectors, alignment_cache=cache)
+    assert resumed_rows and not done_before & set(resumed_rows)  # finished blocks are not aligned again
+    np.testing.assert_array_equal(resumed.pairs["score"], whole.pairs["score"])
+    np.testing.assert_array_equal(resumed.pairs["identity"], whole.pairs["identity"])
+    assert cache.exists() and not (tmp_path / "alignment.npz.parts").exists()
+
+
 def test_geometry_isotropy_command(tmp_path, feature_files, capsys):
     _, paths = feature_files
     out = tmp_path / "iso.json"

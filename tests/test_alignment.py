@@ -96,3 +96,17 @@ def test_all_pairs_order_matches_triu_indices():
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_row_blocks_are_slices_of_all_pairs(rng):
+    from hvppi.alignment import pair_offsets
+
+    sequences = _random_set(rng, 10, 5, 25)[:9]
+    scores, identity = all_pairs_stats(sequences, threads=1)
+    offsets = pair_offsets(9)
+    parts = [all_pairs_stats(sequences, threads=1, rows=(a, b)) for a, b in ((0, 3), (3, 3), (3, 8))]
+    assert np.array_equal(np.concatenate([p[0] for p in parts]), scores)
+    assert np.array_equal(np.concatenate([p[1] for p in parts]), identity)
+    assert np.array_equal(parts[2][0], scores[offsets[3]:offsets[8]])
+    with pytest.raises(ValueError, match="rows must"):
+        all_pairs_stats(sequences, rows=(2, 9))

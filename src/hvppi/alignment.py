@@ -186,28 +186,42 @@ def all_pairs_stats(
     gap_extend: int = DEFAULT_GAP_EXTEND,
     threads: int = 0,
     progress: bool = False,
+    rows: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Global score and identity of every pair i < j, condensed in the order of ``np.triu_indices(n, 1)``."""
+    """Global score and identity of every pair i < j, condensed in the order of ``np.triu_indices(n, 1)``.
+
+    ``rows=(start, stop)`` computes only the pairs whose first index i lies in [start, stop): the slice
+    ``pair_offsets(n)[start]:pair_offsets(n)[stop]`` of the full result (for work in resumable blocks).
+    """
     _check_gaps(gap_open, gap_extend)
     sequences = _check_sequences(sequences, _scoring_matrix(matrix).alphabet, "sequence")
     _stats_matrix(matrix)
     n = len(sequences)
     if n < 2:
         raise ValueError("all_pairs_stats needs at least two sequences")
-    offsets = np.concatenate([[0], np.cumsum(np.arange(n - 1, 0, -1))])
-    scores = np.empty(n * (n - 1) // 2, dtype=np.float64)
+    offsets = pair_offsets(n)
+    start, stop = (0, n - 1) if rows is None else rows
+    if not 0 <= start <= stop <= n - 1:
+        raise ValueError(f"rows must satisfy 0 <= start <= stop <= {n - 1}")
+    base = offsets[start]
+    scores = np.empty(offsets[stop] - base, dtype=np.float64)
     identity = np.empty_like(scores)
 
     def row(i: int) -> int:
         targets = sequences[i + 1:]
         s, ident = _stats([sequences[i]] * len(targets), targets, matrix, int(gap_open), int(gap_extend))
-        scores[offsets[i]:offsets[i + 1]] = s
-        identity[offsets[i]:offsets[i + 1]] = ident
+        scores[offsets[i] - base:offsets[i + 1] - base] = s
+        identity[offsets[i] - base:offsets[i + 1] - base] = ident
         return len(targets)
 
     with ThreadPoolExecutor(_threads(threads)) as pool, tqdm(
         total=len(scores), unit="aln", unit_scale=True, desc="aligning", disable=not progress, leave=False,
     ) as bar:
-        for done in pool.map(row, range(n - 1)):
+        for done in pool.map(row, range(start, stop)):
             bar.update(done)
     return scores, identity
+
+
+def pair_offsets(n: int) -> np.ndarray:
+    """Where the pairs of first index i start in the condensed order of ``np.triu_indices(n, 1)`` (length n)."""
+    return np.concatenate([[0], np.cumsum(np.arange(n - 1, 0, -1))]).astype(np.int64)
