@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up hvppi in ./.venv: PyTorch 2.13.0 (CPU build where a local wheel is offered), the package
-# with its test extras, and the cd-hit program used by `hvppi split` (Debian/Ubuntu, as root).
+# with its test extras, and the cd-hit program used by `hvppi split` and `hvppi dataset build` (Debian/Ubuntu, as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -16,8 +16,8 @@ quiet_pip -e ".[test]"
 if ! command -v cd-hit >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cd-hit) >/dev/null 2>&1 \
-            || echo "warning: could not install cd-hit; 'hvppi split' needs it (apt-get install cd-hit)" >&2
+            || echo "warning: could not install cd-hit; 'hvppi split' and 'hvppi dataset build' need it (apt-get install cd-hit)" >&2
     else
-        echo "note: cd-hit not found; 'hvppi split' needs it (apt-get install cd-hit, or conda install -c bioconda cd-hit)" >&2
+        echo "note: cd-hit not found; 'hvppi split' and 'hvppi dataset build' need it (apt-get install cd-hit, or conda install -c bioconda cd-hit)" >&2
     fi
 fi
