@@ -297,7 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hvppi",
         description="Sequence-based human–virus protein–protein interaction prediction "
-        "(BiLSTM-attention model of Tsukiyama et al. 2020).",
+        "(BiLSTM-attention model of Tsukiyama et al. 2020), the data sets it learns from (HPIDB), and the "
+        "geometry of protein embeddings (Hakim, Roy & Rahman 2025).",
     )
     parser.add_argument("--version", action="version", version=f"hvppi {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
