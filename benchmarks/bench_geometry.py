@@ -29,7 +29,6 @@ import time
 import warnings
 from pathlib import Path
 
-import h5py
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
@@ -70,17 +69,14 @@ def _cpu_seconds() -> float:
 
 def correlation_study(n_proteins: int, threads: int) -> None:
     from hvppi.align_corr import VARIABLES, run_alignment_correlation
-    from hvppi.features import residue_features
+    from hvppi.embed import embed_sequences, load_embedder
     from hvppi.sequences import read_sequences
 
     sequences = read_sequences(DATA / "pro_seq.txt")
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         embeddings = Path(tmp) / "guo7.h5"
-        with h5py.File(embeddings, "w") as f:
-            f.attrs.update({"format": "hvppi-embeddings", "embedder": "guo2008-7props-mean", "level": "protein"})
-            for pid, seq in sequences.items():
-                f.create_dataset(pid.replace("/", "%2F"), data=residue_features(seq).mean(0)).attrs["original_id"] = pid
+        embed_sequences(sequences, load_embedder("hvppi-features"), embeddings, progress=False)
         t_embed = time.perf_counter() - start
         start, cpu_start = time.perf_counter(), _cpu_seconds()
         result = run_alignment_correlation(DATA / "pro_seq.txt", embeddings, Path(tmp) / "out", count=n_proteins,
