@@ -105,9 +105,24 @@ def test_cli_train_then_predict(tmp_path, small_pairs_file):
     assert len((tmp_path / "p.tsv").read_text().splitlines()) == 241
 
 
+def test_cli_train_model_settings_reach_the_model_file(tmp_path, small_pairs_file):
+    from hvppi.modelfile import read_model_info
+
+    run = tmp_path / "run"
+    assert main(["train", "--pairs", str(small_pairs_file), "--sequences", SEQS, "--out", str(run),
+                 "--max-epochs", "1", "--batch-size", "64", "--quiet", "--lstm-hidden", "8",
+                 "--lstm-dropout", "0.1", "--attention-dropout", "0", "--attention-weight-dropout", "0.05",
+                 "--head-dropout", "0.25", "--head-widths", "16", "4"]) == 0
+    config = read_model_info(run / "model.safetensors").config
+    assert (config.lstm_hidden, config.lstm_dropout, config.attention_dropout) == (8, 0.1, 0.0)
+    assert (config.attention_weight_dropout, config.head_dropout, config.head_widths) == (0.05, 0.25, (16, 4))
+
+
 @pytest.mark.parametrize("argv, message", [
     (["split", "--fraction", "1.5"], "fraction"),
     (["train", "--batch-size", "0", "--out", "OUT"], "batch_size"),
+    (["train", "--head-dropout", "1.5", "--out", "OUT"], "head_dropout"),
+    (["train", "--head-widths", "8", "0", "--out", "OUT"], "head_widths"),
 ])
 def test_bad_options_are_clear_errors(tmp_path, small_pairs_file, capsys, argv, message):
     argv = [a.replace("OUT", str(tmp_path / "o")) for a in argv]

@@ -52,6 +52,12 @@ def cmd_train(args) -> int:
     from .model import ModelConfig
     from .training import TrainConfig, train
 
+    model_config = ModelConfig.from_dict({
+        "lstm_hidden": args.lstm_hidden, "attention_hidden": args.attention_hidden,
+        "lstm_dropout": args.lstm_dropout, "attention_dropout": args.attention_dropout,
+        "attention_weight_dropout": args.attention_weight_dropout, "head_dropout": args.head_dropout,
+        "head_widths": args.head_widths,
+    })
     _set_threads(args.threads)
     pairs, sequences = _load_pairs_and_sequences(args.pairs, args.sequences)
     validation = None
@@ -60,7 +66,6 @@ def cmd_train(args) -> int:
 
         validation = _load_pairs(args.validation)
         sequences = merge_sequences(validation, sequences, args.sequences)
-    model_config = ModelConfig(lstm_hidden=args.lstm_hidden, attention_hidden=args.attention_hidden)
     config = TrainConfig(
         batch_size=args.batch_size,
         learning_rate=args.learning_rate,
@@ -337,6 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--validation-fraction", type=float, default=0.2)
     p.add_argument("--lstm-hidden", type=int, default=32, help="LSTM units per direction (default 32)")
     p.add_argument("--attention-hidden", type=int, default=32, help="attention MLP width (default 32)")
+    p.add_argument("--lstm-dropout", type=float, default=0.5, help="dropout on the BiLSTM outputs (default 0.5)")
+    p.add_argument("--attention-dropout", type=float, default=0.5, help="dropout inside the attention MLP (default 0.5)")
+    p.add_argument("--attention-weight-dropout", type=float, default=0.2,
+                   help="dropout on the attention weights (default 0.2)")
+    p.add_argument("--head-dropout", type=float, default=0.5, help="dropout after each hidden layer of the head (default 0.5)")
+    p.add_argument("--head-widths", type=int, nargs="+", default=[64, 32, 16, 8, 4], metavar="W",
+                   help="widths of the head's hidden layers; a final layer of width 1 follows (default 64 32 16 8 4)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_train)
 

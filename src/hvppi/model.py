@@ -59,6 +59,8 @@ class ModelConfig:
         for name in ("lstm_dropout", "attention_dropout", "attention_weight_dropout", "head_dropout"):
             if not isinstance(getattr(config, name), (int, float)) or not 0 <= getattr(config, name) < 1:
                 raise ValueError(f"{name} must lie in [0, 1)")
+        if not all(w >= 1 for w in config.head_widths):
+            raise ValueError("head_widths must be positive integers")
         return config
 
 
