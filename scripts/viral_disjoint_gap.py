@@ -111,7 +111,8 @@ def main() -> None:
     virus = dict(zip(viruses, tower_vectors(model, "virus", {p: sequences[p] for p in viruses})))
 
     scores = model_logits(model, test, human, virus)
-    baseline_scores = FrequencyBaseline().fit(train).score(test)
+    baseline = FrequencyBaseline().fit(train)
+    baseline_scores = baseline.score(test)
     mean_virus = np.stack([virus[p] for p in sorted(set(train.virus_ids))]).mean(axis=0)
     report: dict = {
         "model": info.path, "held_out_pairs": len(test), "held_out_positive": int(y_test.sum()),
@@ -142,11 +143,6 @@ def main() -> None:
     report["positives_with_a_negative_set_human"] = int(in_negative_set.sum())
     report["where_frequencies_are_blind"] = blind_subset(test, y_test, negative_humans, scores, baseline_scores)
 
-    counts: dict[str, list[int]] = {}
-    for h, y in zip(train.human_ids, y_train):
-        counts.setdefault(h, [0, 0])
-        counts[h][0] += int(y)
-        counts[h][1] += 1
     negative_kmers = {p: kmers(sequences[p]) for p in sorted(negative_humans)}
     positive_viruses = [v for v, y in zip(test.virus_ids, y_test) if y == 1]
     costly = []
@@ -157,7 +153,8 @@ def main() -> None:
                               key=lambda item: item[1])
         costly.append({"human_id": h, "virus_id": positive_viruses[k], "negatives_above": float(model_cost[k]),
                        "human_in_negative_set": bool(in_negative_set[k]),
-                       "human_train_positive": counts.get(h, [0, 0])[0], "human_train_pairs": counts.get(h, [0, 0])[1],
+                       "human_train_positive": baseline.human_.get(h, (0, 0))[0],
+                       "human_train_pairs": baseline.human_.get(h, (0, 0))[1],
                        "most_similar_other_negative_set_human": nearest, "shared_4mers": round(shared, 3)})
     report["costliest_positives"] = costly
 
