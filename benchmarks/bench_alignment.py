@@ -1,4 +1,4 @@
-"""Global alignment speed: hvppi.alignment (pyopal, SIMD) against Biopython's PairwiseAligner, same run.
+"""Global alignment speed: hvppi.align.kernels (pyopal, SIMD) against Biopython's PairwiseAligner, same run.
 
 Real proteins of the LSTM-PHV benchmark with lengths around 350, BLOSUM30, gap open 10, extend 1
 (the scoring of the dataset's negative sampling). Biopython aligns a subset of the pairs (it is slow);
@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hvppi.alignment import all_pairs_stats, biopython_aligner, global_scores
-from hvppi.sequences import read_sequences
+from hvppi.align.kernels import all_pairs_stats, biopython_aligner, global_scores
+from hvppi.io.sequences import read_sequences
 
 SHARED = Path(os.environ.get("HVPPI_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
@@ -41,9 +41,11 @@ def main() -> int:
     lengths = np.array([len(s) for s in chosen])
     rows, cols = np.triu_indices(len(chosen), 1)
     cells_all = float(np.sum(lengths[rows] * lengths[cols]))
-    print(f"{len(chosen)} proteins, lengths {lengths.min()}-{lengths.max()} (mean {lengths.mean():.0f}), "
-          f"{len(rows):,} pairs, {cells_all / 1e9:.2f} G cells; {args.matrix}, gap open 10, extend 1; "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"{len(chosen)} proteins, lengths {lengths.min()}-{lengths.max()} (mean {lengths.mean():.0f}), "
+        f"{len(rows):,} pairs, {cells_all / 1e9:.2f} G cells; {args.matrix}, gap open 10, extend 1; "
+        f"{os.cpu_count()} CPUs"
+    )
 
     pick = rng.choice(len(rows), min(args.reference_pairs, len(rows)), replace=False)
     aligner = biopython_aligner(args.matrix)
@@ -68,8 +70,10 @@ def main() -> int:
     print(f"hvppi global_scores (pyopal), 1 thread   : {one_rate / 1e9:7.3f} G cells/s")
     print(f"hvppi global_scores, {os.cpu_count()} threads          : {all_rate / 1e9:7.3f} G cells/s")
     print(f"hvppi all_pairs_stats (parasail, score + identity), 1 thread: {stats_rate / 1e9:7.3f} G cells/s")
-    print(f"scores equal to Biopython on {len(pick)} pairs, and across paths on {len(rows):,}: "
-          f"{'yes' if mismatches == 0 else f'NO ({mismatches} differ)'}")
+    print(
+        f"scores equal to Biopython on {len(pick)} pairs, and across paths on {len(rows):,}: "
+        f"{'yes' if mismatches == 0 else f'NO ({mismatches} differ)'}"
+    )
     print(f"ratio: {one_rate / bio_rate:.1f}")
     return 0 if mismatches == 0 else 1
 

@@ -49,16 +49,18 @@ def isoscore_speed(X: np.ndarray, threads: int, repeats: int) -> float:
     """Best-of-``repeats`` times of the reference and of hvppi, both limited to ``threads`` BLAS/torch threads."""
     from IsoScore import IsoScore as reference
 
-    from hvppi.geometry import IsotropyAccumulator
+    from hvppi.geometry.isotropy import IsotropyAccumulator
 
     torch.set_num_threads(threads)
     with threadpool_limits(threads), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the reference's NumPy 2 deprecation warning
         t_ref, ref = best_time(lambda: float(reference.IsoScore(X)), repeats)
         t_ours, ours = best_time(lambda: IsotropyAccumulator().update(X).result().isoscore, repeats)
-    print(f"IsoScore 10,000 x 1,024 float64, {threads} thread(s): reference IsoScore 2.0.1 {t_ref:.3f} s ({ref:.9f}); "
-          f"hvppi closed form {t_ours:.3f} s ({ours:.9f}); |difference| {abs(ref - ours):.2e}; "
-          f"speed-up {t_ref / t_ours:.1f}x")
+    print(
+        f"IsoScore 10,000 x 1,024 float64, {threads} thread(s): reference IsoScore 2.0.1 {t_ref:.3f} s ({ref:.9f}); "
+        f"hvppi closed form {t_ours:.3f} s ({ours:.9f}); |difference| {abs(ref - ours):.2e}; "
+        f"speed-up {t_ref / t_ours:.1f}x"
+    )
     return t_ref / t_ours
 
 
@@ -68,9 +70,9 @@ def _cpu_seconds() -> float:
 
 
 def correlation_study(n_proteins: int, threads: int) -> None:
-    from hvppi.align_corr import VARIABLES, run_alignment_correlation
-    from hvppi.embed import embed_sequences, load_embedder
-    from hvppi.sequences import read_sequences
+    from hvppi.geometry.align_corr import VARIABLES, run_alignment_correlation
+    from hvppi.geometry.embedders import embed_sequences, load_embedder
+    from hvppi.io.sequences import read_sequences
 
     sequences = read_sequences(DATA / "pro_seq.txt")
     with tempfile.TemporaryDirectory() as tmp:
@@ -79,20 +81,33 @@ def correlation_study(n_proteins: int, threads: int) -> None:
         embed_sequences(sequences, load_embedder("hvppi-features"), embeddings, progress=False)
         t_embed = time.perf_counter() - start
         start, cpu_start = time.perf_counter(), _cpu_seconds()
-        result = run_alignment_correlation(DATA / "pro_seq.txt", embeddings, Path(tmp) / "out", count=n_proteins,
-                                           seed=0, threads=threads, progress=False)
+        result = run_alignment_correlation(
+            DATA / "pro_seq.txt",
+            embeddings,
+            Path(tmp) / "out",
+            count=n_proteins,
+            seed=0,
+            threads=threads,
+            progress=False,
+        )
         t_study, cpu_study = time.perf_counter() - start, _cpu_seconds() - cpu_start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     i, j, k = (VARIABLES.index(v) for v in ("score", "cosine_similarity", "squared_euclidean"))
     print(f"embedding {len(sequences):,} proteins (mean-pooled 7 properties): {t_embed:.1f} s")
-    print(f"alignment correlation, {n_proteins:,} proteins = {result.n_pairs:,} pairs, {threads} thread(s): "
-          f"{t_study:.1f} s ({t_study / 60:.2f} min; goal < 10 min); CPU time {cpu_study:.0f} s (on an idle machine "
-          f"at least {cpu_study / threads / 60:.2f} min on {threads} cores); peak resident memory {peak:,.0f} MB")
-    print(f"  score vs cosine similarity: Pearson {result.pearson[i, j]:+.3f}, Spearman {result.spearman[i, j]:+.3f}; "
-          f"score vs squared Euclidean: Pearson {result.pearson[i, k]:+.3f}, Spearman {result.spearman[i, k]:+.3f}")
+    print(
+        f"alignment correlation, {n_proteins:,} proteins = {result.n_pairs:,} pairs, {threads} thread(s): "
+        f"{t_study:.1f} s ({t_study / 60:.2f} min; goal < 10 min); CPU time {cpu_study:.0f} s (on an idle machine "
+        f"at least {cpu_study / threads / 60:.2f} min on {threads} cores); peak resident memory {peak:,.0f} MB"
+    )
+    print(
+        f"  score vs cosine similarity: Pearson {result.pearson[i, j]:+.3f}, Spearman {result.spearman[i, j]:+.3f}; "
+        f"score vs squared Euclidean: Pearson {result.pearson[i, k]:+.3f}, Spearman {result.spearman[i, k]:+.3f}"
+    )
     for b in result.bins:
-        print(f"  identity {b['bin']}: {b['n_pairs']:,} pairs, score vs cosine similarity Pearson "
-              f"{b['pearson'][i, j]:+.3f}")
+        print(
+            f"  identity {b['bin']}: {b['n_pairs']:,} pairs, score vs cosine similarity Pearson "
+            f"{b['pearson'][i, j]:+.3f}"
+        )
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Screening speed: encode-once against a per-pair predictor, on 30 viral × 5,000 human proteins.
 
-The encode-once path is ``hvppi.screening.screen`` (each protein through its tower once, the head
+The encode-once path is ``hvppi.ppi.screening.screen`` (each protein through its tower once, the head
 per pair, ranked rows streamed to a TSV). The per-pair path runs the whole model (both towers and
 the head) for every pair, as a per-pair predictor such as LSTM-PHV does, in length-sorted batches
 of pairs; both run the towers in float32 and the head in float64 (as ``screen`` does, so that tied
@@ -30,15 +30,16 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lstm-ph
 
 
 def choose(data: Path, n_viral: int, n_human: int, seed: int = 0):
-    from hvppi.sequences import read_sequences
+    from hvppi.io.sequences import read_sequences
 
     sequences = read_sequences(data / "pro_seq.txt")
     viral, human = set(), set()
     for name in ("protein_pair_label_train.txt", "protein_pair_label_test.txt"):
-        for line in open(data / name):
-            h, v, _ = line.split("\t")
-            human.add(h)
-            viral.add(v)
+        with open(data / name) as fh:
+            for line in fh:
+                h, v, _ = line.split("\t")
+                human.add(h)
+                viral.add(v)
     rng = np.random.default_rng(seed)
     vs = sorted(str(v) for v in rng.choice(sorted(viral), n_viral, replace=False))
     hs = sorted(str(h) for h in rng.choice(sorted(human), n_human, replace=False))
@@ -51,8 +52,8 @@ def peak_memory_child(n_viral: int, n_human: int, data: Path) -> float:
 import resource, sys, tempfile, torch
 sys.path.insert(0, {str(Path(__file__).parent)!r})
 from bench_screen import choose
-from hvppi.modelfile import load_model
-from hvppi.screening import screen
+from hvppi.ppi.modelfile import load_model
+from hvppi.ppi.screening import screen
 torch.set_num_threads(1)
 virus, human = choose(__import__('pathlib').Path({str(data)!r}), {n_viral}, {n_human})
 model, info = load_model()
@@ -69,15 +70,20 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--viral", type=int, default=30)
     parser.add_argument("--human", type=int, default=5000)
-    parser.add_argument("--per-pair-sample", type=int, default=None, metavar="N",
-                        help="time the per-pair path on a random N of the pairs (default: all)")
+    parser.add_argument(
+        "--per-pair-sample",
+        type=int,
+        default=None,
+        metavar="N",
+        help="time the per-pair path on a random N of the pairs (default: all)",
+    )
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    from hvppi.features import tokenize
-    from hvppi.inference import pad_tokens
-    from hvppi.modelfile import load_model
-    from hvppi.screening import screen
+    from hvppi.io.alphabet import tokenize
+    from hvppi.ppi.inference import pad_tokens
+    from hvppi.ppi.modelfile import load_model
+    from hvppi.ppi.screening import screen
 
     virus, human = choose(args.data, args.viral, args.human)
     model, info = load_model()
@@ -89,15 +95,14 @@ def main() -> None:
         rows = [l.split("\t") for l in (Path(tmp) / "s.tsv").read_text().splitlines()[1:]]
     screened = {(r[0], r[1]): float(r[2]) for r in rows}
     assert len(screened) == n_pairs
-    from hvppi.screening import tower_vectors
-    from hvppi.vectors import VectorStore
+    from hvppi.ppi.screening import tower_vectors
+    from hvppi.ppi.vectors import VectorStore
 
-    with tempfile.TemporaryDirectory() as tmp:
-        with VectorStore(Path(tmp) / "human.h5", "human", info.file_sha256) as store:
-            tower_vectors(model, "human", human, store)  # what `hvppi encode --tower human` stores
-            start = time.perf_counter()
-            screen(model, info, virus, human, Path(tmp) / "s.tsv", progress=False, human_store=store, log=lambda m: None)
-            warm_seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory() as tmp, VectorStore(Path(tmp) / "human.h5", "human", info.file_sha256) as store:
+        tower_vectors(model, "human", human, store)  # what `hvppi encode --tower human` stores
+        start = time.perf_counter()
+        screen(model, info, virus, human, Path(tmp) / "s.tsv", progress=False, human_store=store, log=lambda m: None)
+        warm_seconds = time.perf_counter() - start
 
     pairs = [(h, v) for v in virus for h in human]
     rng = np.random.default_rng(1)
@@ -124,17 +129,23 @@ def main() -> None:
     print(f"{len(virus)} viral x {len(human)} human proteins = {n_pairs:,} pairs; torch threads 1")
     print(f"encode-once screen (ranked TSV written): {encode_once_seconds:8.2f} s  {encode_once_rate:12,.0f} pairs/s")
     print(f"per-pair model on {len(pairs):,} pairs:      {per_pair_seconds:8.2f} s  {per_pair_rate:12,.0f} pairs/s")
-    print(f"encode-once screen, human vectors from an 'hvppi encode' H5: {warm_seconds:8.2f} s  "
-          f"{n_pairs / warm_seconds:12,.0f} pairs/s (ratio {n_pairs / warm_seconds / per_pair_rate:.0f})")
+    print(
+        f"encode-once screen, human vectors from an 'hvppi encode' H5: {warm_seconds:8.2f} s  "
+        f"{n_pairs / warm_seconds:12,.0f} pairs/s (ratio {n_pairs / warm_seconds / per_pair_rate:.0f})"
+    )
     lh = np.mean([len(s) for s in human.values()])
     lv = np.mean([len(s) for s in virus.values()])
     bound = len(virus) * len(human) * (lh + lv) / (len(human) * lh + len(virus) * lv)
-    print(f"residue-count bound on the cold ratio, V*H*(Lh+Lv)/(H*Lh+V*Lv) with mean lengths {lh:.0f}/{lv:.0f}: {bound:.0f}")
+    print(
+        f"residue-count bound on the cold ratio, V*H*(Lh+Lv)/(H*Lh+V*Lv) with mean lengths {lh:.0f}/{lv:.0f}: {bound:.0f}"
+    )
     print(f"largest |score difference| (screen's TSV has 7 significant digits): {difference:.2e}")
     if not args.skip_memory:
         for n_viral in (10, 30, 90):
             mb = peak_memory_child(n_viral, args.human, args.data)
-            print(f"peak memory, {n_viral:3d} viral x {args.human} human = {n_viral * args.human:>9,} pairs: {mb:7.0f} MB")
+            print(
+                f"peak memory, {n_viral:3d} viral x {args.human} human = {n_viral * args.human:>9,} pairs: {mb:7.0f} MB"
+            )
     print(f"ratio: {encode_once_rate / per_pair_rate:.1f}")
 
 

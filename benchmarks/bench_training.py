@@ -21,11 +21,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hvppi.inference import pad_tokens, tokenize_sequences
-from hvppi.model import InteractionModel
-from hvppi.pairs import read_pairs
-from hvppi.sequences import read_sequences
-from hvppi.training import TrainConfig, class_balanced_loss, epoch_pairs, split_validation, stratified_batches, train
+from hvppi.io.pairs import read_pairs
+from hvppi.io.sequences import read_sequences
+from hvppi.ppi.inference import pad_tokens, tokenize_sequences
+from hvppi.ppi.model import InteractionModel
+from hvppi.ppi.training import (
+    TrainConfig,
+    class_balanced_loss,
+    epoch_pairs,
+    split_validation,
+    stratified_batches,
+    train,
+)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lstm-phv-benchmark"
 
@@ -39,7 +46,9 @@ def main() -> None:
     parser.add_argument("--skip-epoch", action="store_true", help="skip the real one-epoch timing")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, oneDNN enabled: {torch.backends.mkldnn.enabled}")
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, oneDNN enabled: {torch.backends.mkldnn.enabled}"
+    )
 
     sequences = read_sequences(args.data / "pro_seq.txt")
     pairs = read_pairs(args.data / "protein_pair_label_train.txt")
@@ -107,8 +116,10 @@ def main() -> None:
             start = time.perf_counter()
             train(pairs, sequences, tmp, config=config, device="cpu", progress=False, log=lambda m: None)
             seconds = time.perf_counter() - start
-        print(f"one epoch of the default recipe ({len(chosen):,} pairs, {epoch_residues:,} residues, "
-              f"plus validation on {len(pairs) - len(train_pairs):,} pairs): {seconds:.1f} s")
+        print(
+            f"one epoch of the default recipe ({len(chosen):,} pairs, {epoch_residues:,} residues, "
+            f"plus validation on {len(pairs) - len(train_pairs):,} pairs): {seconds:.1f} s"
+        )
     print(f"ratio: {statistics.median(ratios):.3f}")
 
 

@@ -22,8 +22,8 @@ ESM2_VOCAB = ["<cls>", "<pad>", "<eos>", "<unk>"] + list("LAGVSERTIDPKQNFYMHWCXB
 
 
 def split_by_species(out: Path) -> tuple[Path, Path]:
-    from hvppi.fileio import atomic_write
-    from hvppi.sequences import read_sequences
+    from hvppi.io.files import atomic_write
+    from hvppi.io.sequences import read_sequences
 
     sequences = read_sequences(BENCHMARK / "pro_seq.txt")
     human, viral = set(), set()
@@ -50,10 +50,19 @@ def tiny_esm2(path: Path, hidden: int = 64, layers: int = 2, seed: int = 0) -> P
     (path / "vocab.txt").write_text("\n".join(ESM2_VOCAB))
     transformers.EsmTokenizer(str(path / "vocab.txt")).save_pretrained(path)
     torch.manual_seed(seed)
-    config = transformers.EsmConfig(vocab_size=len(ESM2_VOCAB), hidden_size=hidden, num_hidden_layers=layers,
-                                    num_attention_heads=4, intermediate_size=2 * hidden,
-                                    position_embedding_type="rotary", token_dropout=True, pad_token_id=1,
-                                    mask_token_id=32, max_position_embeddings=1026, emb_layer_norm_before=False)
+    config = transformers.EsmConfig(
+        vocab_size=len(ESM2_VOCAB),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        intermediate_size=2 * hidden,
+        position_embedding_type="rotary",
+        token_dropout=True,
+        pad_token_id=1,
+        mask_token_id=32,
+        max_position_embeddings=1026,
+        emb_layer_norm_before=False,
+    )
     transformers.EsmModel(config).save_pretrained(path)
     return path
 
@@ -80,8 +89,23 @@ def main() -> int:
     sets = []
     for name, fasta, model in runs:
         protein, residue = out / f"{name}.h5", out / f"{name}_residues.h5"
-        code = hvppi(["embed", "--sequences", str(fasta), "--model", model, "--out", str(protein),
-                      "--per-residue", str(residue), "--threads", args.threads, "--device", "cpu"])
+        code = hvppi(
+            [
+                "embed",
+                "--sequences",
+                str(fasta),
+                "--model",
+                model,
+                "--out",
+                str(protein),
+                "--per-residue",
+                str(residue),
+                "--threads",
+                args.threads,
+                "--device",
+                "cpu",
+            ]
+        )
         if code:
             return code
         sets += ["--set", f"{name}={protein},{residue}"]

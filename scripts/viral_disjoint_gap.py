@@ -28,14 +28,14 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
-from hvppi.baseline import FrequencyBaseline
-from hvppi.clustering import cdhit_clusters
-from hvppi.fileio import atomic_write
-from hvppi.modelfile import load_model
-from hvppi.pairs import PairTable, read_pairs
-from hvppi.screening import tower_vectors
-from hvppi.sequences import read_sequences
-from hvppi.splits import viral_disjoint_split
+from hvppi.datasets.clustering import cdhit_clusters
+from hvppi.datasets.splits import viral_disjoint_split
+from hvppi.io.files import atomic_write
+from hvppi.io.pairs import PairTable, read_pairs
+from hvppi.io.sequences import read_sequences
+from hvppi.ppi.baseline import FrequencyBaseline
+from hvppi.ppi.modelfile import load_model
+from hvppi.ppi.screening import tower_vectors
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "lstm-phv-benchmark"
@@ -44,7 +44,11 @@ DATA = REPO.parent / "shared" / "data" / "lstm-phv-benchmark"
 def model_logits(model, pairs: PairTable, human: dict, virus: dict, virus_override: np.ndarray | None = None):
     head = copy.deepcopy(model.head).double().eval()
     h = np.stack([human[p] for p in pairs.human_ids])
-    v = np.stack([virus[p] for p in pairs.virus_ids]) if virus_override is None else np.tile(virus_override, (len(pairs), 1))
+    v = (
+        np.stack([virus[p] for p in pairs.virus_ids])
+        if virus_override is None
+        else np.tile(virus_override, (len(pairs), 1))
+    )
     with torch.inference_mode():
         return head(torch.from_numpy(np.concatenate([h, v], axis=1)).double()).numpy()
 
@@ -77,13 +81,17 @@ def blind_subset(test: PairTable, labels, negative_humans: set[str], scores, bas
         if 0 < y[rows].sum() < len(rows):
             differences.append(roc_auc_score(y[rows], model[rows]) - roc_auc_score(y[rows], baseline[rows]))
     low, high = np.percentile(differences, [2.5, 97.5])
-    return {"pairs": int(keep.sum()), "positives": int(y.sum()), "roc_auc_model": roc_auc_score(y, model),
-            "roc_auc_frequency_baseline": roc_auc_score(y, baseline),
-            "model_minus_baseline_95pct_interval_over_viral_proteins": [float(low), float(high)]}
+    return {
+        "pairs": int(keep.sum()),
+        "positives": int(y.sum()),
+        "roc_auc_model": roc_auc_score(y, model),
+        "roc_auc_frequency_baseline": roc_auc_score(y, baseline),
+        "model_minus_baseline_95pct_interval_over_viral_proteins": [float(low), float(high)],
+    }
 
 
 def kmers(sequence: str, k: int = 4) -> set[str]:
-    return {sequence[i:i + k] for i in range(len(sequence) - k + 1)}
+    return {sequence[i : i + k] for i in range(len(sequence) - k + 1)}
 
 
 def main() -> None:
@@ -97,8 +105,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     sequences = read_sequences(args.data / "pro_seq.txt")
-    everything = PairTable.concat([read_pairs(args.data / "protein_pair_label_train.txt"),
-                                   read_pairs(args.data / "protein_pair_label_test.txt")])
+    everything = PairTable.concat(
+        [read_pairs(args.data / "protein_pair_label_train.txt"), read_pairs(args.data / "protein_pair_label_test.txt")]
+    )
     train, test, _ = viral_disjoint_split(everything, sequences, fraction=0.2, identity=0.9, seed=0)
     y_test, y_train = test.labels.astype(int), train.labels.astype(int)
     negative_humans = {h for h, y in zip(everything.human_ids, everything.labels) if y == 0}
@@ -115,7 +124,9 @@ def main() -> None:
     baseline_scores = baseline.score(test)
     mean_virus = np.stack([virus[p] for p in sorted(set(train.virus_ids))]).mean(axis=0)
     report: dict = {
-        "model": info.path, "held_out_pairs": len(test), "held_out_positive": int(y_test.sum()),
+        "model": info.path,
+        "held_out_pairs": len(test),
+        "held_out_positive": int(y_test.sum()),
         "negative_human_proteins": len(negative_humans),
         "roc_auc": {
             "model": roc_auc_score(y_test, scores),
@@ -136,8 +147,10 @@ def main() -> None:
     model_cost = misordered(y_test, scores)
     assert abs(1 - model_cost.sum() / total - report["roc_auc"]["model"]) < 1e-9, "AUC loss does not add up"
     report["auc_lost"] = {
-        name: {"positives_with_a_negative_set_human": float(cost[in_negative_set].sum() / total),
-               "other_positives": float(cost[~in_negative_set].sum() / total)}
+        name: {
+            "positives_with_a_negative_set_human": float(cost[in_negative_set].sum() / total),
+            "other_positives": float(cost[~in_negative_set].sum() / total),
+        }
         for name, cost in (("model", model_cost), ("frequency_baseline", misordered(y_test, baseline_scores)))
     }
     report["positives_with_a_negative_set_human"] = int(in_negative_set.sum())
@@ -149,13 +162,22 @@ def main() -> None:
     for k in np.argsort(-model_cost)[: args.top]:
         h = positive_humans[k]
         own = kmers(sequences[h])
-        nearest, shared = max(((p, len(own & km) / max(1, min(len(own), len(km)))) for p, km in negative_kmers.items() if p != h),
-                              key=lambda item: item[1])
-        costly.append({"human_id": h, "virus_id": positive_viruses[k], "negatives_above": float(model_cost[k]),
-                       "human_in_negative_set": bool(in_negative_set[k]),
-                       "human_train_positive": baseline.human_.get(h, (0, 0))[0],
-                       "human_train_pairs": baseline.human_.get(h, (0, 0))[1],
-                       "most_similar_other_negative_set_human": nearest, "shared_4mers": round(shared, 3)})
+        nearest, shared = max(
+            ((p, len(own & km) / max(1, min(len(own), len(km)))) for p, km in negative_kmers.items() if p != h),
+            key=lambda item: item[1],
+        )
+        costly.append(
+            {
+                "human_id": h,
+                "virus_id": positive_viruses[k],
+                "negatives_above": float(model_cost[k]),
+                "human_in_negative_set": bool(in_negative_set[k]),
+                "human_train_positive": baseline.human_.get(h, (0, 0))[0],
+                "human_train_pairs": baseline.human_.get(h, (0, 0))[1],
+                "most_similar_other_negative_set_human": nearest,
+                "shared_4mers": round(shared, 3),
+            }
+        )
     report["costliest_positives"] = costly
 
     print(json.dumps(report, indent=2))

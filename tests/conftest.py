@@ -19,7 +19,7 @@ def pytest_configure(config):
 
 @pytest.fixture(scope="session")
 def benchmark_sequences():
-    from hvppi.sequences import read_sequences
+    from hvppi.io.sequences import read_sequences
 
     return read_sequences(BENCHMARK / "pro_seq.txt")
 

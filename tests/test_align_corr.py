@@ -1,4 +1,4 @@
-"""Alignment correlation (hvppi.align_corr) and the ``hvppi geometry`` commands."""
+"""Alignment correlation (hvppi.geometry.align_corr) and the ``hvppi geometry`` commands."""
 
 import json
 
@@ -9,12 +9,17 @@ from scipy.spatial.distance import pdist
 from scipy.stats import pearsonr, spearmanr
 
 from conftest import BENCHMARK
-from hvppi import align_corr
-from hvppi.align_corr import (VARIABLES, alignment_correlation, correlation_matrices, embedding_pair_metrics,
-                              sample_proteins)
-from hvppi.alignment import biopython_aligner
+from hvppi.align.kernels import biopython_aligner
 from hvppi.cli import main
-from hvppi.features import residue_features
+from hvppi.geometry import align_corr as align_corr
+from hvppi.geometry.align_corr import (
+    VARIABLES,
+    alignment_correlation,
+    correlation_matrices,
+    embedding_pair_metrics,
+    sample_proteins,
+)
+from hvppi.ppi.features import residue_features
 
 SEQS = str(BENCHMARK / "pro_seq.txt")
 
@@ -47,8 +52,12 @@ def test_pair_metrics_match_pdist(rng):
 
 def test_correlation_matrices_match_scipy_and_cosine_distance_flips_the_sign(rng):
     a = rng.standard_normal(500)
-    columns = {"score": a, "identity": a + rng.standard_normal(500), "cosine_similarity": np.round(rng.random(500), 1),
-               "squared_euclidean": a**2}
+    columns = {
+        "score": a,
+        "identity": a + rng.standard_normal(500),
+        "cosine_similarity": np.round(rng.random(500), 1),
+        "squared_euclidean": a**2,
+    }
     pearson, spearman = correlation_matrices(columns)
     values = list(columns.values())
     for i in range(4):
@@ -95,7 +104,7 @@ def test_alignment_correlation_pairs_and_cache(tmp_path, rng, benchmark_sequence
     def no_alignment(*args, **kwargs):
         raise AssertionError("aligned again despite the cache")
 
-    monkeypatch.setattr("hvppi.alignment.all_pairs_stats", no_alignment)
+    monkeypatch.setattr("hvppi.align.kernels.all_pairs_stats", no_alignment)
     again = alignment_correlation(ids, seqs, vectors, alignment_cache=cache)
     np.testing.assert_array_equal(again.pearson, result.pearson)
     with pytest.raises(AssertionError, match="aligned again"):
@@ -103,14 +112,14 @@ def test_alignment_correlation_pairs_and_cache(tmp_path, rng, benchmark_sequence
 
 
 def test_interrupted_alignment_resumes_from_finished_blocks(tmp_path, rng, benchmark_sequences, monkeypatch):
-    import hvppi.alignment
-    from hvppi import align_corr
+    import hvppi.align.kernels
+    from hvppi.geometry import align_corr as align_corr
 
     ids = sorted(pid for pid, s in benchmark_sequences.items() if len(s) < 80)[:12]
     seqs = [benchmark_sequences[i] for i in ids]
     vectors = rng.standard_normal((12, 5))
     whole = alignment_correlation(ids, seqs, vectors)
-    real, calls = hvppi.alignment.all_pairs_stats, []
+    real, calls = hvppi.align.kernels.all_pairs_stats, []
 
     def crash_on_third_block(*args, **kwargs):
         calls.append(kwargs["rows"])
@@ -118,7 +127,7 @@ def test_interrupted_alignment_resumes_from_finished_blocks(tmp_path, rng, bench
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("hvppi.alignment.all_pairs_stats", crash_on_third_block)
+    monkeypatch.setattr("hvppi.align.kernels.all_pairs_stats", crash_on_third_block)
     monkeypatch.setattr(align_corr._align_in_blocks, "__defaults__", (10,))  # 10 pairs per block
     cache = tmp_path / "alignment.npz"
     with pytest.raises(KeyboardInterrupt):
@@ -130,7 +139,7 @@ def test_interrupted_alignment_resumes_from_finished_blocks(tmp_path, rng, bench
         resumed_rows.append(kwargs["rows"])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("hvppi.alignment.all_pairs_stats", counting)
+    monkeypatch.setattr("hvppi.align.kernels.all_pairs_stats", counting)
     resumed = alignment_correlation(ids, seqs, vectors, alignment_cache=cache)
     assert resumed_rows and not done_before & set(resumed_rows)  # finished blocks are not aligned again
     np.testing.assert_array_equal(resumed.pairs["score"], whole.pairs["score"])
@@ -154,8 +163,22 @@ def test_geometry_report_command(tmp_path, feature_files, capsys):
     listing = tmp_path / "sets.tsv"
     listing.write_text(f"# name\tglobal\tlocal\npooled\t{paths['protein']}\t{paths['residue']}\n")
     out = tmp_path / "report"
-    assert main(["geometry", "report", "--set", f"residue-file={paths['residue']}", "--sets", str(listing),
-                 "--out-dir", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "geometry",
+                "report",
+                "--set",
+                f"residue-file={paths['residue']}",
+                "--sets",
+                str(listing),
+                "--out-dir",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "report.json").read_text())
     rows = {r["name"]: r for r in report["sets"]}
     assert rows["residue-file"]["global"]["isoscore"] == pytest.approx(rows["pooled"]["global"]["isoscore"], rel=1e-6)
@@ -168,8 +191,24 @@ def test_geometry_report_command(tmp_path, feature_files, capsys):
 def test_geometry_align_corr_command(tmp_path, feature_files):
     ids, paths = feature_files
     out = tmp_path / "ac"
-    assert main(["geometry", "align-corr", "--sequences", SEQS, "--embeddings", str(paths["protein"]),
-                 "--count", "25", "--out-dir", str(out), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "geometry",
+                "align-corr",
+                "--sequences",
+                SEQS,
+                "--embeddings",
+                str(paths["protein"]),
+                "--count",
+                "25",
+                "--out-dir",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     data = json.loads((out / "correlations.json").read_text())
     assert data["n_proteins"] == 25 and data["n_pairs"] == 300
     assert set(data["proteins"]) <= set(ids)

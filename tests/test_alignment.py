@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from hvppi.alignment import all_pairs_stats, biopython_aligner, global_scores, pair_stats
+from hvppi.align.kernels import all_pairs_stats, biopython_aligner, global_scores, pair_stats
 
 AMINO = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
 
@@ -35,7 +35,9 @@ def test_global_scores_equal_biopython(rng, matrix, gap_open, gap_extend):
     sequences = _random_set(rng, 16, 1, 120)
     aligner = biopython_aligner(matrix, gap_open, gap_extend)
     expected = np.array([[aligner.score(a, b) for b in sequences] for a in sequences])
-    assert np.array_equal(global_scores(sequences, matrix=matrix, gap_open=gap_open, gap_extend=gap_extend, threads=2), expected)
+    assert np.array_equal(
+        global_scores(sequences, matrix=matrix, gap_open=gap_open, gap_extend=gap_extend, threads=2), expected
+    )
     queries, targets = sequences[:5], sequences[5:]
     rect = global_scores(queries, targets, matrix=matrix, gap_open=gap_open, gap_extend=gap_extend, threads=1)
     assert np.array_equal(rect, expected[:5, 5:])
@@ -72,7 +74,9 @@ def test_scores_beyond_16_bits_fall_back_to_wider_kernels():
     expected = biopython_aligner("PAM250").score(long, other)
     assert expected > 2**15
     scores, identity = pair_stats([long], [other])
-    assert scores[0] == expected and identity[0] == pytest.approx(2400 / 2600)  # two 100-residue gaps beat 100 W/A mismatches
+    assert scores[0] == expected and identity[0] == pytest.approx(
+        2400 / 2600
+    )  # two 100-residue gaps beat 100 W/A mismatches
     assert global_scores([long], [other], matrix="PAM250")[0, 0] == expected
 
 
@@ -85,21 +89,24 @@ def test_all_pairs_order_matches_triu_indices():
         assert full[a, b] == full[b, a]
 
 
-@pytest.mark.parametrize("call,message", [
-    (lambda: global_scores(["MKV", "MJV"]), "outside the matrix alphabet: J"),
-    (lambda: global_scores(["MKV", ""]), "query 1 is empty"),
-    (lambda: global_scores(["MKV"], matrix="NOPE"), "unknown substitution matrix"),
-    (lambda: global_scores(["MKV"], gap_open=-1), "non-negative integers"),
-    (lambda: all_pairs_stats(["MKV"]), "at least two"),
-    (lambda: pair_stats(["MKV"], []), "same length"),
-])
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda: global_scores(["MKV", "MJV"]), "outside the matrix alphabet: J"),
+        (lambda: global_scores(["MKV", ""]), "query 1 is empty"),
+        (lambda: global_scores(["MKV"], matrix="NOPE"), "unknown substitution matrix"),
+        (lambda: global_scores(["MKV"], gap_open=-1), "non-negative integers"),
+        (lambda: all_pairs_stats(["MKV"]), "at least two"),
+        (lambda: pair_stats(["MKV"], []), "same length"),
+    ],
+)
 def test_bad_input(call, message):
     with pytest.raises(ValueError, match=message):
         call()
 
 
 def test_row_blocks_are_slices_of_all_pairs(rng):
-    from hvppi.alignment import pair_offsets
+    from hvppi.align.kernels import pair_offsets
 
     sequences = _random_set(rng, 10, 5, 25)[:9]
     scores, identity = all_pairs_stats(sequences, threads=1)
@@ -107,6 +114,6 @@ def test_row_blocks_are_slices_of_all_pairs(rng):
     parts = [all_pairs_stats(sequences, threads=1, rows=(a, b)) for a, b in ((0, 3), (3, 3), (3, 8))]
     assert np.array_equal(np.concatenate([p[0] for p in parts]), scores)
     assert np.array_equal(np.concatenate([p[1] for p in parts]), identity)
-    assert np.array_equal(parts[2][0], scores[offsets[3]:offsets[8]])
+    assert np.array_equal(parts[2][0], scores[offsets[3] : offsets[8]])
     with pytest.raises(ValueError, match="rows must"):
         all_pairs_stats(sequences, rows=(2, 9))

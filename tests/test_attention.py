@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from hvppi.attention import Region, protein_attention, read_annotations, region_enrichment
 from hvppi.cli import main
-from hvppi.errors import InputError
-from hvppi.model import InteractionModel, ModelConfig
-from hvppi.modelfile import ModelInfo, save_model
-from hvppi.structure import attention_vs_distance, chain_distances, map_structure_to_sequence
+from hvppi.io.errors import InputError
+from hvppi.ppi.attention import Region, protein_attention, read_annotations, region_enrichment
+from hvppi.ppi.model import InteractionModel, ModelConfig
+from hvppi.ppi.modelfile import ModelInfo, save_model
+from hvppi.ppi.structure import attention_vs_distance, chain_distances, map_structure_to_sequence
 
 THREE = {"M": "MET", "K": "LYS", "V": "VAL", "L": "LEU", "A": "ALA", "G": "GLY", "W": "TRP"}
 
@@ -32,10 +32,13 @@ def write_pdb(path, chains):
 @pytest.fixture()
 def complex_pdb(tmp_path):
     # Chain A (MKVLA) along x; chain B (GW) sits near A's first residues.
-    write_pdb(tmp_path / "c.pdb", {
-        "A": [(aa, (3.8 * i, 0.0, 0.0)) for i, aa in enumerate("MKVLA")],
-        "B": [("G", (0.0, 4.0, 0.0)), ("W", (3.8, 6.0, 0.0))],
-    })
+    write_pdb(
+        tmp_path / "c.pdb",
+        {
+            "A": [(aa, (3.8 * i, 0.0, 0.0)) for i, aa in enumerate("MKVLA")],
+            "B": [("G", (0.0, 4.0, 0.0)), ("W", (3.8, 6.0, 0.0))],
+        },
+    )
     return tmp_path / "c.pdb"
 
 
@@ -102,10 +105,32 @@ def test_attention_cli_with_annotations_and_structure(tmp_path, complex_pdb):
     (tmp_path / "s.fa").write_text(">P1\nGGMKVLAGGKKLLMMVV\n>P2\nMKVLAWG\n")
     (tmp_path / "a.tsv").write_text("P1\t3\t7\tinterface\n")
     out = tmp_path / "out"
-    code = main(["attention", "--model", str(tmp_path / "m.safetensors"), "--sequences", str(tmp_path / "s.fa"),
-                 "--tower", "virus", "--out-dir", str(out), "--annotations", str(tmp_path / "a.tsv"),
-                 "--permutations", "99", "--structure", str(complex_pdb), "--chain", "A", "--partner", "B",
-                 "--protein", "P1", "--quiet"])
+    code = main(
+        [
+            "attention",
+            "--model",
+            str(tmp_path / "m.safetensors"),
+            "--sequences",
+            str(tmp_path / "s.fa"),
+            "--tower",
+            "virus",
+            "--out-dir",
+            str(out),
+            "--annotations",
+            str(tmp_path / "a.tsv"),
+            "--permutations",
+            "99",
+            "--structure",
+            str(complex_pdb),
+            "--chain",
+            "A",
+            "--partner",
+            "B",
+            "--protein",
+            "P1",
+            "--quiet",
+        ]
+    )
     assert code == 0
     rows = (out / "attention.tsv").read_text().splitlines()
     assert rows[0] == "protein_id\tposition\tresidue\tattention" and len(rows) == 1 + 17 + 7
@@ -124,8 +149,25 @@ def test_tsne_cli_writes_map_and_coordinates(tmp_path, small_pairs_file):
     config = ModelConfig(lstm_hidden=8, attention_hidden=8, head_widths=(8, 4))
     save_model(tmp_path / "m.safetensors", InteractionModel(config), ModelInfo(config, cutoff=0.5))
     out = tmp_path / "tsne"
-    assert main(["tsne", "--model", str(tmp_path / "m.safetensors"), "--pairs", str(small_pairs_file),
-                 "--sequences", str(BENCHMARK / "pro_seq.txt"), "--out-dir", str(out), "--max-pairs", "120", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "tsne",
+                "--model",
+                str(tmp_path / "m.safetensors"),
+                "--pairs",
+                str(small_pairs_file),
+                "--sequences",
+                str(BENCHMARK / "pro_seq.txt"),
+                "--out-dir",
+                str(out),
+                "--max-pairs",
+                "120",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     rows = [l.split("\t") for l in (out / "tsne.tsv").read_text().splitlines()]
     assert rows[0] == ["human_id", "virus_id", "label", "score", "call", "x", "y"] and len(rows) == 121
     coords = np.array([[float(r[5]), float(r[6])] for r in rows[1:]])
@@ -134,7 +176,7 @@ def test_tsne_cli_writes_map_and_coordinates(tmp_path, small_pairs_file):
 
 
 def test_bundled_model_attention_on_real_viral_proteins(tmp_path, benchmark_sequences):
-    from hvppi.modelfile import load_model
+    from hvppi.ppi.modelfile import load_model
 
     model, _ = load_model()
     ids = ["Q6VGT6", "Q69027", "Q6TVW2"]

@@ -6,11 +6,10 @@ import shutil
 import pytest
 
 from conftest import BENCHMARK
-from hvppi.evaluation import evaluate_model
-from hvppi.modelfile import bundled_model_path, load_model
-from hvppi.pairs import PairTable, read_pairs
-from hvppi.splits import viral_disjoint_split
-
+from hvppi.datasets.splits import viral_disjoint_split
+from hvppi.io.pairs import PairTable, read_pairs
+from hvppi.ppi.evaluation import evaluate_model
+from hvppi.ppi.modelfile import bundled_model_path, load_model
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,16 @@ import pytest
 
 from conftest import SHARED
 from hvppi import cli
-from hvppi.alignment import global_scores
-from hvppi.dataset import BuildSettings, build_dataset, protein_disjoint_split, stratified_split, viral_similarity
-from hvppi.errors import InputError
-from hvppi.features import STANDARD_AMINO_ACIDS
-from hvppi.mitab import MITAB_PLUS_COLUMNS, is_human_virus, oriented, read_mitab
-from hvppi.negatives import (
+from hvppi.align.kernels import global_scores
+from hvppi.datasets.build import (
+    BuildSettings,
+    build_dataset,
+    protein_disjoint_split,
+    stratified_split,
+    viral_similarity,
+)
+from hvppi.datasets.mitab import MITAB_PLUS_COLUMNS, is_human_virus, oriented, read_mitab
+from hvppi.datasets.negatives import (
     candidate_negatives,
     candidate_pool,
     cap_per_virus,
@@ -22,8 +26,10 @@ from hvppi.negatives import (
     outlier_mask,
     solve_cap,
 )
-from hvppi.pairs import merge_sequences, read_pairs
-from hvppi.sequences import read_sequences
+from hvppi.io.alphabet import STANDARD_AMINO_ACIDS
+from hvppi.io.errors import InputError
+from hvppi.io.pairs import merge_sequences, read_pairs
+from hvppi.io.sequences import read_sequences
 
 HPIDB = SHARED / "hpidb3-virus" / "hpidb_virus_25_10_22.zip"
 POOL = SHARED / "sequences" / "sequence_pool.fasta.gz"
@@ -32,6 +38,7 @@ SETTINGS = dict(max_length=500, replicates=2)
 
 
 # --- Algorithm 1 on hand-made matrices ---------------------------------------------------------
+
 
 def _symmetric(rng, n, mean=10.0, spread=2.0):
     s = rng.normal(mean, spread, (n, n))
@@ -68,10 +75,7 @@ def test_outlier_rule(rng):
 
 
 def test_normalised_distance_excludes_self():
-    s = np.array([[99.0, 0.0, 5.0, 10.0],
-                  [0.0, 50.0, 2.0, 4.0],
-                  [5.0, 2.0, 70.0, 3.0],
-                  [10.0, 4.0, 3.0, 80.0]])
+    s = np.array([[99.0, 0.0, 5.0, 10.0], [0.0, 50.0, 2.0, 4.0], [5.0, 2.0, 70.0, 3.0], [10.0, 4.0, 3.0, 80.0]])
     d = normalised_distance(s)
     assert np.allclose(d[0], [0.0, 1.0, 0.5, 0.0])
     assert np.allclose(d[1], [1.0, 0.0, 0.5, 0.0])
@@ -82,10 +86,7 @@ def test_normalised_distance_excludes_self():
 
 def test_candidates_threshold_and_known_positives():
     viruses = ["V0", "V1", "V2", "V3"]
-    d = np.array([[0.0, 0.5, 0.9, 0.81],
-                  [0.5, 0.0, 0.8, 0.2],
-                  [0.9, 0.95, 0.0, 0.1],
-                  [0.85, 0.3, 0.0, 0.0]])
+    d = np.array([[0.0, 0.5, 0.9, 0.81], [0.5, 0.0, 0.8, 0.2], [0.9, 0.95, 0.0, 0.1], [0.85, 0.3, 0.0, 0.0]])
     partners = {"V0": {"H0"}, "V1": {"H1"}, "V2": {"H2", "H3"}, "V3": {"H4", "H0"}}
     known = {("H0", "V0"), ("H1", "V1"), ("H2", "V2"), ("H3", "V2"), ("H4", "V3"), ("H0", "V3"), ("H3", "V0")}
     candidates = candidate_negatives(d, viruses, partners, known, threshold=0.8)
@@ -153,6 +154,7 @@ def test_candidate_pool_on_random_matrix(rng):
 
 # --- splits and the alignment matrix -------------------------------------------------------------
 
+
 def test_stratified_split(rng):
     labels = np.array([1] * 50 + [0] * 250)
     train, test = stratified_split(labels, 0.2, rng)
@@ -182,7 +184,7 @@ def test_viral_similarity_matches_and_resumes(tmp_path, rng, monkeypatch):
     direct, info = viral_similarity(ids, sequences, None, block=3)
     assert np.array_equal(direct, reference) and info["aligned_blocks"] == 3
 
-    import hvppi.alignment as alignment
+    import hvppi.align.kernels as alignment
 
     calls = []
 
@@ -207,6 +209,7 @@ def test_viral_similarity_matches_and_resumes(tmp_path, rng, monkeypatch):
 
 
 # --- end to end on a slice of the real HPIDB export ---------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def subset(tmp_path_factory):
@@ -245,15 +248,24 @@ def test_build_layout_and_manifest(built, subset, pool):
     assert all(p not in pool for p in manifest["sequences"]["proteins_failing_filters"]["without_sequence"])
     for t in (0.3, 0.4):
         step = manifest[f"mi{t:g}"]
-        assert step["unique_pairs"]["pairs"] >= step["after_sequence_filters"]["pairs"] >= step["after_cdhit"]["pairs"] > 0
+        assert (
+            step["unique_pairs"]["pairs"] >= step["after_sequence_filters"]["pairs"] >= step["after_cdhit"]["pairs"] > 0
+        )
         positives = step["after_cdhit"]["pairs"]
         positive_sets = []
         for name, condition in step["conditions"].items():
-            assert condition["n_source"] == "solved" and condition["paper_n"] == {"balanced": 23 if t == 0.3 else 4, "imbalanced": 120 if t == 0.3 else 206}[name]
+            assert (
+                condition["n_source"] == "solved"
+                and condition["paper_n"]
+                == {"balanced": 23 if t == 0.3 else 4, "imbalanced": 120 if t == 0.3 else 206}[name]
+            )
             negative_sets = []
             for replicate in condition["replicates"]:
                 folder = out / replicate["folder"]
-                train, test = _rows(folder / "protein_pair_label_train.txt"), _rows(folder / "protein_pair_label_test.txt")
+                train, test = (
+                    _rows(folder / "protein_pair_label_train.txt"),
+                    _rows(folder / "protein_pair_label_test.txt"),
+                )
                 rows = train + test
                 assert len(set(rows)) == len(rows) == replicate["positives"] + replicate["negatives"]
                 target = condition["target_ratio"] * positives
@@ -274,8 +286,15 @@ def test_build_layout_and_manifest(built, subset, pool):
                 csv_train = read_pairs(folder / "train.csv")
                 assert list(zip(csv_train.human_ids, csv_train.virus_ids, csv_train.labels.tolist())) == train
                 assert all(csv_train.sequences[p] == sequences[p] for p in csv_train.sequences)
-                disjoint = {name: _rows(folder / "disjoint" / name) for name in (
-                    "protein_pair_label_train.txt", "test_unseen_virus.txt", "test_unseen_human.txt", "test_unseen_both.txt")}
+                disjoint = {
+                    name: _rows(folder / "disjoint" / name)
+                    for name in (
+                        "protein_pair_label_train.txt",
+                        "test_unseen_virus.txt",
+                        "test_unseen_human.txt",
+                        "test_unseen_both.txt",
+                    )
+                }
                 assert sorted(r for part in disjoint.values() for r in part) == sorted(rows)
                 seen_viruses = {v for _, v, _ in disjoint["protein_pair_label_train.txt"]}
                 assert not {v for _, v, _ in disjoint["test_unseen_virus.txt"]} & seen_viruses
@@ -291,8 +310,22 @@ def test_train_accepts_output(built, tmp_path):
     folder = out / manifest["mi0.4"]["conditions"]["balanced"]["replicates"][0]["folder"]
     pairs = read_pairs(folder / "protein_pair_label_train.txt")
     merge_sequences(pairs, read_sequences(folder / "pro_seq.txt"))
-    code = cli.main(["train", "--pairs", str(folder / "train.csv"), "--validation", str(folder / "test.csv"),
-                     "--out", str(tmp_path / "model"), "--max-epochs", "1", "--batch-size", "64", "--quiet"])
+    code = cli.main(
+        [
+            "train",
+            "--pairs",
+            str(folder / "train.csv"),
+            "--validation",
+            str(folder / "test.csv"),
+            "--out",
+            str(tmp_path / "model"),
+            "--max-epochs",
+            "1",
+            "--batch-size",
+            "64",
+            "--quiet",
+        ]
+    )
     assert code == 0 and (tmp_path / "model" / "model.safetensors").exists()
 
 
@@ -304,7 +337,10 @@ def _as_mitab_plus(subset, pool, path):
     for interaction in parsed.interactions:
         fields = raw[interaction.line - 1].split("\t")
         row = dict(zip(MITAB_PLUS_COLUMNS, fields + ["-"] * 11))
-        for side, pid, taxid in (("1", interaction.id_a, interaction.taxid_a), ("2", interaction.id_b, interaction.taxid_b)):
+        for side, pid, taxid in (
+            ("1", interaction.id_a, interaction.taxid_a),
+            ("2", interaction.id_b, interaction.taxid_b),
+        ):
             row[f"protein_taxid_{side}"] = f"taxid:{taxid}(name)"
             row[f"protein_taxid_{side}_cat"] = "MAMMALIA" if taxid == 9606 else "VIRUS"
             row[f"protein_seq{side}"] = pool.get(pid, "-")
@@ -322,20 +358,41 @@ def test_mitab_plus_sequences_give_the_same_build(built, subset, pool, tmp_path)
     for key in ("counts", "mi0.3", "mi0.4"):
         assert other[key] == manifest[key]
     for name in ("protein_pair_label_train.txt", "test.csv", "pro_seq.txt", "disjoint/test_unseen_both.txt"):
-        assert (tmp_path / "out" / "mi0.3" / "imbalanced" / "rep2" / name).read_bytes() == \
-            (out / "mi0.3" / "imbalanced" / "rep2" / name).read_bytes()
+        assert (tmp_path / "out" / "mi0.3" / "imbalanced" / "rep2" / name).read_bytes() == (
+            out / "mi0.3" / "imbalanced" / "rep2" / name
+        ).read_bytes()
 
 
 def test_cli_build_ratio_and_resume(subset, tmp_path, capsys):
-    args = ["dataset", "build", "--mitab", str(subset), "--sequences", str(POOL), "--out", str(tmp_path),
-            "--mi-score", "0.4", "--ratio", "2", "--replicates", "1", "--outlier-fraction", "0.8", "--quiet"]
+    args = [
+        "dataset",
+        "build",
+        "--mitab",
+        str(subset),
+        "--sequences",
+        str(POOL),
+        "--out",
+        str(tmp_path),
+        "--mi-score",
+        "0.4",
+        "--ratio",
+        "2",
+        "--replicates",
+        "1",
+        "--outlier-fraction",
+        "0.8",
+        "--quiet",
+    ]
     assert cli.main(args) == 0
     summary = json.loads(capsys.readouterr().out)
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["parameters"]["outlier_fraction"] == 0.8 and manifest["parameters"]["mi_thresholds"] == [0.4]
     condition = manifest["mi0.4"]["conditions"]["ratio2"]
     positives = manifest["mi0.4"]["after_cdhit"]["pairs"]
-    assert condition["n_source"] == "solved" and summary["mi0.4"]["negatives"]["ratio2"] == condition["replicates"][0]["negatives"]
+    assert (
+        condition["n_source"] == "solved"
+        and summary["mi0.4"]["negatives"]["ratio2"] == condition["replicates"][0]["negatives"]
+    )
     assert condition["replicates"][0]["negatives"] >= 2 * positives or not condition["target_reachable"]
     assert manifest["alignment"]["aligned_blocks"] > 0
     digest = hashlib.sha256((tmp_path / "mi0.4" / "ratio2" / "rep1" / "train.csv").read_bytes()).hexdigest()
@@ -357,7 +414,7 @@ def test_build_errors(subset, tmp_path, capsys):
 
 
 def test_caps_solved_for_the_ratio_or_the_papers():
-    from hvppi.dataset import _conditions
+    from hvppi.datasets.build import _conditions
 
     sizes = np.array([0, 3, 10, 40])
     solved = _conditions(0.3, BuildSettings(), sizes, n_positives=10)
@@ -371,7 +428,7 @@ def test_caps_solved_for_the_ratio_or_the_papers():
 
 
 def test_self_normalised_similarity():
-    from hvppi.negatives import self_normalised
+    from hvppi.datasets.negatives import self_normalised
 
     s = np.array([[100.0, 40.0, -5.0], [40.0, 25.0, 10.0], [-5.0, 10.0, 16.0]])
     n = self_normalised(s)
@@ -384,7 +441,7 @@ def test_self_normalised_similarity():
 
 
 def test_redundant_pairs_share_both_clusters():
-    from hvppi.dataset import _remove_redundant
+    from hvppi.datasets.build import _remove_redundant
 
     human = {"H1": "H1", "H2": "H1", "H3": "H3"}
     viral = {"V1": "V1", "V2": "V1", "V3": "V3"}
@@ -393,7 +450,7 @@ def test_redundant_pairs_share_both_clusters():
 
 
 def test_known_pairs_cover_ids_of_the_same_sequence():
-    from hvppi.dataset import known_by_sequence
+    from hvppi.datasets.build import known_by_sequence
 
     sequences = {"P1": "MKV", "P1-1": "MKV", "P2": "AAA", "V1": "WWW", "V1-PRO_1": "WWW"}
     assert known_by_sequence({("P1", "V1")}, sequences.get) == {("P1", "V1")}  # no other ID given

@@ -15,20 +15,38 @@ import torch
 import transformers
 
 from hvppi.cli import main
-from hvppi.embed import FORMAT, FeatureEmbedder, TowerEmbedder, embed_sequences, load_embedder
-from hvppi.errors import HvppiError, InputError
-from hvppi.features import residue_features, tokenize
-from hvppi.inference import encode_proteins, pad_tokens
-from hvppi.modelfile import load_model
-from hvppi.vectors import sequence_sha256
+from hvppi.geometry.embedders import FORMAT, FeatureEmbedder, TowerEmbedder, embed_sequences, load_embedder
+from hvppi.io.alphabet import tokenize
+from hvppi.io.errors import HvppiError, InputError
+from hvppi.io.h5layout import sequence_sha256
+from hvppi.ppi.features import residue_features
+from hvppi.ppi.inference import encode_proteins, pad_tokens
+from hvppi.ppi.modelfile import load_model
 
 transformers.utils.logging.set_verbosity_error()
 transformers.utils.logging.disable_progress_bar()
 
 PROTBERT_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("LAGVESIKRDTPNQFYMHCWXUBZO")
 # Rostlab/prot_xlnet's sentencepiece vocabulary: id 0 'X' is also the unknown piece; residues are '▁'-prefixed words.
-PROTXLNET_PIECES = ["X", "<s>", "</s>", "<cls>", "<sep>", "<pad>", "<mask>", "<eod>", "<eop>", ".", "(", ")", '"',
-                    "-", "–", "£", "€"] + ["▁" + aa for aa in "LSAGEVTRDIPKNFQYHMCW"]
+PROTXLNET_PIECES = [
+    "X",
+    "<s>",
+    "</s>",
+    "<cls>",
+    "<sep>",
+    "<pad>",
+    "<mask>",
+    "<eod>",
+    "<eop>",
+    ".",
+    "(",
+    ")",
+    '"',
+    "-",
+    "–",
+    "£",
+    "€",
+] + ["▁" + aa for aa in "LSAGEVTRDIPKNFQYHMCW"]
 ESM2_VOCAB = ["<cls>", "<pad>", "<eos>", "<unk>"] + list("LAGVSERTIDPKQNFYMHWCXBUZO.-") + ["<null_1>", "<mask>"]
 # residue tokens of a single sequence without padding, by family
 RESIDUE_SLICE = {"bert": slice(1, -1), "esm": slice(1, -1), "xlnet": slice(0, -2)}
@@ -37,17 +55,26 @@ RESIDUE_SLICE = {"bert": slice(1, -1), "esm": slice(1, -1), "xlnet": slice(0, -2
 def _protbert(path, lower_case=False):
     path.mkdir()
     (path / "vocab.txt").write_text("\n".join(PROTBERT_VOCAB) + "\n")
-    (path / "tokenizer_config.json").write_text(json.dumps({"do_lower_case": lower_case, "tokenizer_class": "BertTokenizer"}))
+    (path / "tokenizer_config.json").write_text(
+        json.dumps({"do_lower_case": lower_case, "tokenizer_class": "BertTokenizer"})
+    )
     torch.manual_seed(0)
-    config = transformers.BertConfig(vocab_size=len(PROTBERT_VOCAB), hidden_size=16, num_hidden_layers=2,
-                                     num_attention_heads=2, intermediate_size=32, max_position_embeddings=64)
+    config = transformers.BertConfig(
+        vocab_size=len(PROTBERT_VOCAB),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+    )
     transformers.BertForMaskedLM(config).save_pretrained(path)
     return path
 
 
 def _protxlnet(path):
-    tokenizer = transformers.XLNetTokenizer(vocab=[(p, 0.0 if i < 17 else -3.0) for i, p in enumerate(PROTXLNET_PIECES)],
-                                            unk_id=0, do_lower_case=False)
+    tokenizer = transformers.XLNetTokenizer(
+        vocab=[(p, 0.0 if i < 17 else -3.0) for i, p in enumerate(PROTXLNET_PIECES)], unk_id=0, do_lower_case=False
+    )
     tokenizer.save_pretrained(path)
     torch.manual_seed(1)
     config = transformers.XLNetConfig(vocab_size=len(PROTXLNET_PIECES), d_model=16, n_layer=2, n_head=2, d_inner=32)
@@ -60,10 +87,19 @@ def _esm2(path):
     (path / "vocab.txt").write_text("\n".join(ESM2_VOCAB))
     transformers.EsmTokenizer(str(path / "vocab.txt")).save_pretrained(path)
     torch.manual_seed(2)
-    config = transformers.EsmConfig(vocab_size=len(ESM2_VOCAB), hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                                    intermediate_size=32, position_embedding_type="rotary", token_dropout=True,
-                                    pad_token_id=1, mask_token_id=32, max_position_embeddings=1026,
-                                    emb_layer_norm_before=False)
+    config = transformers.EsmConfig(
+        vocab_size=len(ESM2_VOCAB),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        position_embedding_type="rotary",
+        token_dropout=True,
+        pad_token_id=1,
+        mask_token_id=32,
+        max_position_embeddings=1026,
+        emb_layer_norm_before=False,
+    )
     transformers.EsmForMaskedLM(config).save_pretrained(path)
     return path
 
@@ -71,7 +107,11 @@ def _esm2(path):
 @pytest.fixture(scope="module")
 def model_dirs(tmp_path_factory):
     root = tmp_path_factory.mktemp("plm")
-    return {"bert": _protbert(root / "prot_bert"), "xlnet": _protxlnet(root / "prot_xlnet"), "esm": _esm2(root / "esm2")}
+    return {
+        "bert": _protbert(root / "prot_bert"),
+        "xlnet": _protxlnet(root / "prot_xlnet"),
+        "esm": _esm2(root / "esm2"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -105,8 +145,9 @@ def _reference(model_dir, family, sequence):
 def test_transformer_vectors_are_means_over_exactly_the_residue_tokens(family, model_dirs, sequences, tmp_path):
     embedder = load_embedder(str(model_dirs[family]), device="cpu")
     assert embedder.family == family and embedder.dim == 16
-    result = embed_sequences(sequences, embedder, tmp_path / "p.h5", tmp_path / "r.h5", batch_residues=10_000,
-                             progress=False)
+    result = embed_sequences(
+        sequences, embedder, tmp_path / "p.h5", tmp_path / "r.h5", batch_residues=10_000, progress=False
+    )
     assert (result.proteins, result.computed, result.reused) == (len(sequences), len(sequences), 0)
     _, proteins = _read(tmp_path / "p.h5")
     _, residues = _read(tmp_path / "r.h5")
@@ -255,7 +296,12 @@ def test_h5_layout_and_attributes(sequences, tmp_path):
     embed_sequences(sequences, FeatureEmbedder(), tmp_path / "p.h5", tmp_path / "r.h5", progress=False)
     with h5py.File(tmp_path / "p.h5", "r") as fh:
         assert {k: fh.attrs[k] for k in ("format", "embedder", "level", "pooling", "dim")} == {
-            "format": FORMAT, "embedder": "hvppi-features", "level": "protein", "pooling": "mean", "dim": 7}
+            "format": FORMAT,
+            "embedder": "hvppi-features",
+            "level": "protein",
+            "pooling": "mean",
+            "dim": 7,
+        }
         assert fh.attrs["hvppi_version"] and len(fh.attrs["embedder_fingerprint"]) == 64
         assert sorted(fh) == sorted(pid.replace("%", "%25").replace("/", "%2F") for pid in sequences)
         dataset = fh["sp%2FQ9%2Fodd%25id"]
@@ -295,15 +341,31 @@ def test_cli_embed(model_dirs, sequences, tmp_path, capsys):
     fasta = tmp_path / "seqs.fasta"
     fasta.write_text("".join(f">{pid}\n{seq}\n" for pid, seq in sequences.items()))
     out, per_residue = tmp_path / "esm.h5", tmp_path / "esm_res.h5"
-    code = main(["embed", "--sequences", str(fasta), "--model", str(model_dirs["esm"]), "--out", str(out),
-                 "--per-residue", str(per_residue), "--name", "tiny-esm2", "--batch-residues", "64", "--quiet"])
+    code = main(
+        [
+            "embed",
+            "--sequences",
+            str(fasta),
+            "--model",
+            str(model_dirs["esm"]),
+            "--out",
+            str(out),
+            "--per-residue",
+            str(per_residue),
+            "--name",
+            "tiny-esm2",
+            "--batch-residues",
+            "64",
+            "--quiet",
+        ]
+    )
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["computed"] == len(sequences) and summary["dim"] == 16
     attrs, vectors = _read(out)
     assert attrs["embedder"] == "tiny-esm2" and set(vectors) == set(sequences)
     assert _read(per_residue)[1]["P03"].shape == (47, 16)
-    from hvppi.embedding_io import open_embeddings  # the geometry reader takes the files as written
+    from hvppi.geometry.readers import open_embeddings  # the geometry reader takes the files as written
 
     with open_embeddings(out) as reader, open_embeddings(per_residue) as residues:
         assert (reader.info.layout, reader.info.level, reader.info.d) == ("hvppi-embeddings", "protein", 16)
@@ -311,16 +373,54 @@ def test_cli_embed(model_dirs, sequences, tmp_path, capsys):
         ids, global_vectors = reader.protein_vectors(sorted(sequences))
         np.testing.assert_allclose(global_vectors[0], vectors[ids[0]], rtol=1e-6)
         assert sum(len(chunk) for chunk in residues.points(local=True)) == sum(len(s) for s in sequences.values())
-    assert main(["embed", "--sequences", str(fasta), "--model", "hvppi-tower-human", "--hvppi-model", "viral-disjoint",
-                 "--out", str(tmp_path / "tower.h5"), "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "embed",
+                "--sequences",
+                str(fasta),
+                "--model",
+                "hvppi-tower-human",
+                "--hvppi-model",
+                "viral-disjoint",
+                "--out",
+                str(tmp_path / "tower.h5"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert _read(tmp_path / "tower.h5")[0]["embedder"] == "hvppi-tower-human"
     capsys.readouterr()
-    assert main(["embed", "--sequences", str(fasta), "--model", "hvppi-features", "--hvppi-model", "default",
-                 "--out", str(tmp_path / "f.h5"), "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "embed",
+                "--sequences",
+                str(fasta),
+                "--model",
+                "hvppi-features",
+                "--hvppi-model",
+                "default",
+                "--out",
+                str(tmp_path / "f.h5"),
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "hvppi-tower" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["embed", "--help"])
     help_text = capsys.readouterr().out
-    for name in ("Rostlab/prot_bert", "Rostlab/prot_xlnet", "esm2", "hvppi-features", "hvppi-tower-virus",
-                 "ProteinBERT", "--per-residue", "--restart"):
+    for name in (
+        "Rostlab/prot_bert",
+        "Rostlab/prot_xlnet",
+        "esm2",
+        "hvppi-features",
+        "hvppi-tower-virus",
+        "ProteinBERT",
+        "--per-residue",
+        "--restart",
+    ):
         assert name in help_text

@@ -1,4 +1,4 @@
-"""Embedding readers (hvppi.embedding_io): every layout, streaming, and clear errors."""
+"""Embedding readers (hvppi.geometry.readers): every layout, streaming, and clear errors."""
 
 import hashlib
 
@@ -6,10 +6,10 @@ import h5py
 import numpy as np
 import pytest
 
-from hvppi.embedding_io import measure_isotropy, open_embeddings, read_protein_vectors
-from hvppi.errors import InputError
-from hvppi.geometry import isotropy
-from hvppi.vectors import VectorStore
+from hvppi.geometry.isotropy import isotropy
+from hvppi.geometry.readers import measure_isotropy, open_embeddings, read_protein_vectors
+from hvppi.io.errors import InputError
+from hvppi.ppi.vectors import VectorStore
 
 
 @pytest.fixture()
@@ -51,7 +51,9 @@ def test_uniprot_per_residue_h5_streams_local_points_in_bounded_chunks(tmp_path,
         globals_ = np.concatenate(list(reader.points(local=False, chunk_rows=5)))
     assert max(len(c) for c in chunks) < 2 * 17
     np.testing.assert_array_equal(np.concatenate(chunks), all_rows)
-    np.testing.assert_allclose(globals_, np.stack([residues[pid].mean(0, dtype=np.float64) for pid in sorted(residues)]))
+    np.testing.assert_allclose(
+        globals_, np.stack([residues[pid].mean(0, dtype=np.float64) for pid in sorted(residues)])
+    )
     local = measure_isotropy(path, local=True, chunk_rows=17)
     assert local.n == len(all_rows)
     assert local.isoscore == pytest.approx(isotropy(all_rows).isoscore, rel=1e-10)
@@ -60,8 +62,12 @@ def test_uniprot_per_residue_h5_streams_local_points_in_bounded_chunks(tmp_path,
 
 def test_bio_embeddings_md5_keys_with_original_id(tmp_path, residues):
     means = {pid: a.mean(0) for pid, a in residues.items()}
-    path = write_h5(tmp_path / "reduced_embeddings_file.h5", means,
-                    key=lambda pid: hashlib.md5(pid.encode()).hexdigest(), id_attr="original_id")
+    path = write_h5(
+        tmp_path / "reduced_embeddings_file.h5",
+        means,
+        key=lambda pid: hashlib.md5(pid.encode()).hexdigest(),
+        id_attr="original_id",
+    )
     ids, X = read_protein_vectors(path)
     assert sorted(ids) == sorted(residues)
     np.testing.assert_allclose(X[ids.index("P00004")], means["P00004"])
@@ -69,10 +75,19 @@ def test_bio_embeddings_md5_keys_with_original_id(tmp_path, residues):
 
 def test_hvppi_embed_files_and_their_declared_level(tmp_path, residues):
     attrs = {"format": "hvppi-embeddings", "embedder": "tiny-esm", "level": "residue"}
-    path = write_h5(tmp_path / "embed.h5", {f"A/{pid}": a for pid, a in residues.items()}, attrs,
-                    key=lambda pid: pid.replace("/", "%2F"), id_attr="original_id")
+    path = write_h5(
+        tmp_path / "embed.h5",
+        {f"A/{pid}": a for pid, a in residues.items()},
+        attrs,
+        key=lambda pid: pid.replace("/", "%2F"),
+        id_attr="original_id",
+    )
     with open_embeddings(path) as reader:
-        assert (reader.info.layout, reader.info.embedder, reader.info.level) == ("hvppi-embeddings", "tiny-esm", "residue")
+        assert (reader.info.layout, reader.info.embedder, reader.info.level) == (
+            "hvppi-embeddings",
+            "tiny-esm",
+            "residue",
+        )
         assert "A/P00000" in reader.ids()
     wrong = write_h5(tmp_path / "wrong.h5", {"X": np.ones(6)}, {**attrs, "level": "residue"})
     with pytest.raises(InputError, match="level='residue' but its datasets are per-protein"):
@@ -161,8 +176,9 @@ def test_bad_files_name_the_file_and_dataset(tmp_path, rng):
     np.save(tmp_path / "one_dim.npy", rng.standard_normal((10, 1)))
     with pytest.raises(InputError, match="one_dim.npy: d = 1"):
         measure_isotropy(tmp_path / "one_dim.npy")
-    dup = write_h5(tmp_path / "dup.h5", {"a": np.ones(3), "b": np.zeros(3)}, key=lambda k: k,
-                   root_attrs=None, id_attr=None)
+    dup = write_h5(
+        tmp_path / "dup.h5", {"a": np.ones(3), "b": np.zeros(3)}, key=lambda k: k, root_attrs=None, id_attr=None
+    )
     with h5py.File(dup, "a") as f:
         f["a"].attrs["original_id"] = "SAME"
         f["b"].attrs["original_id"] = "SAME"

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from conftest import SHARED
-from hvppi.features import ALPHABET, STANDARD_AMINO_ACIDS, feature_table, raw_properties, residue_features, tokenize
+from hvppi.io.alphabet import ALPHABET, STANDARD_AMINO_ACIDS, tokenize
+from hvppi.ppi.features import feature_table, raw_properties, residue_features
 
 
 def test_packaged_table_equals_shared_source():

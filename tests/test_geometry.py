@@ -1,11 +1,11 @@
-"""Isotropy metrics (hvppi.geometry) against the reference IsoScore package, scikit-learn and brute force."""
+"""Isotropy metrics (hvppi.geometry.isotropy) against the reference IsoScore package, scikit-learn and brute force."""
 
 import numpy as np
 import pytest
 from IsoScore import IsoScore as reference
 from sklearn.covariance import LedoitWolf, ledoit_wolf_shrinkage
 
-from hvppi.geometry import IsotropyAccumulator, isotropy
+from hvppi.geometry.isotropy import IsotropyAccumulator, isotropy
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the reference package on NumPy 2
 

@@ -3,9 +3,9 @@ import gzip
 import pytest
 
 from conftest import BENCHMARK
-from hvppi.errors import InputError
-from hvppi.pairs import PairTable, merge_sequences, read_pairs
-from hvppi.sequences import read_sequences
+from hvppi.io.errors import InputError
+from hvppi.io.pairs import PairTable, merge_sequences, read_pairs
+from hvppi.io.sequences import read_sequences
 
 
 def write(path, text):
@@ -72,7 +72,8 @@ def test_pairs_csv_and_sequence_file_disagreeing_is_an_error(tmp_path):
 
 def test_written_files_get_the_usual_permissions(tmp_path):
     import os
-    from hvppi.fileio import atomic_write
+
+    from hvppi.io.files import atomic_write
 
     with atomic_write(tmp_path / "out.txt") as fh:
         fh.write("x")

@@ -3,9 +3,9 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, roc_auc_score
 
 from conftest import BENCHMARK
-from hvppi.baseline import FrequencyBaseline
-from hvppi.metrics import binary_metrics, mean_sd, youden_cutoff
-from hvppi.pairs import read_pairs
+from hvppi.io.pairs import read_pairs
+from hvppi.ppi.baseline import FrequencyBaseline
+from hvppi.ppi.metrics import binary_metrics, mean_sd, youden_cutoff
 
 
 def test_youden_cutoff_maximises_sensitivity_plus_specificity(rng):
@@ -39,7 +39,10 @@ def test_metrics_need_both_classes():
 
 
 def test_mean_sd_over_replicates():
-    runs = [dict(roc_auc=a, pr_auc=a, sensitivity=a, specificity=a, accuracy=a, mcc=a, f1=a, cutoff=a) for a in (0.9, 0.92, 0.94)]
+    runs = [
+        dict(roc_auc=a, pr_auc=a, sensitivity=a, specificity=a, accuracy=a, mcc=a, f1=a, cutoff=a)
+        for a in (0.9, 0.92, 0.94)
+    ]
     mean, sd = mean_sd(runs)["roc_auc"]
     assert mean == pytest.approx(0.92) and sd == pytest.approx(0.02)
 

@@ -4,8 +4,7 @@ import zipfile
 import pytest
 
 from conftest import SHARED
-from hvppi.errors import InputError
-from hvppi.mitab import (
+from hvppi.datasets.mitab import (
     MITAB_PLUS_COLUMNS,
     Interaction,
     is_human_virus,
@@ -16,7 +15,8 @@ from hvppi.mitab import (
     pick_identifier,
     read_mitab,
 )
-from hvppi.sequences import read_sequences
+from hvppi.io.errors import InputError
+from hvppi.io.sequences import read_sequences
 
 HPIDB = SHARED / "hpidb3-virus" / "hpidb_virus_25_10_22.zip"
 POOL = SHARED / "sequences" / "sequence_pool.fasta.gz"
@@ -49,8 +49,11 @@ def test_real_export_identifiers_and_pool(hpidb):
     human–non-human rows have both sequences in the pool (README)."""
     with zipfile.ZipFile(HPIDB) as archive:
         raw = archive.read(archive.namelist()[0]).decode().splitlines()
-    single = {n for n, line in enumerate(raw, start=1)
-              if all(c.startswith("uniprotkb:") and "|" not in c for c in line.split("\t")[:2])}
+    single = {
+        n
+        for n, line in enumerate(raw, start=1)
+        if all(c.startswith("uniprotkb:") and "|" not in c for c in line.split("\t")[:2])
+    }
     pool = read_sequences(POOL)
     rows = [i for i in hpidb.interactions if is_human_virus(i) and i.line in single]
     assert len(rows) == 39864
@@ -107,20 +110,39 @@ def _plus_row(**values) -> str:
 
 def _plus_text() -> str:
     header = "# " + "\t".join(MITAB_PLUS_COLUMNS) + "\n"
-    return header + _plus_row(
-        protein_xref_1="uniprotkb:P12345", protein_xref_2="uniprotkb:Q9WMX2-PRO_0000037551",
-        protein_taxid_1="taxid:9606(Homo sapiens)", protein_taxid_2="taxid:333284(HCV)",
-        confidence="intact-miscore:0.56", protein_taxid_1_cat="MAMMALIA", protein_taxid_2_cat="VIRUS",
-        protein_seq1="MKTAYIAKQR", protein_seq2="mstnpkpqrk",
-    ) + _plus_row(  # virus as interactor A: oriented to (human, virus)
-        protein_xref_1="refseq:NP_040311", protein_xref_2="uniprotkb:O00206",
-        protein_taxid_1="taxid:10298(HHV-1)", protein_taxid_2="taxid:9606(Homo sapiens)",
-        confidence="virhostnet-miscore:0.41", protein_taxid_1_cat="VIRUS", protein_taxid_2_cat="MAMMALIA",
-        protein_seq1="MAAC", protein_seq2="MSSW",
-    ) + _plus_row(  # a bacterial partner: not human–virus
-        protein_xref_1="uniprotkb:P12345", protein_xref_2="uniprotkb:P0A6F5",
-        protein_taxid_1="taxid:9606(Homo sapiens)", protein_taxid_2="taxid:562(E. coli)",
-        confidence="intact-miscore:0.7", protein_taxid_1_cat="MAMMALIA", protein_taxid_2_cat="BACTERIA",
+    return (
+        header
+        + _plus_row(
+            protein_xref_1="uniprotkb:P12345",
+            protein_xref_2="uniprotkb:Q9WMX2-PRO_0000037551",
+            protein_taxid_1="taxid:9606(Homo sapiens)",
+            protein_taxid_2="taxid:333284(HCV)",
+            confidence="intact-miscore:0.56",
+            protein_taxid_1_cat="MAMMALIA",
+            protein_taxid_2_cat="VIRUS",
+            protein_seq1="MKTAYIAKQR",
+            protein_seq2="mstnpkpqrk",
+        )
+        + _plus_row(  # virus as interactor A: oriented to (human, virus)
+            protein_xref_1="refseq:NP_040311",
+            protein_xref_2="uniprotkb:O00206",
+            protein_taxid_1="taxid:10298(HHV-1)",
+            protein_taxid_2="taxid:9606(Homo sapiens)",
+            confidence="virhostnet-miscore:0.41",
+            protein_taxid_1_cat="VIRUS",
+            protein_taxid_2_cat="MAMMALIA",
+            protein_seq1="MAAC",
+            protein_seq2="MSSW",
+        )
+        + _plus_row(  # a bacterial partner: not human–virus
+            protein_xref_1="uniprotkb:P12345",
+            protein_xref_2="uniprotkb:P0A6F5",
+            protein_taxid_1="taxid:9606(Homo sapiens)",
+            protein_taxid_2="taxid:562(E. coli)",
+            confidence="intact-miscore:0.7",
+            protein_taxid_1_cat="MAMMALIA",
+            protein_taxid_2_cat="BACTERIA",
+        )
     )
 
 
@@ -158,14 +180,23 @@ def test_zip_with_two_files_is_refused(tmp_path):
 
 
 def _mitab25_line(a="uniprotkb:P12345", b="uniprotkb:P03070", taxa="9606", taxb="10633", conf="intact-miscore:0.5"):
-    return "\t".join([a, b, "-", "-", "-", "-", "psi-mi:MI:0018", "-", "pubmed:1", taxa, taxb, "-", "-", "-", conf]) + "\n"
+    return (
+        "\t".join([a, b, "-", "-", "-", "-", "psi-mi:MI:0018", "-", "pubmed:1", taxa, taxb, "-", "-", "-", conf]) + "\n"
+    )
 
 
 def test_malformed_lines_name_file_and_line(tmp_path):
     path = tmp_path / "export.txt"
     good = _mitab25_line()
-    path.write_text(good + good + _mitab25_line(taxb="SV40") + good + good.replace("\t-\t-\t-\t-\t", "\t-\t-\t-\t", 1)
-                    + _mitab25_line(conf="intact-miscore:abc") + _mitab25_line(a="-"))
+    path.write_text(
+        good
+        + good
+        + _mitab25_line(taxb="SV40")
+        + good
+        + good.replace("\t-\t-\t-\t-\t", "\t-\t-\t-\t", 1)
+        + _mitab25_line(conf="intact-miscore:abc")
+        + _mitab25_line(a="-")
+    )
     with pytest.raises(InputError) as info:
         read_mitab(path)
     assert info.value.line == 3 and info.value.path == str(path) and "taxid" in str(info.value)

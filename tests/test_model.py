@@ -3,9 +3,9 @@ import pytest
 import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from hvppi.features import tokenize
-from hvppi.inference import encode_proteins, pad_tokens
-from hvppi.model import Dropout, InteractionModel, ModelConfig, reverse_within_length
+from hvppi.io.alphabet import tokenize
+from hvppi.ppi.inference import encode_proteins, pad_tokens
+from hvppi.ppi.model import Dropout, InteractionModel, ModelConfig, reverse_within_length
 
 
 def random_proteins(rng, n, low=5, high=80):
@@ -44,7 +44,9 @@ def test_tower_equals_a_packed_bidirectional_lstm(model, rng):
     tokens, lengths = pad_tokens([tokenize(s) for s in random_proteins(rng, 9)])
     with torch.no_grad():
         ours = tower.residue_outputs(tokens, lengths)
-        packed = pack_padded_sequence(torch.nn.functional.embedding(tokens, tower.features), lengths, batch_first=True, enforce_sorted=False)
+        packed = pack_padded_sequence(
+            torch.nn.functional.embedding(tokens, tower.features), lengths, batch_first=True, enforce_sorted=False
+        )
         theirs, _ = pad_packed_sequence(reference(packed)[0], batch_first=True, total_length=tokens.shape[1])
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
 

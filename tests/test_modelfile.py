@@ -5,12 +5,13 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from hvppi import __version__
-from hvppi.errors import ModelFileError
-from hvppi.features import FEATURE_SET, tokenize
-from hvppi.inference import pad_tokens
-from hvppi.model import InteractionModel, ModelConfig
-from hvppi.modelfile import ModelInfo, bundled_model_path, load_model, read_model_info, save_model
+from hvppi._version import __version__
+from hvppi.io.alphabet import tokenize
+from hvppi.io.errors import ModelFileError
+from hvppi.ppi.features import FEATURE_SET
+from hvppi.ppi.inference import pad_tokens
+from hvppi.ppi.model import InteractionModel, ModelConfig
+from hvppi.ppi.modelfile import ModelInfo, bundled_model_path, load_model, read_model_info, save_model
 
 
 def test_round_trip_keeps_weights_and_description(tmp_path):
@@ -50,8 +51,11 @@ def test_foreign_safetensors_file_is_refused(tmp_path):
 
 
 def test_model_with_mismatched_weights_is_refused(tmp_path):
-    save_file({"human_tower.features": torch.zeros(26, 7)}, str(tmp_path / "m.safetensors"),
-              metadata={"hvppi": ModelInfo(ModelConfig(), cutoff=0.5).to_json()})
+    save_file(
+        {"human_tower.features": torch.zeros(26, 7)},
+        str(tmp_path / "m.safetensors"),
+        metadata={"hvppi": ModelInfo(ModelConfig(), cutoff=0.5).to_json()},
+    )
     with pytest.raises(ModelFileError, match="do not fit"):
         load_model(tmp_path / "m.safetensors")
 

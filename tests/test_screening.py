@@ -3,15 +3,15 @@ import pytest
 import torch
 
 from hvppi.cli import main
-from hvppi.errors import InputError
-from hvppi.features import tokenize
-from hvppi.inference import pad_tokens
-from hvppi.model import InteractionModel, ModelConfig
-from hvppi.modelfile import ModelInfo, load_model, save_model
-from hvppi import screening
-from hvppi.screening import ScreenSettings, screen, tower_vectors
-from hvppi.sequences import read_sequences
-from hvppi.vectors import VectorStore
+from hvppi.io.alphabet import tokenize
+from hvppi.io.errors import InputError
+from hvppi.io.sequences import read_sequences
+from hvppi.ppi import screening as screening
+from hvppi.ppi.inference import pad_tokens
+from hvppi.ppi.model import InteractionModel, ModelConfig
+from hvppi.ppi.modelfile import ModelInfo, load_model, save_model
+from hvppi.ppi.screening import ScreenSettings, screen, tower_vectors
+from hvppi.ppi.vectors import VectorStore
 
 
 def random_set(rng, prefix, n):
@@ -79,7 +79,16 @@ def test_top_k_and_min_score(tmp_path, small_model, rng):
     ordered = sorted(float(r[2]) for r in every)
     gap = max(range(10, 26), key=lambda i: ordered[i] - ordered[i - 1])
     threshold = (ordered[gap] + ordered[gap - 1]) / 2
-    screen(model, info, virus, human, tmp_path / "min.tsv", ScreenSettings(min_score=threshold), progress=False, log=lambda m: None)
+    screen(
+        model,
+        info,
+        virus,
+        human,
+        tmp_path / "min.tsv",
+        ScreenSettings(min_score=threshold),
+        progress=False,
+        log=lambda m: None,
+    )
     _, kept = read_tsv(tmp_path / "min.tsv")
     assert kept == [r for r in every if float(r[2]) >= threshold]
 
@@ -156,10 +165,44 @@ def test_cli_encode_then_screen(tmp_path, small_model, rng):
     virus, human = random_set(rng, "V", 2), random_set(rng, "H", 5)
     (tmp_path / "v.fa").write_text("".join(f">{k}\n{v}\n" for k, v in virus.items()))
     (tmp_path / "h.fa").write_text("".join(f">{k}\n{v}\n" for k, v in human.items()))
-    assert main(["encode", "--model", model_path, "--sequences", str(tmp_path / "h.fa"), "--tower", "human",
-                 "--out", str(tmp_path / "h.h5"), "--quiet"]) == 0
-    assert main(["screen", "--model", model_path, "--virus", str(tmp_path / "v.fa"), "--human", str(tmp_path / "h.fa"),
-                 "--human-vectors", str(tmp_path / "h.h5"), "--out", str(tmp_path / "s.tsv"), "--top-k", "3", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "encode",
+                "--model",
+                model_path,
+                "--sequences",
+                str(tmp_path / "h.fa"),
+                "--tower",
+                "human",
+                "--out",
+                str(tmp_path / "h.h5"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "screen",
+                "--model",
+                model_path,
+                "--virus",
+                str(tmp_path / "v.fa"),
+                "--human",
+                str(tmp_path / "h.fa"),
+                "--human-vectors",
+                str(tmp_path / "h.h5"),
+                "--out",
+                str(tmp_path / "s.tsv"),
+                "--top-k",
+                "3",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert len(read_tsv(tmp_path / "s.tsv")[1]) == 6
 
 

@@ -3,9 +3,9 @@ import shutil
 
 import pytest
 
-from hvppi.clustering import cdhit_clusters
-from hvppi.pairs import read_pairs
-from hvppi.splits import viral_disjoint_split
+from hvppi.datasets.clustering import cdhit_clusters
+from hvppi.datasets.splits import viral_disjoint_split
+from hvppi.io.pairs import read_pairs
 
 if shutil.which("cd-hit") is None and not os.environ.get("CI"):
     pytest.skip("cd-hit is not installed (apt-get install cd-hit); CI installs it", allow_module_level=True)

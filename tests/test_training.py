@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from hvppi.errors import InputError
-from hvppi.modelfile import load_model
-from hvppi.pairs import read_pairs
-from hvppi.training import (
+from hvppi.io.errors import InputError
+from hvppi.io.pairs import read_pairs
+from hvppi.ppi.modelfile import load_model
+from hvppi.ppi.training import (
     TrainConfig,
     class_balanced_loss,
     class_balanced_weights,
@@ -69,7 +69,9 @@ def test_validation_split_is_stratified_and_seeded(small_pairs_file):
 
 def run(small_pairs_file, sequences, out, epochs, **kw):
     config = TrainConfig(max_epochs=epochs, batch_size=64, seed=7, **kw)
-    return train(read_pairs(small_pairs_file), sequences, out, config=config, device="cpu", progress=False, log=lambda m: None)
+    return train(
+        read_pairs(small_pairs_file), sequences, out, config=config, device="cpu", progress=False, log=lambda m: None
+    )
 
 
 def test_training_writes_model_log_and_checkpoint(tmp_path, small_pairs_file, benchmark_sequences):
@@ -90,8 +92,16 @@ def test_resume_continues_exactly(tmp_path, small_pairs_file, benchmark_sequence
     run(small_pairs_file, benchmark_sequences, tmp_path / "straight", 3)
     run(small_pairs_file, benchmark_sequences, tmp_path / "resumed", 1)
     config = TrainConfig(max_epochs=3, batch_size=64, seed=7)
-    train(read_pairs(small_pairs_file), benchmark_sequences, tmp_path / "resumed", config=config, resume=True,
-          device="cpu", progress=False, log=lambda m: None)
+    train(
+        read_pairs(small_pairs_file),
+        benchmark_sequences,
+        tmp_path / "resumed",
+        config=config,
+        resume=True,
+        device="cpu",
+        progress=False,
+        log=lambda m: None,
+    )
     a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
     b = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
     for key in a["model"]:
@@ -105,8 +115,16 @@ def test_resume_refuses_other_data(tmp_path, small_pairs_file, benchmark_sequenc
     run(small_pairs_file, benchmark_sequences, tmp_path, 1)
     pairs = read_pairs(small_pairs_file).subset(np.arange(200))
     with pytest.raises(InputError, match="cannot resume"):
-        train(pairs, benchmark_sequences, tmp_path, config=TrainConfig(max_epochs=2, batch_size=64, seed=7),
-              resume=True, device="cpu", progress=False, log=lambda m: None)
+        train(
+            pairs,
+            benchmark_sequences,
+            tmp_path,
+            config=TrainConfig(max_epochs=2, batch_size=64, seed=7),
+            resume=True,
+            device="cpu",
+            progress=False,
+            log=lambda m: None,
+        )
 
 
 def test_existing_run_is_not_overwritten_without_resume(tmp_path, small_pairs_file, benchmark_sequences):
@@ -119,29 +137,55 @@ def test_validation_set_with_one_class_is_rejected(tmp_path, small_pairs_file, b
     pairs = read_pairs(small_pairs_file)
     negatives = pairs.subset(np.flatnonzero(pairs.labels == 0)[:20])
     with pytest.raises(InputError, match="validation pairs hold only negative"):
-        train(pairs, benchmark_sequences, tmp_path, validation=negatives, config=TrainConfig(max_epochs=1),
-              device="cpu", progress=False, log=lambda m: None)
+        train(
+            pairs,
+            benchmark_sequences,
+            tmp_path,
+            validation=negatives,
+            config=TrainConfig(max_epochs=1),
+            device="cpu",
+            progress=False,
+            log=lambda m: None,
+        )
     assert not (tmp_path / "model.safetensors").exists()
 
 
 def test_time_limit_stops_before_a_new_epoch(tmp_path, small_pairs_file, benchmark_sequences):
     run(small_pairs_file, benchmark_sequences, tmp_path, 1)
-    summary = train(read_pairs(small_pairs_file), benchmark_sequences, tmp_path,
-                    config=TrainConfig(max_epochs=5, batch_size=64, seed=7), resume=True, device="cpu",
-                    progress=False, log=lambda m: None, time_limit=0)
+    summary = train(
+        read_pairs(small_pairs_file),
+        benchmark_sequences,
+        tmp_path,
+        config=TrainConfig(max_epochs=5, batch_size=64, seed=7),
+        resume=True,
+        device="cpu",
+        progress=False,
+        log=lambda m: None,
+        time_limit=0,
+    )
     assert summary["stopped"] == "time_limit" and summary["epochs"] == 1
 
 
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path, small_pairs_file, benchmark_sequences):
     (tmp_path / "checkpoint.pt").write_bytes(b"garbage")
     with pytest.raises(InputError, match="not a readable hvppi checkpoint"):
-        train(read_pairs(small_pairs_file), benchmark_sequences, tmp_path, config=TrainConfig(max_epochs=1),
-              resume=True, device="cpu", progress=False, log=lambda m: None)
+        train(
+            read_pairs(small_pairs_file),
+            benchmark_sequences,
+            tmp_path,
+            config=TrainConfig(max_epochs=1),
+            resume=True,
+            device="cpu",
+            progress=False,
+            log=lambda m: None,
+        )
 
 
 def test_too_few_positives_to_split_is_a_clear_error(tmp_path, small_pairs_file, benchmark_sequences):
     pairs = read_pairs(small_pairs_file)
-    one_positive = pairs.subset(np.concatenate([np.flatnonzero(pairs.labels == 1)[:1], np.flatnonzero(pairs.labels == 0)]))
+    one_positive = pairs.subset(
+        np.concatenate([np.flatnonzero(pairs.labels == 1)[:1], np.flatnonzero(pairs.labels == 0)])
+    )
     with pytest.raises(InputError, match="1 positive"):
         train(one_positive, benchmark_sequences, tmp_path, device="cpu", progress=False, log=lambda m: None)
 
@@ -150,6 +194,14 @@ def test_a_cut_off_log_line_does_not_stop_resume(tmp_path, small_pairs_file, ben
     run(small_pairs_file, benchmark_sequences, tmp_path, 1)
     with open(tmp_path / "log.jsonl", "a") as fh:
         fh.write('{"epoch": 2, "train_lo')
-    train(read_pairs(small_pairs_file), benchmark_sequences, tmp_path, config=TrainConfig(max_epochs=2, batch_size=64, seed=7),
-          resume=True, device="cpu", progress=False, log=lambda m: None)
+    train(
+        read_pairs(small_pairs_file),
+        benchmark_sequences,
+        tmp_path,
+        config=TrainConfig(max_epochs=2, batch_size=64, seed=7),
+        resume=True,
+        device="cpu",
+        progress=False,
+        log=lambda m: None,
+    )
     assert [json.loads(l)["epoch"] for l in (tmp_path / "log.jsonl").read_text().splitlines()] == [1, 2]

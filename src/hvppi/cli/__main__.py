@@ -1,0 +1,5 @@
+import sys
+
+from hvppi.cli import main
+
+sys.exit(main())

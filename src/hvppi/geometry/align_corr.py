@@ -1,0 +1,411 @@
+"""How well embedding similarity follows sequence similarity (Hakim, Roy & Rahman 2025, alignment correlation).
+
+A seeded sample of proteins (a fraction, default 1% as in the paper, or a count) that have both a
+sequence and an embedding. For every pair i < j:
+
+* ``score``: the Needleman–Wunsch global alignment score with PAM250, gap open 10 and extend 1 (a
+  gap of length L costs 10 + (L − 1)), end gaps penalised as inner gaps (:mod:`hvppi.align.kernels`);
+* ``identity``: matches / alignment columns, gaps included, of that alignment (letters outside
+  PAM250's alphabet, U and O, are aligned as X and counted in the parameters);
+* ``cosine_similarity`` and ``cosine_distance`` (= 1 − cosine similarity) of the two embeddings;
+* ``squared_euclidean``: the squared Euclidean distance of the embeddings.
+
+Embedding metrics are float64 and computed block-wise from the Gram matrix, so memory stays at a
+few vectors of n(n − 1)/2 values (the paper's 6.4 million pairs of 3,578 proteins: ~51 MB each),
+never an n × n × d tensor. Pearson correlations come from block-wise centred cross products;
+Spearman correlations are Pearson correlations of ``scipy.stats.rankdata`` ranks (ties averaged).
+Cosine distance is an exact affine function of cosine similarity, so its correlations are those of
+cosine similarity with the sign flipped (the paper's +0.791 between "cosine" and squared Euclidean
+distance suggests it reported cosine distance; both are shown). The same correlations are computed
+within identity bins (default: below and from 0.3, low and high sequence similarity).
+
+The alignment stats, the long part, are computed in blocks of about 250,000 pairs, each saved in
+OUT/alignment.npz.parts/ as it finishes (an interrupted run resumes from the last block), then cached
+in OUT/alignment.npz under a SHA-256 of the sampled IDs, their sequences and the scoring: a second run
+with the same sample reuses them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hvppi.io.errors import InputError
+
+MATRIX = "PAM250"
+GAP_OPEN = 10
+GAP_EXTEND = 1
+VARIABLES = ("score", "identity", "cosine_similarity", "cosine_distance", "squared_euclidean")
+LABELS = {
+    "score": f"global alignment score ({MATRIX}, gaps {GAP_OPEN}/{GAP_EXTEND})",
+    "identity": "identity (matches / alignment columns)",
+    "cosine_similarity": "cosine similarity of embeddings",
+    "squared_euclidean": "squared Euclidean distance of embeddings",
+}
+_BASE = ("score", "identity", "cosine_similarity", "squared_euclidean")
+_FROM_BASE = np.array([0, 1, 2, 2, 3])
+_SIGN = np.array([1.0, 1.0, 1.0, -1.0, 1.0])
+
+
+def sample_proteins(
+    ids: Sequence[str], fraction: float | None = 0.01, count: int | None = None, seed: int = 0
+) -> list[str]:
+    """A seeded random sample of ``count`` IDs, or of round(fraction · len(ids)) (at least 2), sorted."""
+    ids = sorted(set(ids))
+    if count is None:
+        if fraction is None or not 0 < fraction <= 1:
+            raise ValueError("fraction must be in (0, 1]")
+        count = max(2, int(round(fraction * len(ids))))
+    if count < 2:
+        raise ValueError("the sample needs at least 2 proteins")
+    if count > len(ids):
+        raise ValueError(f"cannot sample {count} proteins: only {len(ids)} have both a sequence and an embedding")
+    chosen = np.random.default_rng(seed).choice(len(ids), count, replace=False)
+    return sorted(ids[k] for k in chosen)
+
+
+def embedding_pair_metrics(X, block_rows: int = 512) -> tuple[np.ndarray, np.ndarray]:
+    """Cosine similarity and squared Euclidean distance of every row pair i < j, float64, condensed in
+    the order of ``np.triu_indices(n, 1)`` (as ``scipy.spatial.distance.pdist``). Zero rows are an error."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] < 2:
+        raise ValueError(f"expected at least 2 vectors in a 2-d array, got shape {X.shape}")
+    n = X.shape[0]
+    sq = np.einsum("ij,ij->i", X, X)
+    norms = np.sqrt(sq)
+    if not np.all(norms > 0):
+        raise ValueError(f"vector {int(np.argmin(norms > 0))} is zero: cosine similarity undefined")
+    total = n * (n - 1) // 2
+    cosine = np.empty(total)
+    sqeuclid = np.empty(total)
+    offset = 0
+    for start in range(0, n - 1, block_rows):
+        stop = min(start + block_rows, n - 1)
+        gram = X[start:stop] @ X[start + 1 :].T
+        for r in range(stop - start):
+            i = start + r
+            g = gram[r, r:]  # columns j = i + 1 … n − 1
+            k = len(g)
+            cosine[offset : offset + k] = g / (norms[i] * norms[i + 1 :])
+            np.maximum(sq[i] + sq[i + 1 :] - 2 * g, 0.0, out=sqeuclid[offset : offset + k])
+            offset += k
+    np.clip(cosine, -1.0, 1.0, out=cosine)
+    return cosine, sqeuclid
+
+
+def _pearson_matrix(columns: list[np.ndarray], block: int = 1 << 20) -> np.ndarray:
+    means = [float(np.mean(c)) for c in columns]
+    k = len(columns)
+    cross = np.zeros((k, k))
+    for start in range(0, len(columns[0]), block):
+        B = np.stack([c[start : start + block] - m for c, m in zip(columns, means)])
+        cross += B @ B.T
+    scale = np.sqrt(np.diag(cross))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = cross / np.outer(scale, scale)
+    corr = np.clip(corr, -1.0, 1.0)
+    np.fill_diagonal(corr, np.where(scale > 0, 1.0, np.nan))
+    return corr
+
+
+def correlation_matrices(columns: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Pearson and Spearman correlation matrices (len(columns)²) of equally long vectors; NaN where undefined."""
+    from scipy.stats import rankdata
+
+    values = list(columns.values())
+    if len(values[0]) < 3:
+        nan = np.full((len(values), len(values)), np.nan)
+        return nan, nan.copy()
+    pearson = _pearson_matrix(values)
+    ranks = [rankdata(v) for v in values]
+    spearman = _pearson_matrix(ranks)
+    return pearson, spearman
+
+
+def _expand(base: np.ndarray) -> np.ndarray:
+    """5 × 5 matrix over VARIABLES from the 4 × 4 over _BASE (cosine distance = −cosine similarity)."""
+    return base[np.ix_(_FROM_BASE, _FROM_BASE)] * np.outer(_SIGN, _SIGN)
+
+
+@dataclass
+class AlignmentCorrelation:
+    """Correlations between alignment and embedding (dis)similarity over all pairs of a protein sample."""
+
+    ids: list[str]
+    pearson: np.ndarray
+    spearman: np.ndarray
+    bins: list[dict]
+    parameters: dict
+    pairs: dict[str, np.ndarray] = field(repr=False, default_factory=dict)
+
+    @property
+    def n_pairs(self) -> int:
+        return len(self.ids) * (len(self.ids) - 1) // 2
+
+    def to_dict(self) -> dict:
+        def matrix(m):
+            return {a: {b: _num(m[i, j]) for j, b in enumerate(VARIABLES)} for i, a in enumerate(VARIABLES)}
+
+        return {
+            "n_proteins": len(self.ids),
+            "n_pairs": self.n_pairs,
+            "parameters": self.parameters,
+            "pearson": matrix(self.pearson),
+            "spearman": matrix(self.spearman),
+            "identity_bins": [
+                {
+                    **{k: v for k, v in b.items() if k not in ("pearson", "spearman")},
+                    "pearson": matrix(b["pearson"]),
+                    "spearman": matrix(b["spearman"]),
+                }
+                for b in self.bins
+            ],
+            "proteins": self.ids,
+        }
+
+
+def _num(x: float):
+    return None if not np.isfinite(x) else float(x)
+
+
+def alignment_correlation(
+    ids: Sequence[str],
+    sequences: Sequence[str],
+    vectors,
+    *,
+    identity_bins: Sequence[float] = (0.3,),
+    threads: int = 1,
+    progress: bool = False,
+    alignment_cache: str | os.PathLike | None = None,
+) -> AlignmentCorrelation:
+    """Correlations over all pairs of the given proteins (their sequences and embedding vectors, in order)."""
+    ids = list(ids)
+    vectors = np.asarray(vectors, dtype=np.float64)
+    if len(ids) != len(sequences) or len(ids) != len(vectors):
+        raise ValueError("ids, sequences and vectors must have the same length")
+    if len(ids) < 2:
+        raise ValueError("the correlation needs at least 2 proteins")
+    edges = sorted(float(e) for e in identity_bins)
+    if any(not 0 < e < 1 for e in edges):
+        raise ValueError("identity bin edges must lie strictly between 0 and 1")
+    norms = np.linalg.norm(vectors, axis=1)
+    if not np.all(norms > 0):
+        raise InputError(
+            "zero embedding vector: cosine similarity undefined", protein_id=ids[int(np.argmin(norms > 0))]
+        )
+    parameters = {
+        "matrix": MATRIX,
+        "gap_open": GAP_OPEN,
+        "gap_extend": GAP_EXTEND,
+        "identity_bins": edges,
+        "end_gaps": "penalised as inner gaps",
+        "identity": "matches / alignment columns including gaps",
+    }
+    sequences, replaced = _to_matrix_alphabet(sequences)
+    parameters["letters_aligned_as_X"] = replaced
+    key = _cache_key(ids, sequences)
+    cached = _load_cache(alignment_cache, key)
+    if cached is None:
+        score, identity = _align_in_blocks(sequences, key, alignment_cache, threads, progress)
+    else:
+        score, identity = cached
+    cosine, sqeuclid = embedding_pair_metrics(vectors)
+    pairs = {"score": score, "identity": identity, "cosine_similarity": cosine, "squared_euclidean": sqeuclid}
+    pearson, spearman = (_expand(m) for m in correlation_matrices(pairs))
+    bins = []
+    bounds = [0.0, *edges, 1.0] if edges else []
+    for low, high in zip(bounds[:-1], bounds[1:]):
+        mask = (identity >= low) & ((identity < high) if high < 1.0 else (identity <= high))
+        p, s = (_expand(m) for m in correlation_matrices({k: v[mask] for k, v in pairs.items()}))
+        label = f"[{low:g}, {high:g}{']' if high == 1.0 else ')'}"
+        bins.append({"bin": label, "low": low, "high": high, "n_pairs": int(mask.sum()), "pearson": p, "spearman": s})
+    return AlignmentCorrelation(ids, pearson, spearman, bins, parameters, pairs)
+
+
+def _to_matrix_alphabet(sequences: Sequence[str]) -> tuple[list[str], dict[str, int]]:
+    """Sequences with letters outside PAM250's alphabet (U, O) written as X; counts of the replaced letters."""
+    import scoring_matrices
+
+    alphabet = set(scoring_matrices.ScoringMatrix.from_name(MATRIX).alphabet) - {"*"}
+    replaced: dict[str, int] = {}
+    out = []
+    for seq in sequences:
+        seq = str(seq).upper()
+        extra = set(seq) - alphabet
+        for letter in sorted(extra):
+            replaced[letter] = replaced.get(letter, 0) + seq.count(letter)
+            seq = seq.replace(letter, "X")
+        out.append(seq)
+    return out, replaced
+
+
+def _cache_key(ids: list[str], sequences: Sequence[str]) -> str:
+    """SHA-256 of the sampled IDs, their sequences and the scoring: what the alignment stats depend on."""
+    digest = hashlib.sha256(f"{MATRIX} {GAP_OPEN} {GAP_EXTEND}\n".encode())
+    for pid, seq in zip(ids, sequences):
+        digest.update(f"{pid}\t{seq}\n".encode())
+    return digest.hexdigest()
+
+
+def _load_cache(path, key: str):
+    if path is None or not Path(path).is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return (data["score"], data["identity"]) if str(data["key"]) == key else None
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _align_in_blocks(
+    sequences: list[str], key: str, cache, threads: int, progress: bool, pairs_per_block: int = 250_000
+) -> tuple[np.ndarray, np.ndarray]:
+    """All-pairs score and identity, aligned in blocks of rows; with a cache path, each finished block is
+    saved beside it (``CACHE.parts/``) so an interrupted run resumes, and the whole is saved at the end."""
+    from tqdm.auto import tqdm
+
+    from hvppi.align.kernels import all_pairs_stats, pair_offsets
+
+    n = len(sequences)
+    offsets = pair_offsets(n)
+    bounds = [0]
+    for i in range(1, n - 1):
+        if offsets[i] - offsets[bounds[-1]] >= pairs_per_block:
+            bounds.append(i)
+    bounds.append(n - 1)
+    parts_dir = None if cache is None else Path(str(cache) + ".parts")
+    scores, identities = [], []
+    with tqdm(total=int(offsets[-1]), unit="aln", unit_scale=True, desc="aligning", disable=not progress) as bar:
+        for k, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
+            part = None if parts_dir is None else parts_dir / f"block-{k:05d}.npz"
+            block = _load_cache(part, f"{key}:{start}:{stop}")
+            if block is None:
+                block = all_pairs_stats(
+                    sequences,
+                    matrix=MATRIX,
+                    gap_open=GAP_OPEN,
+                    gap_extend=GAP_EXTEND,
+                    threads=threads,
+                    rows=(start, stop),
+                )
+                if part is not None:
+                    part.parent.mkdir(parents=True, exist_ok=True)
+                    _save_cache(part, f"{key}:{start}:{stop}", *block)
+            scores.append(block[0])
+            identities.append(block[1])
+            bar.update(int(offsets[stop] - offsets[start]))
+    score, identity = np.concatenate(scores), np.concatenate(identities)
+    if cache is not None:
+        _save_cache(cache, key, score, identity)
+        shutil.rmtree(parts_dir, ignore_errors=True)
+    return score, identity
+
+
+def _save_cache(path, key: str, score: np.ndarray, identity: np.ndarray) -> None:
+    from hvppi.io.files import atomic_write
+
+    with atomic_write(path, "wb") as fh:
+        np.savez(fh, key=key, score=score, identity=identity)
+
+
+def run_alignment_correlation(
+    sequence_path: str | os.PathLike,
+    embedding_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    fraction: float | None = 0.01,
+    count: int | None = None,
+    seed: int = 0,
+    identity_bins: Sequence[float] = (0.3,),
+    threads: int = 1,
+    progress: bool = False,
+    plots: bool = True,
+) -> AlignmentCorrelation:
+    """Sample proteins present in both files, correlate, write OUT/correlations.json, pearson.tsv,
+    spearman.tsv, by_identity.tsv, proteins.txt and hexbin PNGs; returns the result."""
+    from hvppi.geometry.readers import open_embeddings
+    from hvppi.io.sequences import read_sequences
+
+    sequences = read_sequences(sequence_path)
+    with open_embeddings(embedding_path) as reader:
+        embedded = reader.ids()
+        common = [pid for pid in embedded if pid in sequences]
+        if len(common) < 2:
+            raise InputError(
+                f"only {len(common)} of the file's {len(embedded)} proteins have a sequence in {sequence_path}",
+                embedding_path,
+            )
+        chosen = sample_proteins(common, fraction=None if count else fraction, count=count, seed=seed)
+        ids, vectors = reader.protein_vectors(chosen)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        result = alignment_correlation(
+            ids,
+            [sequences[i] for i in ids],
+            vectors,
+            identity_bins=identity_bins,
+            threads=threads,
+            progress=progress,
+            alignment_cache=out / "alignment.npz",
+        )
+    except InputError as exc:
+        if exc.path is None:
+            raise InputError(exc.reason, embedding_path, protein_id=exc.protein_id) from None
+        raise
+    result.parameters.update(
+        {
+            "fraction": None if count else fraction,
+            "count": count,
+            "seed": seed,
+            "proteins_with_both": len(common),
+            "sequences": str(sequence_path),
+            "embeddings": str(embedding_path),
+        }
+    )
+    write_alignment_correlation(result, out, plots=plots)
+    return result
+
+
+def _matrix_tsv(m: np.ndarray) -> str:
+    lines = ["variable\t" + "\t".join(VARIABLES)]
+    for name, row in zip(VARIABLES, m):
+        lines.append(name + "\t" + "\t".join("nan" if not np.isfinite(x) else f"{x:.6f}" for x in row))
+    return "\n".join(lines) + "\n"
+
+
+def write_alignment_correlation(result: AlignmentCorrelation, out_dir: str | os.PathLike, plots: bool = True) -> None:
+    from hvppi.io.files import atomic_write
+
+    out = Path(out_dir)
+    with atomic_write(out / "correlations.json") as fh:
+        json.dump(result.to_dict(), fh, indent=2)
+    for name in ("pearson", "spearman"):
+        with atomic_write(out / f"{name}.tsv") as fh:
+            fh.write(_matrix_tsv(getattr(result, name)))
+    with atomic_write(out / "by_identity.tsv") as fh:
+        fh.write("identity_bin\tn_pairs\tmethod\tvariable\t" + "\t".join(VARIABLES) + "\n")
+        for b in result.bins:
+            for method in ("pearson", "spearman"):
+                for name, row in zip(VARIABLES, b[method]):
+                    values = "\t".join("nan" if not np.isfinite(x) else f"{x:.6f}" for x in row)
+                    fh.write(f"{b['bin']}\t{b['n_pairs']}\t{method}\t{name}\t{values}\n")
+    with atomic_write(out / "proteins.txt") as fh:
+        fh.write("".join(f"{pid}\n" for pid in result.ids))
+    if plots and result.pairs:
+        from hvppi.geometry.plots import hexbin_plot
+
+        for x in ("score", "identity"):
+            for y in ("cosine_similarity", "squared_euclidean"):
+                i, j = VARIABLES.index(x), VARIABLES.index(y)
+                title = f"{result.n_pairs:,} pairs: Pearson {result.pearson[i, j]:+.3f}, Spearman {result.spearman[i, j]:+.3f}"
+                hexbin_plot(
+                    out / f"hexbin_{x}_vs_{y}.png", result.pairs[x], result.pairs[y], LABELS[x], LABELS[y], title
+                )

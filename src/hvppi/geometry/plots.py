@@ -1,0 +1,60 @@
+"""PNG plots of the embedding-geometry analyses (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+from hvppi.io.files import atomic_path
+
+
+def _save(fig, path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
+    plt.close(fig)
+
+
+def hexbin_plot(
+    path: str | os.PathLike, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, title: str = ""
+) -> None:
+    """Density of many (x, y) points as hexagonal bins, counts on a log colour scale."""
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    hb = ax.hexbin(x, y, gridsize=80, bins="log", mincnt=1, cmap="viridis", linewidths=0)
+    fig.colorbar(hb, ax=ax, label="pairs (log scale)")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.set_title(title, fontsize=9)
+    _save(fig, path)
+
+
+def isotropy_bars(path: str | os.PathLike, rows: list[dict]) -> None:
+    """Bar charts of IsoScore, effective dimensions and average cosine per embedding set, global and local.
+
+    ``rows``: dicts with ``name`` and ``global`` / ``local`` (an isotropy result dict or None).
+    """
+    names = [r["name"] for r in rows]
+    panels = [
+        ("isoscore", "IsoScore", "{:.3f}"),
+        ("effective_dims", "effective dimensions", "{:.1f}"),
+        ("avg_cosine", "average cosine similarity", "{:.3f}"),
+    ]
+    fig, axes = plt.subplots(1, 3, figsize=(4 + 1.6 * len(names), 3.8))
+    x = np.arange(len(names))
+    for ax, (key, label, fmt) in zip(axes, panels):
+        shown = []
+        for offset, level, colour in ((-0.2, "global", "tab:blue"), (0.2, "local", "tab:orange")):
+            values = [np.nan if r.get(level) is None or r[level].get(key) is None else r[level][key] for r in rows]
+            bars = ax.bar(x + offset, values, width=0.4, label=level, color=colour)
+            ax.bar_label(bars, labels=["" if np.isnan(v) else fmt.format(v) for v in values], fontsize=6)
+            shown += [v for v in values if not np.isnan(v)]
+        ax.set_xticks(x, names, rotation=30, ha="right", fontsize=8)
+        ax.set_ylabel(label)
+        if key == "effective_dims" and shown and max(shown) > 20 * min(shown):
+            ax.set_yscale("log")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, path)

@@ -1,0 +1,121 @@
+"""Reading protein sequences: FASTA (plain or gzip) and the benchmark's ``id<TAB>sequence`` table.
+
+Every record is checked: an empty sequence, a letter outside ``hvppi.ppi.features.ALPHABET`` and one
+ID given two different sequences are errors that name the file, the line and the ID. The same ID
+repeated with the same sequence is accepted. Sequences are stored upper-case.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from hvppi.io.alphabet import tokenize
+from hvppi.io.errors import InputError
+from hvppi.io.files import open_text
+
+
+def _fasta_records(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, str, str]]:
+    """Yield (line, ID, sequence); for a bad letter the line is that of the letter, else the header's."""
+    for header_line, protein_id, chunks in _fasta_chunks(path, lines):
+        sequence = "".join(chunk for _, chunk in chunks)
+        line = header_line
+        try:
+            tokenize(sequence)
+        except ValueError:
+            for number, chunk in chunks:
+                try:
+                    tokenize(chunk)
+                except ValueError:
+                    line = number
+                    break
+        yield line, protein_id, sequence
+
+
+def _fasta_chunks(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, str, list[tuple[int, str]]]]:
+    header_line, protein_id, chunks = None, None, []
+    for number, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line:
+            continue
+        if line.startswith(">"):
+            if protein_id is not None:
+                yield header_line, protein_id, chunks
+            fields = line[1:].split()
+            if not fields:
+                raise InputError("FASTA header without an ID", path, number)
+            header_line, protein_id, chunks = number, fields[0], []
+        elif protein_id is None:
+            raise InputError("sequence line before the first FASTA header ('>ID')", path, number)
+        else:
+            chunks.append((number, "".join(line.split())))
+    if protein_id is not None:
+        yield header_line, protein_id, chunks
+
+
+def _table_records(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, str, str]]:
+    for number, line in enumerate(lines, start=1):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            continue
+        fields = line.split("\t")
+        if number == 1 and len(fields) == 2 and fields[1].strip().lower() in ("sequence", "seq"):
+            continue
+        if len(fields) != 2:
+            raise InputError(f"expected 2 tab-separated columns (id, sequence), found {len(fields)}", path, number)
+        yield number, fields[0].strip(), fields[1].strip()
+
+
+def check_sequence(sequence: str, path=None, line: int | None = None, protein_id: str | None = None) -> str:
+    """Return the upper-cased sequence, or raise InputError if it is empty or has unknown letters."""
+    if not sequence:
+        raise InputError("empty sequence", path, line, protein_id)
+    try:
+        tokenize(sequence)
+    except ValueError as exc:
+        raise InputError(str(exc), path, line, protein_id) from None
+    return sequence.upper()
+
+
+def add_sequence(
+    store: dict[str, str],
+    origin: dict[str, tuple],
+    protein_id: str,
+    sequence: str,
+    path,
+    line,
+    allow_duplicates: bool = True,
+) -> None:
+    """Add one checked record to ``store``; an ID seen before with another sequence is an error
+    (with the same sequence too, unless ``allow_duplicates``)."""
+    if not protein_id:
+        raise InputError("empty protein ID", path, line)
+    sequence = check_sequence(sequence, path, line, protein_id)
+    previous = store.get(protein_id)
+    if previous is None:
+        store[protein_id] = sequence
+        origin[protein_id] = (path, line)
+    elif previous != sequence or not allow_duplicates:
+        first_path, first_line = origin[protein_id]
+        what = "two different sequences for this ID" if previous != sequence else "duplicate ID"
+        raise InputError(f"{what} (first at {first_path}, line {first_line})", path, line, protein_id)
+
+
+def read_sequences(path: str | os.PathLike, allow_duplicates: bool = True) -> dict[str, str]:
+    """Read sequences keyed by ID from a FASTA file or an ``id<TAB>sequence`` table (either may be
+    gzipped). An ID repeated with the same sequence is accepted unless ``allow_duplicates`` is False."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", path)
+    store: dict[str, str] = {}
+    origin: dict[str, tuple] = {}
+    with open_text(path) as fh:
+        lines = fh.readlines()
+    first = next((line for line in lines if line.strip()), "")
+    records = _fasta_records if first.lstrip().startswith(">") else _table_records
+    for line_no, protein_id, sequence in records(path, lines):
+        add_sequence(store, origin, protein_id, sequence, path, line_no, allow_duplicates)
+    if not store:
+        raise InputError("no sequences found", path)
+    return store

@@ -1,0 +1,151 @@
+"""Inference with a trained model, encoding each protein once.
+
+In evaluation mode a protein's tower vector depends only on the protein and the model, so a set of
+pairs is scored by encoding its distinct human and viral proteins once each and running only the
+small head per pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from hvppi.io.alphabet import tokenize
+from hvppi.io.pairs import PairTable
+from hvppi.ppi.model import InteractionModel, Tower
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for, but PyTorch sees no CUDA device")
+    return torch.device(device)
+
+
+def pad_tokens(token_arrays: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad token arrays with 0 → tokens (B, T) int64, lengths (B,) int64."""
+    lengths = np.fromiter((len(t) for t in token_arrays), dtype=np.int64, count=len(token_arrays))
+    padded = np.zeros((len(token_arrays), int(lengths.max())), dtype=np.int64)
+    for row, tokens in zip(padded, token_arrays):
+        row[: len(tokens)] = tokens
+    return torch.from_numpy(padded), torch.from_numpy(lengths)
+
+
+def length_batches(lengths: np.ndarray, max_residues: int = 65536, max_batch: int = 256) -> list[np.ndarray]:
+    """Indices grouped into batches of similar length, longest first, each within a padded-size budget."""
+    order = np.argsort(-lengths, kind="stable")
+    batches, start = [], 0
+    while start < len(order):
+        longest = max(int(lengths[order[start]]), 1)
+        size = max(1, min(max_batch, max_residues // longest))
+        batches.append(order[start : start + size])
+        start += size
+    return batches
+
+
+@torch.inference_mode()
+def encode_proteins(
+    tower: Tower,
+    token_arrays: Sequence[np.ndarray],
+    device: torch.device | str = "cpu",
+    with_attention: bool = False,
+    progress: bool = False,
+    desc: str = "encoding",
+) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """Tower vectors (n, 64) float32 of the given token arrays, and optionally per-residue attention."""
+    was_training = tower.training
+    tower.eval()
+    device = torch.device(device)
+    lengths = np.array([len(t) for t in token_arrays], dtype=np.int64)
+    vectors = np.zeros((len(token_arrays), tower.protein_dim), dtype=np.float32)
+    attention: list[np.ndarray] | None = [None] * len(token_arrays) if with_attention else None
+    batches = length_batches(lengths)
+    with tqdm(total=len(token_arrays), desc=desc, unit="protein", disable=not progress, leave=False) as bar:
+        for batch in batches:
+            tokens, batch_lengths = pad_tokens([token_arrays[i] for i in batch])
+            pooled, weights = tower(tokens.to(device), batch_lengths)
+            vectors[batch] = pooled.float().cpu().numpy()
+            if attention is not None:
+                weights = weights.float().cpu().numpy()
+                for row, i in enumerate(batch):
+                    attention[i] = weights[row, : lengths[i]].copy()
+            bar.update(len(batch))
+    tower.train(was_training)
+    return vectors, attention
+
+
+@torch.inference_mode()
+def head_logits(
+    model: InteractionModel,
+    human_vectors: np.ndarray,
+    virus_vectors: np.ndarray,
+    human_index: np.ndarray,
+    virus_index: np.ndarray,
+    device: torch.device | str = "cpu",
+    batch_size: int = 65536,
+) -> np.ndarray:
+    """Logits of the pairs (human_vectors[human_index[k]], virus_vectors[virus_index[k]])."""
+    was_training = model.training
+    model.eval()
+    device = torch.device(device)
+    human_t = torch.from_numpy(human_vectors).to(device)
+    virus_t = torch.from_numpy(virus_vectors).to(device)
+    out = np.empty(len(human_index), dtype=np.float64)
+    for start in range(0, len(human_index), batch_size):
+        h = torch.from_numpy(np.asarray(human_index[start : start + batch_size])).to(device)
+        v = torch.from_numpy(np.asarray(virus_index[start : start + batch_size])).to(device)
+        logits = model.head(torch.cat([human_t[h], virus_t[v]], dim=1))
+        out[start : start + len(h)] = logits.double().cpu().numpy()
+    model.train(was_training)
+    return out
+
+
+def encode_pair_proteins(
+    model: InteractionModel,
+    pairs: PairTable,
+    tokens: dict[str, np.ndarray],
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Encode the distinct proteins of ``pairs`` → (human vectors, virus vectors, human index, virus index)."""
+    human_ids, human_index = np.unique(np.asarray(pairs.human_ids, dtype=object), return_inverse=True)
+    virus_ids, virus_index = np.unique(np.asarray(pairs.virus_ids, dtype=object), return_inverse=True)
+    human_vectors, _ = encode_proteins(
+        model.human_tower, [tokens[p] for p in human_ids], device, progress=progress, desc="human proteins"
+    )
+    virus_vectors, _ = encode_proteins(
+        model.virus_tower, [tokens[p] for p in virus_ids], device, progress=progress, desc="viral proteins"
+    )
+    return human_vectors, virus_vectors, human_index, virus_index
+
+
+def tokenize_sequences(sequences: dict[str, str], ids=None) -> dict[str, np.ndarray]:
+    ids = sequences.keys() if ids is None else ids
+    return {pid: tokenize(sequences[pid]) for pid in ids}
+
+
+def pair_logits(
+    model: InteractionModel,
+    pairs: PairTable,
+    sequences: dict[str, str] | None = None,
+    tokens: dict[str, np.ndarray] | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+) -> np.ndarray:
+    """Logits of every pair, in input order."""
+    if tokens is None:
+        tokens = tokenize_sequences(sequences, set(pairs.human_ids) | set(pairs.virus_ids))
+    hv, vv, hi, vi = encode_pair_proteins(model, pairs, tokens, device, progress)
+    return head_logits(model, hv, vv, hi, vi, device)
+
+
+def score_pairs(model, pairs, sequences=None, tokens=None, device="cpu", progress=False) -> np.ndarray:
+    """Interaction probabilities of every pair, in input order."""
+    logits = pair_logits(model, pairs, sequences, tokens, device, progress)
+    return 1.0 / (1.0 + np.exp(-logits))
