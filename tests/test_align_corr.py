@@ -113,7 +113,6 @@ def test_alignment_correlation_pairs_and_cache(tmp_path, rng, benchmark_sequence
 
 def test_interrupted_alignment_resumes_from_finished_blocks(tmp_path, rng, benchmark_sequences, monkeypatch):
     import hvppi.align.kernels
-    from hvppi.geometry import align_corr as align_corr
 
     ids = sorted(pid for pid, s in benchmark_sequences.items() if len(s) < 80)[:12]
     seqs = [benchmark_sequences[i] for i in ids]
@@ -128,10 +127,9 @@ def test_interrupted_alignment_resumes_from_finished_blocks(tmp_path, rng, bench
         return real(*args, **kwargs)
 
     monkeypatch.setattr("hvppi.align.kernels.all_pairs_stats", crash_on_third_block)
-    monkeypatch.setattr(align_corr._align_in_blocks, "__defaults__", (10,))  # 10 pairs per block
     cache = tmp_path / "alignment.npz"
     with pytest.raises(KeyboardInterrupt):
-        alignment_correlation(ids, seqs, vectors, alignment_cache=cache)
+        alignment_correlation(ids, seqs, vectors, alignment_cache=cache, block_rows=1)
     assert len(list((tmp_path / "alignment.npz.parts").iterdir())) == 2 and not cache.exists()
     done_before, resumed_rows = set(calls[:2]), []
 
@@ -140,7 +138,7 @@ def test_interrupted_alignment_resumes_from_finished_blocks(tmp_path, rng, bench
         return real(*args, **kwargs)
 
     monkeypatch.setattr("hvppi.align.kernels.all_pairs_stats", counting)
-    resumed = alignment_correlation(ids, seqs, vectors, alignment_cache=cache)
+    resumed = alignment_correlation(ids, seqs, vectors, alignment_cache=cache, block_rows=1)
     assert resumed_rows and not done_before & set(resumed_rows)  # finished blocks are not aligned again
     np.testing.assert_array_equal(resumed.pairs["score"], whole.pairs["score"])
     np.testing.assert_array_equal(resumed.pairs["identity"], whole.pairs["identity"])

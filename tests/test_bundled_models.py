@@ -18,7 +18,7 @@ def card():
 
 
 @pytest.fixture(scope="module")
-def benchmark_pairs():
+def benchmark_pairs(shared_data):
     return read_pairs(BENCHMARK / "protein_pair_label_train.txt"), read_pairs(BENCHMARK / "protein_pair_label_test.txt")
 
 
@@ -32,6 +32,7 @@ def check_against_card(result, card):
         assert result.baseline[key] == pytest.approx(card["frequency_baseline"][key], abs=1e-9), key
 
 
+@pytest.mark.slow
 def test_default_model_on_the_benchmark_test_split(card, benchmark_pairs, benchmark_sequences):
     train, test = benchmark_pairs
     model, info = load_model()
@@ -41,6 +42,7 @@ def test_default_model_on_the_benchmark_test_split(card, benchmark_pairs, benchm
     assert result.at_model_cutoff["roc_auc"] >= 0.97
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("cd-hit") is None, reason="cd-hit is not installed")
 def test_viral_disjoint_model_against_the_frequency_baseline(card, benchmark_pairs, benchmark_sequences):
     vd_train, vd_test, split = viral_disjoint_split(PairTable.concat(list(benchmark_pairs)), benchmark_sequences)

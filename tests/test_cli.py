@@ -1,12 +1,17 @@
+import argparse
 import json
+import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import BENCHMARK
-from hvppi.cli import main
+from hvppi.cli import build_parser, main
+from hvppi.cli.router import COMMANDS, walk_parsers
 from hvppi.ppi.modelfile import bundled_model_path, read_model_info
 
 SEQS = str(BENCHMARK / "pro_seq.txt")
@@ -21,17 +26,116 @@ def test_subset(tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("command", ["train", "predict", "evaluate", "split"])
-def test_every_subcommand_explains_itself(command, capsys):
-    with pytest.raises(SystemExit) as exit_:
-        main([command, "--help"])
-    assert exit_.value.code == 0
-    assert "--pairs" in capsys.readouterr().out
+HVPPI = Path(sys.executable).parent / "hvppi"
+"""The installed console script (``hvppi = "hvppi.cli:main"``)."""
+
+COMMAND_PATHS = [path for path, _ in walk_parsers(build_parser())]
+
+
+def _default_text(default) -> str:
+    return " ".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+
+
+def _option_blocks(text: str) -> dict[str, str]:
+    """Each --option's help, wrapped lines joined, from a --help text."""
+    blocks, current = {}, None
+    for line in text.splitlines():
+        start = re.match(r"^  (?:-\w, )?(--[\w-]+)", line)
+        if start:
+            current = start.group(1)
+            blocks[current] = line.strip()
+        elif current and line.startswith("    "):
+            blocks[current] += " " + line.strip()
+        else:
+            current = None
+    return blocks
+
+
+@pytest.fixture(scope="module")
+def help_texts():
+    """``hvppi ... --help`` of every command and subcommand, run through the console script in parallel."""
+    assert HVPPI.exists(), f"console script not installed at {HVPPI}"
+
+    def run(path):
+        return subprocess.run([str(HVPPI), *path, "--help"], capture_output=True, text=True, timeout=120)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return dict(zip(COMMAND_PATHS, pool.map(run, COMMAND_PATHS)))
+
+
+def test_every_command_is_covered():
+    names = {path for path in COMMAND_PATHS if len(path) == 1}
+    expected = [
+        "train",
+        "predict",
+        "evaluate",
+        "screen",
+        "encode",
+        "attention",
+        "tsne",
+        "split",
+        "dataset",
+        "embed",
+        "geometry",
+    ]
+    assert names == {(name,) for name in expected}
+    assert {("dataset", "build"), ("geometry", "isotropy"), ("geometry", "align-corr"), ("geometry", "report")} <= set(
+        COMMAND_PATHS
+    )
+
+
+@pytest.mark.parametrize("path", COMMAND_PATHS, ids=lambda p: " ".join(p) or "hvppi")
+def test_help_of_every_command_shows_the_defaults(path, help_texts):
+    done = help_texts[path]
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: {' '.join(('hvppi', *path))}") and not done.stderr
+    assert "%%" not in done.stdout and "%(" not in done.stdout
+    parser = dict(walk_parsers(build_parser()))[path]
+    blocks = _option_blocks(done.stdout)
+    for action in parser._actions:
+        if not action.option_strings or action.help == argparse.SUPPRESS:
+            continue
+        name = max(action.option_strings, key=len)
+        assert name in blocks, f"{name} missing from the help of {path}"
+        if action.default not in (None, False, argparse.SUPPRESS):
+            assert f"(default: {_default_text(action.default)})" in blocks[name], blocks[name]
+        assert blocks[name].count("(default:") <= 1 and "(default " not in blocks[name], blocks[name]
+
+
+@pytest.mark.parametrize(
+    "path, option, default",
+    [
+        (("train",), "--batch-size", "256"),
+        (("train",), "--max-epochs", "1000"),
+        (("train",), "--validation-fraction", "0.2"),
+        (("split",), "--seed", "0"),
+        (("attention",), "--permutations", "9999"),
+        (("geometry", "align-corr"), "--fraction", "0.01"),
+    ],
+)
+def test_help_shows_the_defaults_asked_for(help_texts, path, option, default):
+    assert f"(default: {default})" in _option_blocks(help_texts[path].stdout)[option]
+
+
+def test_help_details(help_texts):
+    assert "1%" in help_texts[("geometry", "align-corr")].stdout
+    split_threads = _option_blocks(help_texts[("split",)].stdout)["--threads"]
+    assert "CD-HIT" in split_threads and "PyTorch" not in split_threads
+    assert "PyTorch" in _option_blocks(help_texts[("predict",)].stdout)["--threads"]
+    evaluate = help_texts[("evaluate",)].stdout
+    assert "model i on pairs i" in evaluate and "side by side" in evaluate
 
 
 def test_entry_point_is_installed():
-    out = subprocess.run([sys.executable, "-m", "hvppi.cli", "--version"], capture_output=True, text=True)
-    assert out.returncode == 0 and out.stdout.startswith("hvppi ")
+    for command in ([str(HVPPI)], [sys.executable, "-m", "hvppi.cli"]):
+        out = subprocess.run([*command, "--version"], capture_output=True, text=True)
+        assert out.returncode == 0 and out.stdout.startswith("hvppi "), command
+
+
+def test_every_command_module_has_the_interface():
+    for name, module in COMMANDS.items():
+        assert isinstance(module.HELP, str) and isinstance(module.DESCRIPTION, str), name
+        assert callable(module.add_arguments) and callable(module.run), name
 
 
 def test_predict_with_the_bundled_model_keeps_input_order(tmp_path, test_subset):
@@ -114,7 +218,7 @@ def test_evaluate_with_baseline_and_replicates(tmp_path, test_subset, capsys):
         ]
     )
     assert code == 0
-    text = capsys.readouterr().out
+    text, err = capsys.readouterr()
     assert "mean ± SD" in text and "frequency baseline" in text
     report = json.loads((out / "metrics.json").read_text())
     assert report["summary"]["replicates"] == 2
@@ -130,6 +234,71 @@ def test_evaluate_with_baseline_and_replicates(tmp_path, test_subset, capsys):
     for png in ("roc.png", "pr.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len((out / "scores_1.tsv").read_text().splitlines()) == len(lines) + 1
+    assert [r["scores_file"] for r in report["results"]] == ["scores_1.tsv", "scores_2.tsv"]
+    assert report["summary"]["over"] == "2 pair files, one model"
+    assert "scores_1.tsv, scores_2.tsv" in err and "*" not in err
+
+
+@pytest.fixture(scope="module")
+def small_subset(test_subset):
+    """Every 4th pair of test_subset (about 250 pairs, both classes)."""
+    path = test_subset.parent / "small_subset.txt"
+    path.write_text("\n".join(test_subset.read_text().splitlines()[::4]) + "\n")
+    return path
+
+
+def test_evaluate_several_models_on_one_pair_file_are_not_replicates(tmp_path, small_subset, capsys):
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--pairs", str(small_subset), "--sequences", SEQS, "--out-dir", str(out), "--quiet"]
+    assert main(argv + ["--model", "default", "--model", "viral-disjoint"]) == 0
+    text = capsys.readouterr().out
+    assert "mean ± SD over" not in text and "side by side, no mean ± SD" in text
+    header = next(line for line in text.splitlines() if line.startswith("metric"))
+    assert header.split() == ["metric", "default", "viral-disjoint"]
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["summary"] is None and report["replicates"] is None
+    assert [r["name"] for r in report["results"]] == ["default", "viral-disjoint"]
+
+
+def test_evaluate_pairs_model_i_with_pairs_i(tmp_path, small_subset, capsys):
+    rep1, rep2 = tmp_path / "rep1", tmp_path / "rep2"
+    for folder, lines in ((rep1, small_subset.read_text().splitlines()[::2]), (rep2, None)):
+        folder.mkdir()
+        (folder / "test.txt").write_text("\n".join(lines or small_subset.read_text().splitlines()[1::2]) + "\n")
+    argv = ["evaluate", "--sequences", SEQS, "--quiet", "--pairs", str(rep1 / "test.txt")]
+    argv += ["--pairs", str(rep2 / "test.txt"), "--model", "default", "--model", "viral-disjoint"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    # the two bundled models share configuration and recipe (only their training data differ)
+    assert "mean ± SD over 2 replicates (model i on pairs i)" in text
+    header = next(line for line in text.splitlines() if line.startswith("metric"))
+    assert "default on rep1/test.txt" in header and "viral-disjoint on rep2/test.txt" in header
+
+
+def test_evaluate_planning_and_recipes():
+    import dataclasses
+
+    from hvppi.ppi.evaluation import plan_evaluation, same_recipe, short_names
+
+    assert short_names(["a/rep1/test.txt", "a/rep2/test.txt", "a/rep1/test.txt"]) == [
+        "rep1/test.txt",
+        "rep2/test.txt",
+        "rep1/test.txt",
+    ]
+    jobs = plan_evaluation(["x/p1.txt", "x/p2.txt"], None, ["b.txt"])
+    assert [(j.name, j.model, j.baseline_path) for j in jobs] == [("p1.txt", None, "b.txt"), ("p2.txt", None, "b.txt")]
+    jobs = plan_evaluation(["p.txt"], ["r1/model.safetensors", "r2/model.safetensors"])
+    assert [j.name for j in jobs] == ["r1/model.safetensors", "r2/model.safetensors"]
+    assert {j.pairs_path for j in jobs} == {"p.txt"}
+    with pytest.raises(ValueError, match="3 models and 2 pair files"):
+        plan_evaluation(["a", "b"], ["m1", "m2", "m3"])
+    with pytest.raises(ValueError, match="baseline"):
+        plan_evaluation(["a", "b", "c"], None, ["b1", "b2"])
+    info = read_model_info(bundled_model_path())
+    reseeded = dataclasses.replace(info, training={"recipe": {**info.training["recipe"], "seed": 7}})
+    assert same_recipe([info, reseeded])
+    other = dataclasses.replace(info, training={"recipe": {**info.training["recipe"], "batch_size": 64}})
+    assert not same_recipe([info, other])
 
 
 def test_cli_train_then_predict(tmp_path, small_pairs_file):

@@ -181,30 +181,30 @@ def test_viral_similarity_matches_and_resumes(tmp_path, rng, monkeypatch):
     sequences = {f"V{i}": "".join(rng.choice(letters, rng.integers(20, 60))) for i in range(7)}
     ids = sorted(sequences)
     reference = global_scores([sequences[i] for i in ids], matrix="BLOSUM30", gap_open=10, gap_extend=1, threads=1)
-    direct, info = viral_similarity(ids, sequences, None, block=3)
-    assert np.array_equal(direct, reference) and info["aligned_blocks"] == 3
+    direct, info = viral_similarity(ids, sequences, None, block_rows=2)
+    assert np.array_equal(direct, reference) and info["aligned_blocks"] == 3  # rows 0-1, 2-3, 4-5
 
     import hvppi.align.kernels as alignment
 
-    calls = []
+    real, calls = alignment.all_pairs_scores, []
 
     def failing(*args, **kwargs):
         if len(calls) == 2:
             raise KeyboardInterrupt
         calls.append(1)
-        return global_scores(*args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(alignment, "global_scores", failing)
+    monkeypatch.setattr(alignment, "all_pairs_scores", failing)
     with pytest.raises(KeyboardInterrupt):
-        viral_similarity(ids, sequences, tmp_path, block=3)
-    monkeypatch.setattr(alignment, "global_scores", global_scores)
-    resumed, info = viral_similarity(ids, sequences, tmp_path, block=3)
+        viral_similarity(ids, sequences, tmp_path, block_rows=2)
+    monkeypatch.setattr(alignment, "all_pairs_scores", real)
+    resumed, info = viral_similarity(ids, sequences, tmp_path, block_rows=2)
     assert (info["cached_blocks"], info["aligned_blocks"]) == (2, 1)
     assert np.array_equal(resumed, reference)
-    again, info = viral_similarity(ids, sequences, tmp_path, block=3)
+    again, info = viral_similarity(ids, sequences, tmp_path, block_rows=2)
     assert info["cached"] and info["aligned_blocks"] == 0 and np.array_equal(again, reference)
     changed = dict(sequences, V3="ACDEFGHIKLMNPQRSTVWY")
-    _, info = viral_similarity(ids, changed, tmp_path, block=3)
+    _, info = viral_similarity(ids, changed, tmp_path, block_rows=2)
     assert info["aligned_blocks"] == 3  # other sequences, other cache key
 
 

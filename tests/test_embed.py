@@ -6,7 +6,9 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 
 import json
+import math
 import shutil
+from importlib import resources
 
 import h5py
 import numpy as np
@@ -19,8 +21,7 @@ from hvppi.geometry.embedders import FORMAT, FeatureEmbedder, TowerEmbedder, emb
 from hvppi.io.alphabet import tokenize
 from hvppi.io.errors import HvppiError, InputError
 from hvppi.io.h5layout import sequence_sha256
-from hvppi.ppi.features import residue_features
-from hvppi.ppi.inference import encode_proteins, pad_tokens
+from hvppi.ppi.inference import encode_proteins
 from hvppi.ppi.modelfile import load_model
 
 transformers.utils.logging.set_verbosity_error()
@@ -313,28 +314,77 @@ def test_h5_layout_and_attributes(sequences, tmp_path):
         assert fh["P03"].shape == (47, 7) and fh["P03"].dtype == np.float32
 
 
+# the raw table shipped as src/hvppi/data/guo2008_aa_7props.tsv, read here without hvppi.ppi.features
+GUO_TSV = resources.files("hvppi.data").joinpath("guo2008_aa_7props.tsv")
+GUO_COLUMNS = [
+    "H1_hydrophobicity",
+    "H2_hydrophilicity",
+    "V_side_chain_volume",
+    "P1_polarity",
+    "P2_polarizability",
+    "SASA",
+    "NCI_net_charge_index",
+]
+
+
+def guo_zscores():
+    """Letter → the 7 Guo 2008 properties z-scored over the 20 amino acids (population SD), from the
+    raw table; X, the mean of the 20, is the zero vector."""
+    header, *rows = [line.split("\t") for line in GUO_TSV.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert header[1:] == GUO_COLUMNS
+    raw = {row[0]: [float(x) for x in row[1:]] for row in rows}
+    assert sorted(raw) == sorted("ACDEFGHIKLMNPQRSTVWY")
+    z = {aa: [0.0] * 7 for aa in raw}
+    for j in range(7):
+        column = [values[j] for values in raw.values()]
+        mean = sum(column) / 20
+        sd = math.sqrt(sum((x - mean) ** 2 for x in column) / 20)
+        for aa, values in raw.items():
+            z[aa][j] = (values[j] - mean) / sd
+    z["X"] = [0.0] * 7
+    return z
+
+
 def test_feature_embedder_means_the_guo_properties(sequences):
+    z = guo_zscores()
     seqs = list(sequences.values())
+    assert any("X" in s for s in seqs)
     vectors, residues = FeatureEmbedder().embed(seqs, residues=True)
     for seq, vector, per_residue in zip(seqs, vectors, residues):
-        np.testing.assert_array_equal(per_residue, residue_features(seq))
-        np.testing.assert_allclose(vector, residue_features(seq).mean(axis=0), rtol=1e-6, atol=1e-7)
+        expected = np.array([z[aa] for aa in seq])
+        assert per_residue.shape == (len(seq), 7) and vector.shape == (7,)
+        np.testing.assert_allclose(per_residue, expected, rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(vector, expected.mean(axis=0), rtol=1e-5, atol=1e-6)
+
+
+def tower_by_hand(tower, sequence):
+    """The tower in evaluation mode on one unpadded sequence, layer by layer with its own weights:
+    BiLSTM (backward direction on the reversed sequence), attention MLP, softmax, weighted sum."""
+    lin1, lin2 = (m for m in tower.attention if isinstance(m, torch.nn.Linear))
+    with torch.no_grad():
+        x = tower.features[torch.from_numpy(tokenize(sequence))][None]  # (1, L, 7)
+        forward, _ = tower.lstm_forward(x)
+        backward, _ = tower.lstm_backward(x.flip(1))
+        outputs = torch.cat([forward, backward.flip(1)], dim=2)[0]  # (L, 64)
+        scores = torch.relu(outputs @ lin1.weight.T + lin1.bias) @ lin2.weight.T + lin2.bias
+        weights = torch.softmax(scores[:, 0], dim=0)
+        return (weights @ outputs).numpy(), outputs.numpy()
 
 
 @pytest.mark.parametrize("tower", ["human", "virus"])
-def test_tower_embedder_equals_encode_proteins(tower, sequences):
+def test_tower_embedder_equals_the_tower_computed_by_hand(tower, sequences):
     model, _ = load_model("default", "cpu")
-    module = getattr(model, f"{tower}_tower")
+    module = getattr(model, f"{tower}_tower").eval()
     seqs = list(sequences.values())
-    tokens = [tokenize(s) for s in seqs]
     vectors, residues = load_embedder(f"hvppi-tower-{tower}", device="cpu").embed(seqs, residues=True)
-    expected, _ = encode_proteins(module, tokens, "cpu")
+    for seq, vector, per_residue in zip(seqs, vectors, residues):
+        expected_vector, expected_residues = tower_by_hand(module, seq)
+        assert vector.shape == (64,) and per_residue.shape == (len(seq), 64)
+        np.testing.assert_allclose(vector, expected_vector, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(per_residue, expected_residues, rtol=1e-5, atol=1e-5)
+    # and they are the vectors that screening and inference use
+    expected, _ = encode_proteins(module, [tokenize(s) for s in seqs], "cpu")
     np.testing.assert_array_equal(vectors, expected)
-    with torch.inference_mode():
-        for seq, token, per_residue in zip(seqs, tokens, residues):
-            alone = module.eval().residue_outputs(*pad_tokens([token]))[0].numpy()
-            assert per_residue.shape == (len(seq), 64)
-            np.testing.assert_allclose(per_residue, alone, atol=1e-6)
 
 
 def test_cli_embed(model_dirs, sequences, tmp_path, capsys):

@@ -1,3 +1,5 @@
+from collections import Counter
+
 import numpy as np
 import pytest
 import torch
@@ -140,16 +142,22 @@ def test_parquet_output_matches_tsv(tmp_path, small_model, rng):
     np.testing.assert_allclose(table["score"], [float(r[2]) for r in rows], rtol=1e-5)
 
 
-def test_vector_store_is_reused_and_guarded(tmp_path, small_model, rng):
+def test_vector_store_is_reused_and_guarded(tmp_path, small_model, rng, encoded_proteins):
     model, info = small_model
     human = random_set(rng, "H", 6)
     with VectorStore(tmp_path / "h.h5", "human", info.file_sha256) as store:
         first = tower_vectors(model, "human", human, store, log=lambda m: None)
+    assert encoded_proteins.of(model.human_tower) == Counter(human.values())
     changed = dict(human, H0=human["H0"][::-1])
     messages = []
+    encoded_proteins.clear()
     with VectorStore(tmp_path / "h.h5", "human", info.file_sha256) as store:
         again = tower_vectors(model, "human", changed, store, log=messages.append)
+    # only the protein whose sequence changed is encoded again; the other five come from the store
+    assert encoded_proteins.counts == Counter({(model.human_tower, changed["H0"]): 1})
+    encoded_proteins.clear()
     fresh = tower_vectors(model, "human", changed, None)
+    assert encoded_proteins.of(model.human_tower) == Counter(changed.values())
     np.testing.assert_array_equal(again, fresh)
     np.testing.assert_array_equal(again[1:], first[1:])
     assert any("changed sequence" in m for m in messages)
@@ -159,7 +167,7 @@ def test_vector_store_is_reused_and_guarded(tmp_path, small_model, rng):
         VectorStore(tmp_path / "h.h5", "virus", info.file_sha256)
 
 
-def test_cli_encode_then_screen(tmp_path, small_model, rng):
+def test_cli_encode_then_screen(tmp_path, small_model, rng, encoded_proteins):
     _, info = small_model
     model_path = info.path
     virus, human = random_set(rng, "V", 2), random_set(rng, "H", 5)
@@ -182,6 +190,8 @@ def test_cli_encode_then_screen(tmp_path, small_model, rng):
         )
         == 0
     )
+    assert Counter(seq for (_, seq), n in encoded_proteins.counts.items() for _ in range(n)) == Counter(human.values())
+    encoded_proteins.clear()
     assert (
         main(
             [
@@ -204,6 +214,8 @@ def test_cli_encode_then_screen(tmp_path, small_model, rng):
         == 0
     )
     assert len(read_tsv(tmp_path / "s.tsv")[1]) == 6
+    # the screen took the human vectors from the file: only the viral proteins were encoded, once each
+    assert Counter(seq for (_, seq), n in encoded_proteins.counts.items() for _ in range(n)) == Counter(virus.values())
 
 
 def test_fasta_with_duplicate_ids_is_refused_for_screening(tmp_path):

@@ -3,9 +3,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from hvppi.io.errors import InputError
-from hvppi.io.pairs import read_pairs
+from hvppi.io.pairs import PairTable, read_pairs
+from hvppi.ppi.inference import pair_logits
+from hvppi.ppi.model import ModelConfig
 from hvppi.ppi.modelfile import load_model
 from hvppi.ppi.training import (
     TrainConfig,
@@ -88,27 +91,112 @@ def test_training_writes_model_log_and_checkpoint(tmp_path, small_pairs_file, be
     assert best["epoch"] == summary["best_epoch"]
 
 
-def test_resume_continues_exactly(tmp_path, small_pairs_file, benchmark_sequences):
-    run(small_pairs_file, benchmark_sequences, tmp_path / "straight", 3)
-    run(small_pairs_file, benchmark_sequences, tmp_path / "resumed", 1)
-    config = TrainConfig(max_epochs=3, batch_size=64, seed=7)
+TIMING_FIELDS = ("residues_per_s", "seconds")
+
+
+def log_entries(out):
+    return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+
+
+def without_timing(entries):
+    return [{k: v for k, v in e.items() if k not in TIMING_FIELDS} for e in entries]
+
+
+@pytest.mark.slow
+def test_resume_with_negative_subsampling_and_dataset_counts_continues_exactly(
+    tmp_path, small_pairs_file, benchmark_sequences
+):
+    """4 epochs straight = 2 epochs, then resumed to 4: the negatives drawn afresh each epoch, the
+    class counts over each epoch's pairs, batch order, dropout and optimizer state all carry over."""
+    recipe = {"negative_ratio": 2.0, "class_count": "dataset"}
+    run(small_pairs_file, benchmark_sequences, tmp_path / "straight", 4, **recipe)
+    run(small_pairs_file, benchmark_sequences, tmp_path / "resumed", 2, **recipe)
+    first_half = (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()
+    messages = []
     train(
         read_pairs(small_pairs_file),
         benchmark_sequences,
         tmp_path / "resumed",
-        config=config,
+        config=TrainConfig(max_epochs=4, batch_size=64, seed=7, **recipe),
         resume=True,
+        device="cpu",
+        progress=False,
+        log=messages.append,
+    )
+    straight, resumed = log_entries(tmp_path / "straight"), log_entries(tmp_path / "resumed")
+    # the resumed call ran epochs 3 and 4 only: the first two lines are the first call's, timings included
+    assert (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()[:2] == first_half
+    assert [e["epoch"] for e in resumed] == [1, 2, 3, 4]
+    assert all(e["train_pairs"] == 48 * 3 for e in resumed)  # 48 positives and 2 × 48 negatives
+    assert without_timing(resumed) == without_timing(straight)
+
+    a = load_file(tmp_path / "straight" / "model.safetensors")
+    b = load_file(tmp_path / "resumed" / "model.safetensors")
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    _, info_a = load_model(tmp_path / "straight" / "model.safetensors")
+    _, info_b = load_model(tmp_path / "resumed" / "model.safetensors")
+    assert (info_a.cutoff, info_a.training) == (info_b.cutoff, info_b.training)
+    assert info_a.training["best_epoch"] == min(straight, key=lambda e: e["val_loss"])["epoch"]
+    # the last epoch's weights, whether or not epoch 4 was the best
+    last_a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)["model"]
+    last_b = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)["model"]
+    for key in last_a:
+        assert torch.equal(last_a[key], last_b[key]), key
+
+
+def first_stale_epoch(val_losses, patience):
+    """The epoch after which training should stop: the first whose best epoch lies `patience` back."""
+    best_loss, best_epoch = float("inf"), 0
+    for epoch, loss in enumerate(val_losses, start=1):
+        if loss < best_loss:
+            best_loss, best_epoch = loss, epoch
+        if epoch - best_epoch >= patience:
+            return epoch, best_epoch
+    return None, best_epoch
+
+
+def test_early_stopping_stops_after_patience_and_keeps_the_best_epoch(tmp_path, small_pairs_file, benchmark_sequences):
+    """Validation pairs: the training pairs with their labels flipped. The validation loss first falls
+    (the untrained model's calibration improves), then rises once the model fits its training pairs,
+    so it has a minimum part-way and training must stop `patience` epochs after it."""
+    pairs = read_pairs(small_pairs_file)
+    chosen = np.concatenate([np.flatnonzero(pairs.labels == 1)[:48], np.flatnonzero(pairs.labels == 0)[:48]])
+    train_pairs = pairs.subset(chosen)
+    flipped = PairTable.from_lists(train_pairs.human_ids, train_pairs.virus_ids, 1 - train_pairs.labels)
+    model_config = ModelConfig(lstm_hidden=8, attention_hidden=8, head_widths=(8, 4))
+    config = TrainConfig(max_epochs=10, patience=2, batch_size=16, learning_rate=0.1, seed=1)
+    summary = train(
+        train_pairs,
+        benchmark_sequences,
+        tmp_path,
+        model_config=model_config,
+        config=config,
+        validation=flipped,
         device="cpu",
         progress=False,
         log=lambda m: None,
     )
-    a = torch.load(tmp_path / "straight" / "checkpoint.pt", weights_only=True)
-    b = torch.load(tmp_path / "resumed" / "checkpoint.pt", weights_only=True)
-    for key in a["model"]:
-        assert torch.equal(a["model"][key], b["model"][key]), key
-    log_a = [json.loads(l)["val_loss"] for l in (tmp_path / "straight" / "log.jsonl").read_text().splitlines()]
-    log_b = [json.loads(l)["val_loss"] for l in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()]
-    assert log_a == log_b
+    entries = log_entries(tmp_path)
+    losses = [e["val_loss"] for e in entries]
+    stop, best = first_stale_epoch(losses, config.patience)
+    assert stop is not None and 1 < best < stop < config.max_epochs, losses  # the premise of this test
+    assert summary["stopped"] == "early_stopping"
+    assert summary["epochs"] == len(entries) == stop == best + config.patience
+    assert summary["best_epoch"] == best and summary["best_val_loss"] == losses[best - 1]
+    assert [e["best"] for e in entries] == [loss == min(losses[:k]) for k, loss in enumerate(losses, start=1)]
+
+    # the kept model is the best epoch's: its own validation loss is the best epoch's logged one
+    model, info = load_model(tmp_path / "model.safetensors")
+    assert info.training["best_epoch"] == best
+    logits = torch.from_numpy(pair_logits(model, flipped, benchmark_sequences)).float()
+    n_pos = int(flipped.labels.sum())
+    loss = class_balanced_loss(
+        logits, torch.from_numpy(flipped.labels).float(), config.beta, (len(flipped) - n_pos, n_pos)
+    )
+    assert loss.item() == pytest.approx(losses[best - 1], rel=1e-5)
+    assert abs(loss.item() - losses[-1]) > 1e-4  # and not the last epoch's
 
 
 def test_resume_refuses_other_data(tmp_path, small_pairs_file, benchmark_sequences):

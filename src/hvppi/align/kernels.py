@@ -18,12 +18,16 @@ differ slightly.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm.auto import tqdm
+
+if TYPE_CHECKING:
+    from Bio.Align import PairwiseAligner
 
 DEFAULT_GAP_OPEN = 10
 DEFAULT_GAP_EXTEND = 1
@@ -38,6 +42,11 @@ def _scoring_matrix(name: str):
     except (ValueError, KeyError, FileNotFoundError):
         known = ", ".join(sorted(scoring_matrices.ScoringMatrix.BUILTIN_MATRICES))
         raise ValueError(f"unknown substitution matrix {name!r}; known: {known}") from None
+
+
+def check_matrix(name: str) -> None:
+    """Raise ValueError unless ``name`` is a substitution matrix the kernels know (e.g. BLOSUM30, PAM250)."""
+    _scoring_matrix(name)
 
 
 def _check_gaps(gap_open: int, gap_extend: int) -> None:
@@ -63,7 +72,9 @@ def _threads(threads: int) -> int:
     return max(1, os.cpu_count() or 1) if threads <= 0 else threads
 
 
-def biopython_aligner(matrix: str = "BLOSUM30", gap_open: int = DEFAULT_GAP_OPEN, gap_extend: int = DEFAULT_GAP_EXTEND):
+def biopython_aligner(
+    matrix: str = "BLOSUM30", gap_open: int = DEFAULT_GAP_OPEN, gap_extend: int = DEFAULT_GAP_EXTEND
+) -> PairwiseAligner:
     """Biopython's global ``PairwiseAligner`` with the same scoring (the reference; slow)."""
     from Bio.Align import PairwiseAligner, substitution_matrices
 
@@ -105,23 +116,68 @@ def global_scores(
         scores[i, start:] = [r.score for r in results]
         return len(targets) - start
 
-    with (
-        ThreadPoolExecutor(_threads(threads)) as pool,
-        tqdm(
-            total=len(queries) * len(targets) // (2 if symmetric else 1),
-            unit="aln",
-            unit_scale=True,
-            desc="aligning",
-            disable=not progress,
-            leave=False,
-        ) as bar,
-    ):
-        for done in pool.map(row, range(len(queries))):
-            bar.update(done)
+    total = len(queries) * len(targets) // (2 if symmetric else 1)
+    _run_rows(row, range(len(queries)), total, threads, progress)
     if symmetric:
         upper = np.triu(scores, 1)
         scores = upper + upper.T + np.diag(np.diag(scores))
     return scores
+
+
+def all_pairs_scores(
+    sequences: Sequence[str],
+    *,
+    matrix: str = "BLOSUM30",
+    gap_open: int = DEFAULT_GAP_OPEN,
+    gap_extend: int = DEFAULT_GAP_EXTEND,
+    threads: int = 0,
+    progress: bool = False,
+    rows: tuple[int, int] | None = None,
+) -> np.ndarray:
+    """Global score of every pair i < j, float64, condensed in the order of ``np.triu_indices(n, 1)`` (pyopal).
+
+    ``rows=(start, stop)`` computes only the pairs whose first index i lies in [start, stop), as
+    :func:`all_pairs_stats` does.
+    """
+    import pyopal
+
+    _check_gaps(gap_open, gap_extend)
+    scoring = _scoring_matrix(matrix)
+    sequences = _check_sequences(sequences, scoring.alphabet, "sequence")
+    n = len(sequences)
+    if n < 2:
+        raise ValueError("all_pairs_scores needs at least two sequences")
+    offsets = pair_offsets(n)
+    start, stop = _check_rows(rows, n)
+    base = offsets[start]
+    scores = np.empty(offsets[stop] - base, dtype=np.float64)
+    aligner = pyopal.Aligner(scoring, gap_open=int(gap_open), gap_extend=int(gap_extend))
+    database = pyopal.Database(sequences, alphabet=aligner.alphabet)
+
+    def row(i: int) -> int:
+        results = aligner.align(sequences[i], database, algorithm="nw", mode="score", start=i + 1)
+        scores[offsets[i] - base : offsets[i + 1] - base] = [r.score for r in results]
+        return n - 1 - i
+
+    _run_rows(row, range(start, stop), len(scores), threads, progress)
+    return scores
+
+
+def _check_rows(rows: tuple[int, int] | None, n: int) -> tuple[int, int]:
+    start, stop = (0, n - 1) if rows is None else rows
+    if not 0 <= start <= stop <= n - 1:
+        raise ValueError(f"rows must satisfy 0 <= start <= stop <= {n - 1}")
+    return start, stop
+
+
+def _run_rows(row: Callable[[int], int], indices: range, total: int, threads: int, progress: bool) -> None:
+    """Run ``row(i)`` (which returns the pairs it aligned) for every index on a thread pool, with a bar."""
+    with (
+        ThreadPoolExecutor(_threads(threads)) as pool,
+        tqdm(total=total, unit="aln", unit_scale=True, desc="aligning", disable=not progress, leave=False) as bar,
+    ):
+        for done in pool.map(row, indices):
+            bar.update(done)
 
 
 # parasail's stats kernels leave a leading gap out of the alignment length (they start the length
@@ -208,9 +264,7 @@ def all_pairs_stats(
     if n < 2:
         raise ValueError("all_pairs_stats needs at least two sequences")
     offsets = pair_offsets(n)
-    start, stop = (0, n - 1) if rows is None else rows
-    if not 0 <= start <= stop <= n - 1:
-        raise ValueError(f"rows must satisfy 0 <= start <= stop <= {n - 1}")
+    start, stop = _check_rows(rows, n)
     base = offsets[start]
     scores = np.empty(offsets[stop] - base, dtype=np.float64)
     identity = np.empty_like(scores)
@@ -222,19 +276,7 @@ def all_pairs_stats(
         identity[offsets[i] - base : offsets[i + 1] - base] = ident
         return len(targets)
 
-    with (
-        ThreadPoolExecutor(_threads(threads)) as pool,
-        tqdm(
-            total=len(scores),
-            unit="aln",
-            unit_scale=True,
-            desc="aligning",
-            disable=not progress,
-            leave=False,
-        ) as bar,
-    ):
-        for done in pool.map(row, range(start, stop)):
-            bar.update(done)
+    _run_rows(row, range(start, stop), len(scores), threads, progress)
     return scores, identity
 
 

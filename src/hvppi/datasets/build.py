@@ -50,15 +50,27 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from hvppi._version import __version__
-from hvppi.datasets.mitab import MI_SOURCES, file_sha256, is_human_virus, oriented, read_mitab
+from hvppi.align.blocks import DEFAULT_BLOCK_ROWS, aligned_pairs
+from hvppi.align.kernels import check_matrix, pair_stats
+from hvppi.datasets.mitab import MI_SOURCES, Interaction, MiSource, file_sha256, is_human_virus, oriented, read_mitab
 from hvppi.datasets.negatives import CandidatePool, candidate_pool, capped_total, self_normalised, solve_cap
+from hvppi.datasets.splits import stratified_split
 from hvppi.io.alphabet import STANDARD_AMINO_ACIDS
 from hvppi.io.errors import InputError
-from hvppi.io.files import atomic_path, atomic_write
+from hvppi.io.files import atomic_write
+from hvppi.io.validation import (
+    require_bool,
+    require_choice,
+    require_fraction,
+    require_int,
+    require_number,
+    require_positive,
+)
 
 PAPER_CAPS = {0.3: {"balanced": 23, "imbalanced": 120}, 0.4: {"balanced": 4, "imbalanced": 206}}
 DEFAULT_RATIOS = {"balanced": 1.0, "imbalanced": 5.0}
@@ -84,64 +96,83 @@ RULES = {
 }
 
 
+Caps = Literal["ratio", "paper"]
+Similarity = Literal["score", "self-normalised"]
+Clusterer = Literal["cdhit"]
+
+
 @dataclass
 class BuildSettings:
-    """Parameters of :func:`build_dataset`; the defaults are the paper's."""
+    """Parameters of :func:`build_dataset`; the defaults are the paper's. Checked on construction
+    (and again by :meth:`validate`): a bad value raises ValueError naming the field."""
 
     mi_thresholds: tuple[float, ...] = (0.3, 0.4)
-    mi_source: str = "any"
+    mi_source: MiSource = "any"
     ratios: tuple[float, ...] | None = None
-    caps: str = "ratio"
+    caps: Caps = "ratio"
     replicates: int = 3
     seed: int = 0
     test_fraction: float = 0.2
     min_length: int = 50
     max_length: int = 3000
     identity: float = 0.9
-    clusterer: str = "cdhit"
+    clusterer: Clusterer = "cdhit"
     matrix: str = "BLOSUM30"
     gap_open: int = 10
     gap_extend: int = 1
     distance_threshold: float = 0.8
     outlier_fraction: float = 0.9
-    similarity: str = "score"
+    similarity: Similarity = "score"
     disjoint_test: bool = False
     skip_bad_lines: bool = False
     threads: int = 0
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     def validate(self) -> None:
-        if not self.mi_thresholds or any(not 0 <= t <= 1 for t in self.mi_thresholds):
-            raise ValueError("MI-score thresholds must lie in [0, 1]")
+        """Raise ValueError naming the first field with a bad value."""
+        if (
+            isinstance(self.mi_thresholds, str)
+            or not isinstance(self.mi_thresholds, Sequence)
+            or not self.mi_thresholds
+        ):
+            raise ValueError(
+                f"mi_thresholds (MI-score thresholds) must be a non-empty tuple, got {self.mi_thresholds!r}"
+            )
+        for t in self.mi_thresholds:
+            require_fraction("mi_thresholds (MI-score thresholds)", t)
         if len(set(self.mi_thresholds)) != len(self.mi_thresholds):
-            raise ValueError("MI-score thresholds must be distinct")
-        if self.mi_source not in MI_SOURCES:
-            raise ValueError(f"mi_source must be one of {', '.join(MI_SOURCES)}")
-        if self.caps not in ("ratio", "paper"):
-            raise ValueError("caps must be 'ratio' (n solved for the ratio) or 'paper' (the paper's n)")
+            raise ValueError("mi_thresholds (MI-score thresholds) must be distinct")
+        require_choice("mi_source", self.mi_source, MI_SOURCES)
+        require_choice("caps", self.caps, get_args(Caps))
+        if self.ratios is not None:
+            if isinstance(self.ratios, str) or not isinstance(self.ratios, Sequence) or not self.ratios:
+                raise ValueError(f"ratios (negative:positive) must be None or a non-empty tuple, got {self.ratios!r}")
+            for r in self.ratios:
+                require_positive("ratios (negative:positive)", r)
         if self.caps == "paper" and (
             self.ratios is not None or any(round(t, 6) not in PAPER_CAPS for t in self.mi_thresholds)
         ):
             raise ValueError("the paper's n exist only for the balanced and imbalanced sets at MI 0.3 and 0.4")
-        if self.ratios is not None and (not self.ratios or any(r <= 0 for r in self.ratios)):
-            raise ValueError("negative:positive ratios must be positive")
-        if self.seed < 0:
-            raise ValueError("seed must be a non-negative integer")
-        if self.replicates < 1:
-            raise ValueError("replicates must be at least 1")
-        if not 0 < self.test_fraction < 1:
-            raise ValueError("test_fraction must lie strictly between 0 and 1")
-        if not 0 < self.min_length <= self.max_length:
-            raise ValueError("need 0 < min_length <= max_length")
-        if self.clusterer != "cdhit":
-            raise ValueError("the only clusterer is 'cdhit' (CD-HIT, as in the paper)")
-        if self.threads < 0:
-            raise ValueError("threads must be 0 (every CPU) or more")
-        if self.similarity not in ("score", "self-normalised"):
-            raise ValueError("similarity must be 'score' or 'self-normalised'")
-        if not 0 < self.outlier_fraction <= 1:
-            raise ValueError("outlier_fraction must lie in (0, 1]")
-        if not 0 <= self.distance_threshold < 1:
-            raise ValueError("distance_threshold must lie in [0, 1)")
+        require_int("replicates", self.replicates, minimum=1)
+        require_int("seed", self.seed, minimum=0)
+        require_fraction("test_fraction", self.test_fraction, closed_low=False, closed_high=False)
+        require_int("min_length", self.min_length, minimum=1)
+        require_int("max_length", self.max_length, minimum=self.min_length)
+        require_number("identity (CD-HIT)", self.identity, 0.4, 1.0)
+        require_choice("clusterer", self.clusterer, get_args(Clusterer))
+        if not isinstance(self.matrix, str):
+            raise ValueError(f"matrix must be a substitution matrix name, got {self.matrix!r}")
+        check_matrix(self.matrix)
+        require_int("gap_open", self.gap_open, minimum=0)
+        require_int("gap_extend", self.gap_extend, minimum=0)
+        require_fraction("distance_threshold", self.distance_threshold, closed_high=False)
+        require_fraction("outlier_fraction", self.outlier_fraction, closed_low=False)
+        require_choice("similarity", self.similarity, get_args(Similarity))
+        require_bool("disjoint_test", self.disjoint_test)
+        require_bool("skip_bad_lines", self.skip_bad_lines)
+        require_int("threads", self.threads, minimum=0)
 
 
 @dataclass
@@ -158,7 +189,9 @@ class HumanVirusPairs:
     counts: dict
 
 
-def collect_human_virus(interactions, thresholds: Sequence[float], mi_source: str = "any") -> HumanVirusPairs:
+def collect_human_virus(
+    interactions: Iterable[Interaction], thresholds: Sequence[float], mi_source: str = "any"
+) -> HumanVirusPairs:
     """Orient the human–virus rows and group their pairs by MI-score threshold (a pair passes a
     threshold when any of its rows does)."""
     thresholds = sorted(thresholds)
@@ -193,7 +226,7 @@ def collect_human_virus(interactions, thresholds: Sequence[float], mi_source: st
                 if (h, v) not in seen[t]:
                     seen[t].add((h, v))
                     by_threshold[t].append((h, v))
-    counts = {
+    counts: dict[str, Any] = {
         "human_virus_rows": human_virus_rows,
         "human_virus_rows_with_mi_score": scored_rows,
         "human_virus_pairs_known": len(known),
@@ -233,7 +266,7 @@ def _load_pool(sequences) -> dict[str, str]:
 
 def _check_proteins(ids: set[str], sequence_of: dict[str, str], settings: BuildSettings) -> dict[str, list[str]]:
     """Proteins failing the sequence filters, by reason."""
-    failed = {"without_sequence": [], "nonstandard_letters": [], "too_short": [], "too_long": []}
+    failed: dict[str, list[str]] = {"without_sequence": [], "nonstandard_letters": [], "too_short": [], "too_long": []}
     for pid in sorted(ids):
         seq = sequence_of.get(pid)
         if seq is None:
@@ -292,19 +325,16 @@ def viral_similarity(
     gap_open: int = 10,
     gap_extend: int = 1,
     threads: int = 1,
-    block: int = 32,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
     progress: bool = False,
 ) -> tuple[np.ndarray, dict]:
     """Symmetric matrix of global alignment scores between ``ids`` (in that order), with cache info.
 
-    With ``cache_dir``, rows are aligned in blocks of ``block`` proteins against the proteins from the
-    block on (the upper triangle), each block saved as it finishes; a later call with the same
-    sequences and scoring reuses the finished blocks or the whole matrix.
+    The pairs i < j are aligned by :func:`hvppi.align.blocks.aligned_pairs` in blocks of ``block_rows``
+    rows; with ``cache_dir``, each block is saved as it finishes and the whole in
+    ``cache_dir/viral-nw-KEY.npz``, so that a later call with the same sequences and scoring reuses the
+    finished blocks or the whole. The diagonal (self scores) is aligned afresh each time (n alignments).
     """
-    from tqdm import tqdm
-
-    from hvppi.align.kernels import global_scores
-
     ids = list(ids)
     n = len(ids)
     key = alignment_key(ids, sequences, matrix, gap_open, gap_extend)
@@ -317,74 +347,31 @@ def viral_similarity(
         "residues": int(sum(len(sequences[p]) for p in ids)),
         "cached_blocks": 0,
         "aligned_blocks": 0,
+        "cached": False,
     }
-    folder = None if cache_dir is None else Path(cache_dir) / f"nw-{key[:16]}"
-    final = None if folder is None else folder / "similarity.npy"
-    if final is not None and final.exists():
-        result = np.load(final)
-        if result.shape == (n, n):
-            info["cached"] = True
-            return result, info
     seqs = [sequences[p] for p in ids]
     result = np.zeros((n, n), dtype=np.float64)
-    starts = list(range(0, n, block))
-    lengths = np.array([len(s) for s in seqs], dtype=np.float64)
-    suffix = np.concatenate([np.cumsum(lengths[::-1])[::-1], [0.0]])
-    with tqdm(
-        total=float(lengths @ suffix[np.arange(n)]) / 1e9,
-        unit="G cells",
-        disable=not progress,
-        desc="aligning viral proteins",
-        bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} G cells [{elapsed}<{remaining}]",
-    ) as bar:
-        for a in starts:
-            b = min(a + block, n)
-            part_path = None if folder is None else folder / f"rows_{a}_{b}.npy"
-            if part_path is not None and part_path.exists():
-                part = np.load(part_path)
-                info["cached_blocks"] += 1
-            else:
-                part = np.asarray(
-                    global_scores(
-                        seqs[a:b], seqs[a:], matrix=matrix, gap_open=gap_open, gap_extend=gap_extend, threads=threads
-                    ),
-                    dtype=np.float64,
-                )
-                info["aligned_blocks"] += 1
-                if part_path is not None:
-                    folder.mkdir(parents=True, exist_ok=True)
-                    with atomic_path(part_path) as tmp, open(tmp, "wb") as fh:
-                        np.save(fh, part)
-            result[a:b, a:] = part
-            bar.update(float(lengths[a:b] @ suffix[a:b]) / 1e9)
-    upper = np.triu_indices(n, 1)
-    result[(upper[1], upper[0])] = result[upper]
-    if folder is not None:
-        with atomic_path(final) as tmp, open(tmp, "wb") as fh:
-            np.save(fh, result)
-        with atomic_write(folder / "ids.txt") as fh:
-            fh.writelines(f"{p}\n" for p in ids)
-        for part_path in folder.glob("rows_*.npy"):
-            part_path.unlink()
-    info["cached"] = info["cached_blocks"] > 0
+    if n >= 2:
+        aligned = aligned_pairs(
+            seqs,
+            matrix=matrix,
+            gap_open=gap_open,
+            gap_extend=gap_extend,
+            threads=threads,
+            cache=None if cache_dir is None else Path(cache_dir) / f"viral-nw-{key[:16]}.npz",
+            key=key,
+            block_rows=block_rows,
+            progress=progress,
+        )
+        upper = np.triu_indices(n, 1)
+        result[upper] = aligned.score
+        result[(upper[1], upper[0])] = aligned.score
+        info["cached_blocks"], info["aligned_blocks"] = aligned.blocks_reused, aligned.blocks_aligned
+        info["cached"] = aligned.from_cache or aligned.blocks_reused > 0
+    if n:
+        self_scores, _ = pair_stats(seqs, seqs, matrix=matrix, gap_open=gap_open, gap_extend=gap_extend)
+        result[np.diag_indices(n)] = self_scores
     return result, info
-
-
-def stratified_split(
-    labels: np.ndarray, test_fraction: float, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices (train, test), shuffled, with ``test_fraction`` of each class (rounded) in test."""
-    labels = np.asarray(labels)
-    if len(labels) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    train, test = [], []
-    for y in np.unique(labels):
-        rows = rng.permutation(np.flatnonzero(labels == y))
-        k = int(round(test_fraction * len(rows)))
-        test.append(rows[:k])
-        train.append(rows[k:])
-    train_idx, test_idx = np.concatenate(train), np.concatenate(test)
-    return rng.permutation(train_idx), rng.permutation(test_idx)
 
 
 def _write_pairs(path: Path, pairs: Sequence[tuple[str, str, int]]) -> None:
@@ -456,7 +443,7 @@ def write_replicate(
     _write_pairs(folder / "protein_pair_label_test.txt", test)
     _write_csv(folder / "train.csv", train, sequences)
     _write_csv(folder / "test.csv", test, sequences)
-    counts = {"train": _class_counts(train), "test": _class_counts(test), "proteins": len(proteins)}
+    counts: dict[str, Any] = {"train": _class_counts(train), "test": _class_counts(test), "proteins": len(proteins)}
     if clusters is not None:
         shuffled = [rows[i] for i in rng.permutation(len(rows))]
         split = protein_disjoint_split(shuffled, clusters[0], clusters[1], test_fraction, rng)
@@ -570,23 +557,8 @@ def build_dataset(
     out = Path(out_dir)
     thresholds = sorted(settings.mi_thresholds)
     parameters = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()}
-    manifest: dict = {"hvppi_version": __version__, "rules": RULES, "parameters": parameters, "inputs": []}
-
-    interactions = []
-    for path in mitab_paths:
-        parsed = read_mitab(path, skip_bad_lines=settings.skip_bad_lines)
-        interactions.extend(parsed.interactions)
-        manifest["inputs"].append(
-            {
-                "path": str(path),
-                "sha256": file_sha256(path),
-                "layout": parsed.layout,
-                "rows": parsed.rows,
-                "skipped_bad_lines": len(parsed.bad_lines),
-                "bad_lines": parsed.bad_lines,
-            }
-        )
-        say(f"{path}: {parsed.rows} rows ({parsed.layout}), {len(parsed.bad_lines)} malformed skipped")
+    manifest: dict = {"hvppi_version": __version__, "rules": RULES, "parameters": parameters}
+    interactions, manifest["inputs"] = _read_inputs(mitab_paths, settings, say)
     if isinstance(sequences, (str, os.PathLike)):
         manifest["sequence_file"] = {"path": str(sequences), "sha256": file_sha256(sequences)}
     pool = _load_pool(sequences)
@@ -597,47 +569,131 @@ def build_dataset(
         "rows_parsed": len(interactions),
         **collected.counts,
     }
+    filtered = _filter_pairs(collected, pool, thresholds, settings, manifest, mitab_paths[0])
+    state = _cluster_and_align(filtered, thresholds, settings, out, progress, say, manifest)
+    _remove_earlier_builds(out, say)
+    for t in thresholds:
+        manifest[f"mi{t:g}"] = _build_threshold(t, state, settings, out, say)
+
+    manifest["elapsed_seconds"] = round(time.perf_counter() - started, 2)
+    with atomic_write(out / "manifest.json") as fh:
+        json.dump(manifest, fh, indent=2)
+    return manifest
+
+
+@dataclass
+class _Filtered:
+    """The pairs after the sequence filters (step 3), with the sequences and the known pairs."""
+
+    collected: HumanVirusPairs
+    sequence_of: dict[str, str]
+    filtered: dict[float, list[tuple[str, str]]]
+    without_sequence: set[str]
+    known: set[tuple[str, str]]
+
+
+@dataclass
+class _BuildState(_Filtered):
+    """What the per-threshold steps need: the filtered pairs, the clusters, the non-redundant
+    positives per threshold and the viral similarity matrix (rows in ``index`` order)."""
+
+    human_cluster: dict[str, str]
+    viral_cluster: dict[str, str]
+    positives: dict[float, list[tuple[str, str]]]
+    similarity: np.ndarray
+    index: dict[str, int]
+
+
+def _read_inputs(
+    mitab_paths: Sequence[str | os.PathLike], settings: BuildSettings, say: Callable[[str], None]
+) -> tuple[list[Interaction], list[dict]]:
+    """Step 1: the interactions of every MITAB file, and the manifest's description of each file."""
+    interactions, inputs = [], []
+    for path in mitab_paths:
+        parsed = read_mitab(path, skip_bad_lines=settings.skip_bad_lines)
+        interactions.extend(parsed.interactions)
+        inputs.append(
+            {
+                "path": str(path),
+                "sha256": file_sha256(path),
+                "layout": parsed.layout,
+                "rows": parsed.rows,
+                "skipped_bad_lines": len(parsed.bad_lines),
+                "bad_lines": parsed.bad_lines,
+            }
+        )
+        say(f"{path}: {parsed.rows} rows ({parsed.layout}), {len(parsed.bad_lines)} malformed skipped")
+    return interactions, inputs
+
+
+def _filter_pairs(
+    collected: HumanVirusPairs,
+    pool: dict[str, str],
+    thresholds: list[float],
+    settings: BuildSettings,
+    manifest: dict,
+    first_path: str | os.PathLike,
+) -> _Filtered:
+    """Step 3: sequences and the sequence filters; the known pairs under every ID of the same sequence."""
     ids = {p for pairs in collected.by_threshold.values() for pair in pairs for p in pair}
     sequence_of, manifest["sequences"] = _resolve_sequences(ids, collected, pool, settings)
     without_sequence = set(manifest["sequences"]["proteins_failing_filters"]["without_sequence"])
     filtered = {
         t: [(h, v) for h, v in collected.by_threshold[t] if h in sequence_of and v in sequence_of] for t in thresholds
     }
-    lowest = filtered[thresholds[0]]
-    if not lowest:
-        if not pool and not collected.file_sequences:
-            hint = "; give a sequence file (--sequences)"
-        elif without_sequence:
-            hint = (
-                f"; {len(without_sequence)} proteins have no sequence (e.g. {', '.join(sorted(without_sequence)[:3])})"
-                + (f", and the sequence file's IDs look like {', '.join(list(pool)[:3])}" if pool else "")
-            )
-        else:
-            hint = ""
-        raise InputError(f"no human–virus pair is left after the MI-score and sequence filters{hint}", mitab_paths[0])
+    if not filtered[thresholds[0]]:
+        raise InputError(
+            "no human–virus pair is left after the MI-score and sequence filters"
+            + _no_pairs_hint(pool, collected, without_sequence),
+            first_path,
+        )
     known = known_by_sequence(
         collected.known,
         lambda pid: sequence_of.get(pid) or collected.file_sequences.get(pid) or _lookup(pool, pid),
         sequence_of,
     )
     manifest["counts"]["known_pairs_under_same_sequence_ids"] = len(known)
+    return _Filtered(collected, sequence_of, filtered, without_sequence, known)
 
+
+def _no_pairs_hint(pool: dict[str, str], collected: HumanVirusPairs, without_sequence: set[str]) -> str:
+    if not pool and not collected.file_sequences:
+        return "; give a sequence file (--sequences)"
+    if without_sequence:
+        return (
+            f"; {len(without_sequence)} proteins have no sequence (e.g. {', '.join(sorted(without_sequence)[:3])})"
+            + (f", and the sequence file's IDs look like {', '.join(list(pool)[:3])}" if pool else "")
+        )
+    return ""
+
+
+def _cluster_and_align(
+    state: _Filtered,
+    thresholds: list[float],
+    settings: BuildSettings,
+    out: Path,
+    progress: bool,
+    say: Callable[[str], None],
+    manifest: dict,
+) -> _BuildState:
+    """Steps 4 and 5a: CD-HIT clusters and redundancy removal; the viral alignment matrix."""
     from hvppi.datasets.clustering import cdhit_clusters
 
+    lowest = state.filtered[thresholds[0]]
     humans, viruses = sorted({h for h, _ in lowest}), sorted({v for _, v in lowest})
     say(f"CD-HIT at identity {settings.identity} on {len(humans)} human and {len(viruses)} viral proteins")
-    human_cluster = cdhit_clusters({h: sequence_of[h] for h in humans}, settings.identity, settings.threads)
-    viral_cluster = cdhit_clusters({v: sequence_of[v] for v in viruses}, settings.identity, settings.threads)
-    positives = {t: _remove_redundant(filtered[t], human_cluster, viral_cluster) for t in thresholds}
+    human_cluster = cdhit_clusters({h: state.sequence_of[h] for h in humans}, settings.identity, settings.threads)
+    viral_cluster = cdhit_clusters({v: state.sequence_of[v] for v in viruses}, settings.identity, settings.threads)
+    positives = {t: _remove_redundant(state.filtered[t], human_cluster, viral_cluster) for t in thresholds}
 
-    viral_ids = sorted({v for t in thresholds for _, v in positives[t]})
+    virus_ids = sorted({v for t in thresholds for _, v in positives[t]})
     say(
-        f"aligning {len(viral_ids)} viral proteins all against all ({settings.matrix}, gap open {settings.gap_open}, "
+        f"aligning {len(virus_ids)} viral proteins all against all ({settings.matrix}, gap open {settings.gap_open}, "
         f"extend {settings.gap_extend})"
     )
     similarity, manifest["alignment"] = viral_similarity(
-        viral_ids,
-        sequence_of,
+        virus_ids,
+        state.sequence_of,
         out / "cache",
         settings.matrix,
         settings.gap_open,
@@ -647,79 +703,112 @@ def build_dataset(
     )
     if settings.similarity == "self-normalised":
         similarity = self_normalised(similarity)
-    index = {v: k for k, v in enumerate(viral_ids)}
+    index = {v: k for k, v in enumerate(virus_ids)}
+    return _BuildState(
+        **vars(state),
+        human_cluster=human_cluster,
+        viral_cluster=viral_cluster,
+        positives=positives,
+        similarity=similarity,
+        index=index,
+    )
 
+
+def _remove_earlier_builds(out: Path, say: Callable[[str], None]) -> None:
+    """Remove an earlier build's data sets: this build's manifest will not describe them."""
     stale = [d for d in out.glob("mi*") if d.is_dir()]
-    for folder in stale:  # an earlier build's data sets; this build's manifest will not describe them
+    for folder in stale:
         shutil.rmtree(folder)
     if stale:
         say(f"removed {len(stale)} data set folder(s) of an earlier build in {out}")
-    for t in thresholds:
-        kept = positives[t]
-        step: dict = {
-            "rows": collected.rows_at[t],
-            "rows_by_source": collected.rows_by_source[t],
-            "unique_pairs": _species_counts(collected.by_threshold[t], collected.viral_taxid),
-            "after_sequence_filters": _species_counts(filtered[t], collected.viral_taxid),
-            "after_cdhit": _species_counts(kept, collected.viral_taxid),
-        }
-        step["after_sequence_filters"]["proteins_without_sequence"] = len(
-            {p for pair in collected.by_threshold[t] for p in pair} & without_sequence
-        )
-        step["after_cdhit"]["human_clusters"] = len({human_cluster[h] for h, _ in filtered[t]})
-        step["after_cdhit"]["viral_clusters"] = len({viral_cluster[v] for _, v in filtered[t]})
-        if not kept:
-            step["conditions"] = {}
-            manifest[f"mi{t:g}"] = step
-            say(f"MI >= {t:g}: no pair left after the filters; no data set written")
-            continue
-        own = sorted({v for _, v in kept})
-        rows = [index[v] for v in own]
-        candidates = candidate_pool(
-            similarity[np.ix_(rows, rows)], own, kept, known, settings.distance_threshold, settings.outlier_fraction
-        )
-        step["negative_sampling"] = _sampling_report(candidates, kept)
-        conditions = _conditions(t, settings, candidates.sizes, len(kept))
-        for c, (name, condition) in enumerate(conditions.items()):
-            condition["replicates"] = []
-            for rep in range(1, settings.replicates + 1):
-                seed = [settings.seed, int(round(t * 10000)), c, rep]
-                negatives = candidates.sample(condition["n"], seed)
-                leaked = [pair for pair in negatives if pair in known]
-                if leaked:
-                    raise RuntimeError(f"internal error: sampled negatives that are known positives: {leaked[:5]}")
-                folder = out / f"mi{t:g}" / name / f"rep{rep}"
-                replicate = {
-                    "seed": seed,
-                    "folder": folder.relative_to(out).as_posix(),
-                    "positives": len(kept),
-                    "negatives": len(negatives),
-                    "human_proteins": len({h for h, _ in kept} | {h for h, _ in negatives}),
-                    "viral_proteins": len({v for _, v in kept} | {v for _, v in negatives}),
-                    **_negative_spread(negatives),
-                }
-                replicate.update(
-                    write_replicate(
-                        folder,
-                        kept,
-                        negatives,
-                        sequence_of,
-                        settings.test_fraction,
-                        np.random.default_rng(seed + [1]),
-                        (human_cluster, viral_cluster) if settings.disjoint_test else None,
-                    )
-                )
-                condition["replicates"].append(replicate)
-            negatives_per_rep = condition["replicates"][0]["negatives"]
-            condition["negative_positive_ratio"] = round(negatives_per_rep / max(1, len(kept)), 4)
-            say(
-                f"MI >= {t:g}, {name}: n = {condition['n']} ({condition['n_source']}), {len(kept)} positives, "
-                f"{negatives_per_rep} negatives per replicate"
-            )
-        step["conditions"] = conditions
-        manifest[f"mi{t:g}"] = step
 
-    manifest["elapsed_seconds"] = round(time.perf_counter() - started, 2)
-    with atomic_write(out / "manifest.json") as fh:
-        json.dump(manifest, fh, indent=2)
-    return manifest
+
+def _build_threshold(
+    t: float, state: _BuildState, settings: BuildSettings, out: Path, say: Callable[[str], None]
+) -> dict:
+    """Steps 5b and 6 at one MI-score threshold: candidate negatives, conditions and replicates; its manifest step."""
+    collected = state.collected
+    kept = state.positives[t]
+    step: dict = {
+        "rows": collected.rows_at[t],
+        "rows_by_source": collected.rows_by_source[t],
+        "unique_pairs": _species_counts(collected.by_threshold[t], collected.viral_taxid),
+        "after_sequence_filters": _species_counts(state.filtered[t], collected.viral_taxid),
+        "after_cdhit": _species_counts(kept, collected.viral_taxid),
+    }
+    step["after_sequence_filters"]["proteins_without_sequence"] = len(
+        {p for pair in collected.by_threshold[t] for p in pair} & state.without_sequence
+    )
+    step["after_cdhit"]["human_clusters"] = len({state.human_cluster[h] for h, _ in state.filtered[t]})
+    step["after_cdhit"]["viral_clusters"] = len({state.viral_cluster[v] for _, v in state.filtered[t]})
+    if not kept:
+        step["conditions"] = {}
+        say(f"MI >= {t:g}: no pair left after the filters; no data set written")
+        return step
+    own = sorted({v for _, v in kept})
+    rows = [state.index[v] for v in own]
+    candidates = candidate_pool(
+        state.similarity[np.ix_(rows, rows)],
+        own,
+        kept,
+        state.known,
+        settings.distance_threshold,
+        settings.outlier_fraction,
+    )
+    step["negative_sampling"] = _sampling_report(candidates, kept)
+    conditions = _conditions(t, settings, candidates.sizes, len(kept))
+    for c, (name, condition) in enumerate(conditions.items()):
+        condition["replicates"] = [
+            _build_replicate(t, c, name, rep, condition["n"], candidates, state, settings, out)
+            for rep in range(1, settings.replicates + 1)
+        ]
+        negatives_per_rep = condition["replicates"][0]["negatives"]
+        condition["negative_positive_ratio"] = round(negatives_per_rep / max(1, len(kept)), 4)
+        say(
+            f"MI >= {t:g}, {name}: n = {condition['n']} ({condition['n_source']}), {len(kept)} positives, "
+            f"{negatives_per_rep} negatives per replicate"
+        )
+    step["conditions"] = conditions
+    return step
+
+
+def _build_replicate(
+    t: float,
+    c: int,
+    name: str,
+    rep: int,
+    n: int,
+    candidates: CandidatePool,
+    state: _BuildState,
+    settings: BuildSettings,
+    out: Path,
+) -> dict:
+    """Step 6 for one replicate of condition number ``c``: sample its negatives, split and write it."""
+    kept = state.positives[t]
+    seed = [settings.seed, int(round(t * 10000)), c, rep]
+    negatives = candidates.sample(n, seed)
+    leaked = [pair for pair in negatives if pair in state.known]
+    if leaked:
+        raise RuntimeError(f"internal error: sampled negatives that are known positives: {leaked[:5]}")
+    folder = out / f"mi{t:g}" / name / f"rep{rep}"
+    replicate = {
+        "seed": seed,
+        "folder": folder.relative_to(out).as_posix(),
+        "positives": len(kept),
+        "negatives": len(negatives),
+        "human_proteins": len({h for h, _ in kept} | {h for h, _ in negatives}),
+        "viral_proteins": len({v for _, v in kept} | {v for _, v in negatives}),
+        **_negative_spread(negatives),
+    }
+    replicate.update(
+        write_replicate(
+            folder,
+            kept,
+            negatives,
+            state.sequence_of,
+            settings.test_fraction,
+            np.random.default_rng(seed + [1]),
+            (state.human_cluster, state.viral_cluster) if settings.disjoint_test else None,
+        )
+    )
+    return replicate

@@ -37,6 +37,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 
 from hvppi.io.errors import InputError
 from hvppi.io.files import open_text
@@ -73,7 +74,8 @@ MITAB_PLUS_COLUMNS = (
     "protein_xref_1_display_id",
     "protein_xref_2_display_id",
 )
-MI_SOURCES = ("any", "intact-miscore", "virhostnet-miscore")
+MiSource = Literal["any", "intact-miscore", "virhostnet-miscore"]
+MI_SOURCES: tuple[str, ...] = get_args(MiSource)
 
 UNIPROT_ACCESSION = re.compile(
     r"(?:[OPQ][0-9][A-Z0-9]{3}[0-9]|[A-NR-Z][0-9](?:[A-Z][A-Z0-9]{2}[0-9]){1,2})(?:-[0-9]+|-PRO_[0-9]+)?"

@@ -20,16 +20,17 @@ Pure numpy; every function works on small hand-made matrices.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 DISTANCE_THRESHOLD = 0.8
 OUTLIER_FRACTION = 0.9
 
 
-def _square(similarity) -> np.ndarray:
+def _square(similarity: ArrayLike) -> np.ndarray:
     s = np.asarray(similarity, dtype=np.float64)
     if s.ndim != 2 or s.shape[0] != s.shape[1]:
         raise ValueError(f"the similarity matrix must be square, got shape {s.shape}")
@@ -38,7 +39,7 @@ def _square(similarity) -> np.ndarray:
     return s
 
 
-def self_normalised(similarity) -> np.ndarray:
+def self_normalised(similarity: ArrayLike) -> np.ndarray:
     """S_ij / sqrt(S_ii * S_jj): alignment scores with the length effect taken out (an option, not the
     paper's step). Raw global scores grow with length, so each row's minimum is set by the longest
     proteins and the 'far' proteins of most rows are the same few long ones."""
@@ -49,7 +50,7 @@ def self_normalised(similarity) -> np.ndarray:
     return s / np.sqrt(np.outer(self_scores, self_scores))
 
 
-def outlier_mask(similarity, fraction: float = OUTLIER_FRACTION, whisker: float = 1.5) -> np.ndarray:
+def outlier_mask(similarity: ArrayLike, fraction: float = OUTLIER_FRACTION, whisker: float = 1.5) -> np.ndarray:
     """Boolean mask of the outlier proteins (step 1 of the module docstring)."""
     s = _square(similarity)
     n = len(s)
@@ -65,7 +66,7 @@ def outlier_mask(similarity, fraction: float = OUTLIER_FRACTION, whisker: float 
     return below.sum(axis=1) >= fraction * (n - 1)
 
 
-def normalised_distance(similarity) -> np.ndarray:
+def normalised_distance(similarity: ArrayLike) -> np.ndarray:
     """1 − row-wise min-max normalised similarity, self excluded from each row's min and max; the
     diagonal is 0, and a row whose off-diagonal values are all equal gets distance 0 (nothing is
     more dissimilar than anything else)."""
@@ -84,9 +85,9 @@ def normalised_distance(similarity) -> np.ndarray:
 
 
 def candidate_negatives(
-    distance,
+    distance: ArrayLike,
     virus_ids: Sequence[str],
-    partners: dict[str, Iterable[str]],
+    partners: Mapping[str, Iterable[str]],
     known_positives: set[tuple[str, str]],
     threshold: float = DISTANCE_THRESHOLD,
 ) -> dict[str, list[str]]:
@@ -109,12 +110,12 @@ def candidate_negatives(
     return result
 
 
-def capped_total(sizes, n: int) -> int:
+def capped_total(sizes: ArrayLike, n: int) -> int:
     """Number of negatives at a cap of ``n`` per viral protein."""
     return int(np.minimum(np.asarray(sizes, dtype=np.int64), n).sum())
 
 
-def solve_cap(sizes, target: float) -> int:
+def solve_cap(sizes: ArrayLike, target: float) -> int:
     """Smallest cap n whose negatives reach ``target``; the largest candidate count if none does."""
     sizes = np.asarray(sizes, dtype=np.int64)
     if target < 0:
@@ -159,12 +160,13 @@ class CandidatePool:
     def total(self) -> int:
         return int(self.sizes.sum())
 
-    def sample(self, n: int, seed) -> list[tuple[str, str]]:
+    def sample(self, n: int, seed: int | Sequence[int]) -> list[tuple[str, str]]:
+        """At most ``n`` negatives per viral protein, drawn with ``np.random.default_rng(seed)``."""
         return cap_per_virus(self.candidates, n, np.random.default_rng(seed))
 
 
 def candidate_pool(
-    similarity,
+    similarity: ArrayLike,
     virus_ids: Sequence[str],
     positives: Iterable[tuple[str, str]],
     known_positives: Iterable[tuple[str, str]] = (),

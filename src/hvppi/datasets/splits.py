@@ -1,4 +1,8 @@
-"""Protein-disjoint evaluation splits.
+"""Splits of labelled pairs: stratified by label, and protein-disjoint.
+
+:func:`stratified_split` (and the general :func:`stratified_parts` under it) is the one stratified
+splitter of hvppi: the data-set builder's 8:2 replicate split, the training/validation split of
+:func:`hvppi.ppi.training.train` and its class-balanced minibatches all use it.
 
 The benchmark's own split is pair-level: every viral protein of its test pairs also occurs in
 training, so a model can score well by remembering proteins. ``viral_disjoint_split`` holds out a
@@ -8,10 +12,52 @@ cluster at the given identity) on the same side.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 import numpy as np
 
 from hvppi.datasets.clustering import cdhit_clusters
 from hvppi.io.pairs import PairTable
+
+
+def stratified_parts(
+    labels: np.ndarray,
+    cuts: Callable[[int], Sequence[slice]],
+    rng: np.random.Generator,
+    classes: Sequence[int],
+) -> list[np.ndarray]:
+    """Row indices cut into parts, each class spread over the parts as ``cuts`` says.
+
+    For each label of ``classes`` in turn, the rows of that label are shuffled and ``cuts(n)`` (n: the
+    rows of the label) gives the slice of them that goes into each part; each part is then shuffled.
+    """
+    labels = np.asarray(labels)
+    pieces = []
+    for y in classes:
+        rows = rng.permutation(np.flatnonzero(labels == y))
+        pieces.append([rows[cut] for cut in cuts(len(rows))])
+    return [rng.permutation(np.concatenate(part)) for part in zip(*pieces)]
+
+
+def stratified_split(
+    labels: np.ndarray, test_fraction: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row indices (train, test), shuffled, with ``test_fraction`` of each class (rounded) in test."""
+    labels = np.asarray(labels)
+    if len(labels) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+
+    def cuts(n: int) -> list[slice]:
+        k = held_out_count(n, test_fraction)
+        return [slice(k, n), slice(0, k)]
+
+    train, test = stratified_parts(labels, cuts, rng, np.unique(labels).tolist())
+    return train, test
+
+
+def held_out_count(n: int, test_fraction: float) -> int:
+    """How many of a class's ``n`` rows :func:`stratified_split` puts in the test part."""
+    return int(round(test_fraction * n))
 
 
 def viral_disjoint_split(

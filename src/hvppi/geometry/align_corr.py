@@ -19,10 +19,10 @@ cosine similarity with the sign flipped (the paper's +0.791 between "cosine" and
 distance suggests it reported cosine distance; both are shown). The same correlations are computed
 within identity bins (default: below and from 0.3, low and high sequence similarity).
 
-The alignment stats, the long part, are computed in blocks of about 250,000 pairs, each saved in
-OUT/alignment.npz.parts/ as it finishes (an interrupted run resumes from the last block), then cached
-in OUT/alignment.npz under a SHA-256 of the sampled IDs, their sequences and the scoring: a second run
-with the same sample reuses them.
+The alignment stats, the long part, are computed in blocks of rows (:func:`hvppi.align.blocks.aligned_pairs`),
+each saved in OUT/alignment.npz.parts/ as it finishes (an interrupted run resumes from the finished
+blocks), then cached in OUT/alignment.npz under a SHA-256 of the sampled IDs, their sequences and the
+scoring: a second run with the same sample reuses them.
 """
 
 from __future__ import annotations
@@ -30,14 +30,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from hvppi.align.blocks import DEFAULT_BLOCK_ROWS, aligned_pairs
 from hvppi.io.errors import InputError
+from hvppi.io.files import atomic_write
 
 MATRIX = "PAM250"
 GAP_OPEN = 10
@@ -71,7 +73,7 @@ def sample_proteins(
     return sorted(ids[k] for k in chosen)
 
 
-def embedding_pair_metrics(X, block_rows: int = 512) -> tuple[np.ndarray, np.ndarray]:
+def embedding_pair_metrics(X: ArrayLike, block_rows: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """Cosine similarity and squared Euclidean distance of every row pair i < j, float64, condensed in
     the order of ``np.triu_indices(n, 1)`` (as ``scipy.spatial.distance.pdist``). Zero rows are an error."""
     X = np.asarray(X, dtype=np.float64)
@@ -178,14 +180,18 @@ def _num(x: float):
 def alignment_correlation(
     ids: Sequence[str],
     sequences: Sequence[str],
-    vectors,
+    vectors: ArrayLike,
     *,
     identity_bins: Sequence[float] = (0.3,),
     threads: int = 1,
     progress: bool = False,
     alignment_cache: str | os.PathLike | None = None,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
 ) -> AlignmentCorrelation:
-    """Correlations over all pairs of the given proteins (their sequences and embedding vectors, in order)."""
+    """Correlations over all pairs of the given proteins (their sequences and embedding vectors, in order).
+
+    With ``alignment_cache`` (a file path), the alignments are saved there, and in blocks of
+    ``block_rows`` rows while they run, so that a second or interrupted run reuses them."""
     ids = list(ids)
     vectors = np.asarray(vectors, dtype=np.float64)
     if len(ids) != len(sequences) or len(ids) != len(vectors):
@@ -210,12 +216,21 @@ def alignment_correlation(
     }
     sequences, replaced = _to_matrix_alphabet(sequences)
     parameters["letters_aligned_as_X"] = replaced
-    key = _cache_key(ids, sequences)
-    cached = _load_cache(alignment_cache, key)
-    if cached is None:
-        score, identity = _align_in_blocks(sequences, key, alignment_cache, threads, progress)
-    else:
-        score, identity = cached
+    aligned = aligned_pairs(
+        sequences,
+        matrix=MATRIX,
+        gap_open=GAP_OPEN,
+        gap_extend=GAP_EXTEND,
+        identities=True,
+        threads=threads,
+        cache=alignment_cache,
+        key=_cache_key(ids, sequences),
+        block_rows=block_rows,
+        progress=progress,
+    )
+    score, identity = aligned.score, aligned.identity
+    if identity is None:  # asked for above; a cache without identities is not reused
+        raise RuntimeError("internal error: the alignment came back without identities")
     cosine, sqeuclid = embedding_pair_metrics(vectors)
     pairs = {"score": score, "identity": identity, "cosine_similarity": cosine, "squared_euclidean": sqeuclid}
     pearson, spearman = (_expand(m) for m in correlation_matrices(pairs))
@@ -252,67 +267,6 @@ def _cache_key(ids: list[str], sequences: Sequence[str]) -> str:
     for pid, seq in zip(ids, sequences):
         digest.update(f"{pid}\t{seq}\n".encode())
     return digest.hexdigest()
-
-
-def _load_cache(path, key: str):
-    if path is None or not Path(path).is_file():
-        return None
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return (data["score"], data["identity"]) if str(data["key"]) == key else None
-    except (OSError, KeyError, ValueError):
-        return None
-
-
-def _align_in_blocks(
-    sequences: list[str], key: str, cache, threads: int, progress: bool, pairs_per_block: int = 250_000
-) -> tuple[np.ndarray, np.ndarray]:
-    """All-pairs score and identity, aligned in blocks of rows; with a cache path, each finished block is
-    saved beside it (``CACHE.parts/``) so an interrupted run resumes, and the whole is saved at the end."""
-    from tqdm.auto import tqdm
-
-    from hvppi.align.kernels import all_pairs_stats, pair_offsets
-
-    n = len(sequences)
-    offsets = pair_offsets(n)
-    bounds = [0]
-    for i in range(1, n - 1):
-        if offsets[i] - offsets[bounds[-1]] >= pairs_per_block:
-            bounds.append(i)
-    bounds.append(n - 1)
-    parts_dir = None if cache is None else Path(str(cache) + ".parts")
-    scores, identities = [], []
-    with tqdm(total=int(offsets[-1]), unit="aln", unit_scale=True, desc="aligning", disable=not progress) as bar:
-        for k, (start, stop) in enumerate(zip(bounds[:-1], bounds[1:])):
-            part = None if parts_dir is None else parts_dir / f"block-{k:05d}.npz"
-            block = _load_cache(part, f"{key}:{start}:{stop}")
-            if block is None:
-                block = all_pairs_stats(
-                    sequences,
-                    matrix=MATRIX,
-                    gap_open=GAP_OPEN,
-                    gap_extend=GAP_EXTEND,
-                    threads=threads,
-                    rows=(start, stop),
-                )
-                if part is not None:
-                    part.parent.mkdir(parents=True, exist_ok=True)
-                    _save_cache(part, f"{key}:{start}:{stop}", *block)
-            scores.append(block[0])
-            identities.append(block[1])
-            bar.update(int(offsets[stop] - offsets[start]))
-    score, identity = np.concatenate(scores), np.concatenate(identities)
-    if cache is not None:
-        _save_cache(cache, key, score, identity)
-        shutil.rmtree(parts_dir, ignore_errors=True)
-    return score, identity
-
-
-def _save_cache(path, key: str, score: np.ndarray, identity: np.ndarray) -> None:
-    from hvppi.io.files import atomic_write
-
-    with atomic_write(path, "wb") as fh:
-        np.savez(fh, key=key, score=score, identity=identity)
 
 
 def run_alignment_correlation(
@@ -382,8 +336,8 @@ def _matrix_tsv(m: np.ndarray) -> str:
 
 
 def write_alignment_correlation(result: AlignmentCorrelation, out_dir: str | os.PathLike, plots: bool = True) -> None:
-    from hvppi.io.files import atomic_write
-
+    """Write correlations.json, pearson.tsv, spearman.tsv, by_identity.tsv, proteins.txt and (with
+    ``plots``) the hexbin PNGs into ``out_dir``."""
     out = Path(out_dir)
     with atomic_write(out / "correlations.json") as fh:
         json.dump(result.to_dict(), fh, indent=2)

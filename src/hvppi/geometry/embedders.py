@@ -42,11 +42,12 @@ import torch
 from tqdm.auto import tqdm
 
 from hvppi._version import __version__
-from hvppi.io.alphabet import STANDARD_AMINO_ACIDS, tokenize
+from hvppi.io.alphabet import STANDARD_AMINO_ACIDS, check_letters, tokenize
 from hvppi.io.errors import HvppiError, InputError
 from hvppi.io.h5layout import dataset_key, sequence_sha256, write_protein_array
 from hvppi.ppi.features import FEATURE_SET, feature_table, residue_features
 from hvppi.ppi.inference import encode_proteins, length_batches, pad_tokens, resolve_device
+from hvppi.ppi.model import TowerName, check_tower
 
 FORMAT = "hvppi-embeddings"
 TRANSFORMER_FAMILIES = ("bert", "xlnet", "esm")
@@ -57,7 +58,7 @@ Vectors = tuple[np.ndarray, "list[np.ndarray] | None"]
 class TokenizationError(HvppiError):
     """A sequence (number ``index`` of its batch) that the tokenizer did not turn into one token per residue."""
 
-    def __init__(self, message: str, index: int):
+    def __init__(self, message: str, index: int) -> None:
         super().__init__(message)
         self.index = index
 
@@ -88,7 +89,7 @@ class FeatureEmbedder(Embedder):
 
     pooling = "mean"
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.name = "hvppi-features"
         self.dim = feature_table().shape[1]
         self.fingerprint = hashlib.sha256(FEATURE_SET.encode() + feature_table().tobytes()).hexdigest()
@@ -104,14 +105,15 @@ class TowerEmbedder(Embedder):
 
     pooling = "attention"
 
-    def __init__(self, tower: str, model: str | os.PathLike | None = None, device: str | torch.device = "auto"):
+    def __init__(
+        self, tower: TowerName, model: str | os.PathLike | None = None, device: str | torch.device = "auto"
+    ) -> None:
         from hvppi.ppi.modelfile import load_model
 
-        if tower not in ("human", "virus"):
-            raise ValueError("tower must be 'human' or 'virus'")
+        tower = check_tower(tower)
         self.device = resolve_device(device)
         interaction_model, info = load_model(model, self.device)
-        self.tower = interaction_model.human_tower if tower == "human" else interaction_model.virus_tower
+        self.tower = interaction_model.tower(tower)
         self.tower.eval()
         self.name = f"hvppi-tower-{tower}"
         self.model_path = info.path
@@ -148,7 +150,9 @@ class TransformerEmbedder(Embedder):
     pooling = "mean"
     batch_residues = 4096
 
-    def __init__(self, name_or_path: str | os.PathLike, device: str | torch.device = "auto", label: str | None = None):
+    def __init__(
+        self, name_or_path: str | os.PathLike, device: str | torch.device = "auto", label: str | None = None
+    ) -> None:
         transformers = _import_transformers()
         self.device = resolve_device(device)
         source = str(name_or_path)
@@ -277,7 +281,7 @@ def load_embedder(
     default the bundled model), or a HuggingFace hub name / local model directory. ``label`` renames it in the
     output files."""
     if name in ("hvppi-tower-human", "hvppi-tower-virus"):
-        embedder = TowerEmbedder(name.rsplit("-", 1)[1], hvppi_model, device)
+        embedder = TowerEmbedder(check_tower(name.rsplit("-", 1)[1]), hvppi_model, device)
     elif hvppi_model is not None:
         raise ValueError("an hvppi model file goes only with the hvppi-tower-human and hvppi-tower-virus embedders")
     elif name == "hvppi-features":
@@ -292,7 +296,7 @@ def load_embedder(
 class _EmbeddingFile:
     """One output file and its ``.part``: which proteins are done, writing, and the final rename."""
 
-    def __init__(self, path: str | os.PathLike, level: str, embedder: Embedder, restart: bool):
+    def __init__(self, path: str | os.PathLike, level: str, embedder: Embedder, restart: bool) -> None:
         self.path = Path(path)
         self.part = self.path.with_name(self.path.name + ".part")
         self.level = level
@@ -393,7 +397,7 @@ def _checked(sequences: dict[str, str], max_length: int | None) -> dict[str, str
         if not seq:
             raise InputError("empty sequence", protein_id=pid)
         try:
-            tokenize(seq)
+            check_letters(seq)
         except ValueError as exc:
             raise InputError(str(exc), protein_id=pid) from None
         if max_length is not None and len(seq) > max_length:

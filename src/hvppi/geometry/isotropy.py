@@ -31,6 +31,7 @@ import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 @dataclass(frozen=True)
@@ -57,15 +58,19 @@ class IsotropyResult:
 class IsotropyAccumulator:
     """Streaming, mergeable float64 moments of an embedding set.
 
+    >>> import numpy as np
+    >>> chunks = np.array_split(np.random.default_rng(0).standard_normal((1000, 4)), 3)
     >>> acc = IsotropyAccumulator()
     >>> for chunk in chunks:          # (rows, d) arrays, any float dtype
-    ...     acc.update(chunk)
-    >>> acc.result().isoscore
+    ...     _ = acc.update(chunk)
+    >>> result = acc.result()
+    >>> result.n, result.isoscore > 0.9
+    (1000, True)
 
     ``merge(other)`` adds another accumulator's points exactly (e.g. from parallel workers).
     """
 
-    def __init__(self, d: int | None = None):
+    def __init__(self, d: int | None = None) -> None:
         self.d: int | None = None
         self.n = 0
         self.zero_vectors = 0
@@ -84,7 +89,7 @@ class IsotropyAccumulator:
         self.minimum = np.full(d, np.inf)
         self.maximum = np.full(d, -np.inf)
 
-    def update(self, X) -> IsotropyAccumulator:
+    def update(self, X: ArrayLike) -> IsotropyAccumulator:
         """Add the rows of X (shape (rows, d)); returns self."""
         X = np.asarray(X)
         if X.ndim != 2:
@@ -210,6 +215,6 @@ def _ceil(x: float) -> int:
     return int(math.ceil(x - 1e-9 * max(1.0, abs(x))))
 
 
-def isotropy(X) -> IsotropyResult:
+def isotropy(X: ArrayLike) -> IsotropyResult:
     """Isotropy metrics of the rows of X in one call."""
     return IsotropyAccumulator().update(X).result()

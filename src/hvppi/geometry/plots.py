@@ -10,13 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from hvppi.io.files import atomic_path
-
-
-def _save(fig, path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
-    plt.close(fig)
+from hvppi.io.files import save_figure
 
 
 def hexbin_plot(
@@ -28,7 +22,7 @@ def hexbin_plot(
     fig.colorbar(hb, ax=ax, label="pairs (log scale)")
     ax.set(xlabel=xlabel, ylabel=ylabel)
     ax.set_title(title, fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def isotropy_bars(path: str | os.PathLike, rows: list[dict]) -> None:
@@ -57,4 +51,4 @@ def isotropy_bars(path: str | os.PathLike, rows: list[dict]) -> None:
             ax.set_yscale("log")
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)

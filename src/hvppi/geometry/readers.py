@@ -29,16 +29,22 @@ from __future__ import annotations
 
 import os
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 import h5py
 import numpy as np
 
 from hvppi.io.errors import InputError
 
-LEVELS = ("protein", "residue", "rows")
+if TYPE_CHECKING:
+    from hvppi.geometry.isotropy import IsotropyResult
+
+Level = Literal["protein", "residue", "rows"]
+"""What one item of an embedding file is: a protein's vector, a protein's residues, or a bare row."""
+Layout = Literal["hvppi-embeddings", "hvppi-vectors", "h5", "npy", "npz-rows", "npz-ids"]
 
 
 @dataclass(frozen=True)
@@ -46,8 +52,8 @@ class EmbeddingFileInfo:
     """What an embedding file holds: ``items`` proteins (or rows), ``d`` dimensions."""
 
     path: str
-    layout: str  # "hvppi-embeddings", "hvppi-vectors", "h5", "npy", "npz-rows", "npz-ids"
-    level: str  # one of LEVELS
+    layout: Layout
+    level: Level
     items: int
     d: int
     embedder: str | None = None
@@ -59,13 +65,15 @@ class EmbeddingReader:
     Use as a context manager; :func:`open_embeddings` is the usual entry point.
     """
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise InputError("embedding file not found", self.path)
-        self._h5 = None
-        self._npz = None
-        self._rows = None
+        self._h5: h5py.File | None = None
+        self._npz: Any = None  # an open np.lib.npyio.NpzFile
+        self._rows: np.ndarray | None = None
+        self._entries: list[tuple[str, str]] = []  # (dataset name, protein ID)
+        self.info: EmbeddingFileInfo
         with open(self.path, "rb") as fh:
             magic = fh.read(8)
         if magic == b"\x89HDF\r\n\x1a\n":
@@ -79,16 +87,18 @@ class EmbeddingReader:
 
     # -- opening ----------------------------------------------------------------------------------
 
-    def _fail(self, message: str, protein_id: str | None = None):
+    def _fail(self, message: str, protein_id: str | None = None) -> NoReturn:
         self.close()
         raise InputError(message, self.path, protein_id=protein_id)
 
-    def _check_shape(self, name: str, pid: str, shape: tuple, dtype, level: str | None, d: int | None):
+    def _check_shape(
+        self, name: str, pid: str, shape: tuple, dtype: np.dtype, level: Level | None, d: int | None
+    ) -> tuple[Level, int]:
         if not (np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer)):
             self._fail(f"dataset {name!r} holds {dtype}, not numbers", pid)
         if len(shape) not in (1, 2):
             self._fail(f"dataset {name!r} has shape {shape}: expected (d,) per protein or (L, d) per residue", pid)
-        this_level = "protein" if len(shape) == 1 else "residue"
+        this_level: Level = "protein" if len(shape) == 1 else "residue"
         if level is not None and this_level != level:
             self._fail(f"dataset {name!r} has shape {shape} but earlier datasets are per-{level}", pid)
         if d is not None and shape[-1] != d:
@@ -99,26 +109,30 @@ class EmbeddingReader:
 
     def _open_h5(self) -> None:
         try:
-            self._h5 = h5py.File(self.path, "r")
+            h5 = self._h5 = h5py.File(self.path, "r")
         except OSError as exc:
             raise InputError(f"not a readable H5 file ({exc})", self.path) from None
-        attrs = self._h5.attrs
+        attrs = h5.attrs
         fmt = _text(attrs.get("format"))
-        self._entries = []  # (dataset name, protein ID)
-        level = d = None
-        for name in self._h5:
-            obj = self._h5.get(name)
+        level: Level | None = None
+        d: int | None = None
+        for name in h5:
+            obj = h5.get(name)
             if not isinstance(obj, h5py.Dataset):
                 self._fail(f"{name!r} is a group: expected one dataset per protein at the file's root")
             pid = _text(obj.attrs.get("original_id")) or _text(obj.attrs.get("id")) or name
             level, d = self._check_shape(name, pid, obj.shape, obj.dtype, level, d)
             self._entries.append((name, pid))
-        if not self._entries:
+        if level is None or d is None:
             self._fail("no embeddings in the file (no datasets at its root)")
         declared = _text(attrs.get("level"))
         if fmt == "hvppi-embeddings" and declared and declared != level:
             self._fail(f"the file says level={declared!r} but its datasets are per-{level}")
-        layout = fmt if fmt in ("hvppi-embeddings", "hvppi-vectors") else "h5"
+        layout: Layout = "h5"
+        if fmt == "hvppi-embeddings":
+            layout = "hvppi-embeddings"
+        elif fmt == "hvppi-vectors":
+            layout = "hvppi-vectors"
         self.info = EmbeddingFileInfo(
             str(self.path), layout, level, len(self._entries), d, _text(attrs.get("embedder"))
         )
@@ -130,7 +144,7 @@ class EmbeddingReader:
             raise InputError(f"not a readable NPY array ({exc})", self.path) from None
         self._set_rows(rows, "npy", "the array")
 
-    def _set_rows(self, rows: np.ndarray, layout: str, what: str) -> None:
+    def _set_rows(self, rows: np.ndarray, layout: Layout, what: str) -> None:
         if rows.ndim != 2:
             self._fail(f"{what} has shape {rows.shape}: expected a 2-d array (points × dimensions)")
         if not (np.issubdtype(rows.dtype, np.floating) or np.issubdtype(rows.dtype, np.integer)):
@@ -155,12 +169,13 @@ class EmbeddingReader:
         if len(names) == 1 and len(headers[names[0]][0]) == 2:
             self._set_rows(self._npz[names[0]], "npz-rows", f"array {names[0]!r}")
             return
-        level = d = None
-        self._entries = []
+        level: Level | None = None
+        d: int | None = None
         for name in names:
             shape, dtype = headers[name]
             level, d = self._check_shape(name, name, shape, dtype, level, d)
             self._entries.append((name, name))
+        assert level is not None and d is not None  # names is not empty
         self.info = EmbeddingFileInfo(str(self.path), "npz-ids", level, len(names), d)
 
     def close(self) -> None:
@@ -171,10 +186,10 @@ class EmbeddingReader:
             self._npz.close()
             self._npz = None
 
-    def __enter__(self):
+    def __enter__(self) -> EmbeddingReader:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- reading ----------------------------------------------------------------------------------
@@ -200,7 +215,7 @@ class EmbeddingReader:
         for name, pid in self._entries:
             yield pid, self._array(name, pid)
 
-    def protein_vectors(self, ids=None) -> tuple[list[str], np.ndarray]:
+    def protein_vectors(self, ids: Iterable[str] | None = None) -> tuple[list[str], np.ndarray]:
         """IDs and float64 (n, d) per-protein vectors (means over residues for per-residue files).
 
         With ``ids``, only those proteins, in that order; an ID not in the file is an error.
@@ -248,8 +263,12 @@ class EmbeddingReader:
         buffer, buffered = [], 0
         for name, pid in tqdm(self._entries, disable=not progress, unit="protein"):
             if local:
-                whole = None if self._h5 is not None else self._array(name, pid)  # NPZ members are read whole
-                length = self._h5[name].shape[0] if whole is None else len(whole)
+                whole: np.ndarray | None = None
+                if self._h5 is not None:
+                    length = self._h5[name].shape[0]
+                else:
+                    whole = self._array(name, pid)  # NPZ members are read whole
+                    length = len(whole)
                 for start in range(0, length, chunk_rows):
                     rows = slice(start, start + chunk_rows)
                     part = self._array(name, pid, rows) if whole is None else whole[rows]
@@ -299,7 +318,7 @@ def open_embeddings(path: str | os.PathLike) -> EmbeddingReader:
     return EmbeddingReader(path)
 
 
-def read_protein_vectors(path: str | os.PathLike, ids=None) -> tuple[list[str], np.ndarray]:
+def read_protein_vectors(path: str | os.PathLike, ids: Iterable[str] | None = None) -> tuple[list[str], np.ndarray]:
     """IDs and float64 per-protein vectors of a file (see :meth:`EmbeddingReader.protein_vectors`)."""
     with open_embeddings(path) as reader:
         return reader.protein_vectors(ids)
@@ -312,7 +331,7 @@ def default_chunk_rows(d: int) -> int:
 
 def measure_isotropy(
     path: str | os.PathLike, local: bool = False, chunk_rows: int | None = None, progress: bool = False
-):
+) -> IsotropyResult:
     """Isotropy metrics (:class:`hvppi.geometry.isotropy.IsotropyResult`) of a file's global or local points, in one pass."""
     from hvppi.geometry.isotropy import IsotropyAccumulator
 

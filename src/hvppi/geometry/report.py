@@ -11,6 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hvppi.io.errors import InputError
 
@@ -62,7 +63,7 @@ def measure_set(spec: EmbeddingSet, chunk_rows: int | None = None, progress: boo
     with open_embeddings(spec.global_path) as reader:
         info = reader.info
     local_path = spec.local_path or (spec.global_path if info.level == "residue" else None)
-    row = {
+    row: dict[str, Any] = {
         "name": spec.name,
         "global_file": spec.global_path,
         "local_file": local_path,

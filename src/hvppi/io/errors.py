@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 class HvppiError(Exception):
     """Base class of the errors hvppi reports to users."""
@@ -10,7 +12,13 @@ class HvppiError(Exception):
 class InputError(HvppiError, ValueError):
     """A problem in an input file, located by file, line and protein ID where known."""
 
-    def __init__(self, message: str, path=None, line: int | None = None, protein_id: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        path: str | os.PathLike | None = None,
+        line: int | None = None,
+        protein_id: str | None = None,
+    ) -> None:
         self.path = None if path is None else str(path)
         self.line = line
         self.protein_id = protein_id

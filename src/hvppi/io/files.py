@@ -1,4 +1,4 @@
-"""Small file helpers: transparent gzip reading and atomic writes."""
+"""Small file helpers: transparent gzip reading, atomic writes and atomic figure files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 GZIP_MAGIC = b"\x1f\x8b"
 
@@ -56,3 +59,16 @@ def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
         kwargs = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
         with open(tmp, mode, **kwargs) as fh:
             yield fh
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = 150, format: str = "png") -> None:
+    """Write a matplotlib figure to ``path`` atomically (PNG by default, tight bounding box) and close it.
+
+    matplotlib is imported here, not when :mod:`hvppi.io` is imported."""
+    import matplotlib.pyplot as plt
+
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=format, dpi=dpi, bbox_inches="tight")
+    finally:
+        plt.close(fig)

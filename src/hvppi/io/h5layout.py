@@ -14,6 +14,7 @@ import hashlib
 
 import h5py
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 def sequence_sha256(sequence: str) -> str:
@@ -26,7 +27,7 @@ def dataset_key(protein_id: str) -> str:
     return protein_id.replace("%", "%25").replace("/", "%2F")
 
 
-def write_protein_array(file: h5py.File, protein_id: str, array, sequence: str, id_attribute: str) -> None:
+def write_protein_array(file: h5py.File, protein_id: str, array: ArrayLike, sequence: str, id_attribute: str) -> None:
     """(Re)write one protein's float32 dataset at the root, with its ID and sequence SHA-256 as attributes."""
     key = dataset_key(protein_id)
     if key in file:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from hvppi.io.errors import InputError
 from hvppi.io.files import atomic_write, open_text
@@ -48,7 +49,8 @@ class PairTable:
     def source(self, row: int) -> str:
         return self.path if self.sources is None else self.sources[row]
 
-    def subset(self, index) -> PairTable:
+    def subset(self, index: ArrayLike) -> PairTable:
+        """The pairs at the row indices ``index``, in that order."""
         index = np.asarray(index, dtype=np.int64)
         return PairTable(
             [self.human_ids[i] for i in index],
@@ -107,7 +109,7 @@ class PairTable:
             [t.source(i) for t in tables for i in range(len(t))],
         )
 
-    def write_tsv(self, path) -> None:
+    def write_tsv(self, path: str | os.PathLike) -> None:
         """Write the benchmark layout (human_id, virus_id[, label]) atomically."""
         with atomic_write(path) as fh:
             if self.labels is None:
@@ -122,13 +124,15 @@ class PairTable:
                 if pid not in sequences:
                     raise InputError("no sequence for this ID in the sequence input", self.source(row), line, pid)
 
-    def require_both_classes(self, what: str = "pairs") -> None:
+    def require_both_classes(self, what: str = "pairs") -> np.ndarray:
+        """The labels; InputError unless the pairs are labelled and hold both classes."""
         if self.labels is None:
             raise InputError(f"{what} must be labelled (0/1)", self.path)
         present = set(np.unique(self.labels).tolist())
         if present != {0, 1}:
             only = "positive (1)" if present == {1} else "negative (0)"
             raise InputError(f"{what} hold only {only} labels; both classes are needed", self.path)
+        return self.labels
 
     def fingerprint(self, sequences: dict[str, str]) -> str:
         """SHA-256 over the pairs, labels and sequences, independent of row order."""
@@ -239,7 +243,9 @@ def read_pairs(path: str | os.PathLike) -> PairTable:
     return table
 
 
-def merge_sequences(pairs: PairTable, sequences: dict[str, str] | None, sequences_path=None) -> dict[str, str]:
+def merge_sequences(
+    pairs: PairTable, sequences: dict[str, str] | None, sequences_path: str | os.PathLike | None = None
+) -> dict[str, str]:
     """Sequences for every ID of ``pairs``: from the sequence file and/or the pairs file itself."""
     merged = dict(sequences or {})
     for pid, seq in pairs.sequences.items():

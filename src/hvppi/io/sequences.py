@@ -1,36 +1,46 @@
 """Reading protein sequences: FASTA (plain or gzip) and the benchmark's ``id<TAB>sequence`` table.
 
-Every record is checked: an empty sequence, a letter outside ``hvppi.ppi.features.ALPHABET`` and one
+Every record is checked: an empty sequence, a letter outside ``hvppi.io.alphabet.ALPHABET`` and one
 ID given two different sequences are errors that name the file, the line and the ID. The same ID
 repeated with the same sequence is accepted. Sequences are stored upper-case.
+
+Checking makes no tokens: the letters are checked once, and sequences are tokenized only where a
+model reads them.
 """
 
 from __future__ import annotations
 
+import bisect
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
-from hvppi.io.alphabet import tokenize
+from hvppi.io.alphabet import unknown_letter
 from hvppi.io.errors import InputError
 from hvppi.io.files import open_text
 
+Record = tuple[int, str, str, Callable[[int], int] | None]
+"""(line, ID, sequence, the line of a 0-based position in the sequence or None: always ``line``)."""
 
-def _fasta_records(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, str, str]]:
-    """Yield (line, ID, sequence); for a bad letter the line is that of the letter, else the header's."""
+
+def _fasta_records(path: Path, lines: Iterable[str]) -> Iterator[Record]:
+    """Yield (header line, ID, sequence, line of a position); a bad letter is reported at its own line."""
     for header_line, protein_id, chunks in _fasta_chunks(path, lines):
         sequence = "".join(chunk for _, chunk in chunks)
-        line = header_line
-        try:
-            tokenize(sequence)
-        except ValueError:
-            for number, chunk in chunks:
-                try:
-                    tokenize(chunk)
-                except ValueError:
-                    line = number
-                    break
-        yield line, protein_id, sequence
+        yield header_line, protein_id, sequence, _line_locator(chunks)
+
+
+def _line_locator(chunks: list[tuple[int, str]]) -> Callable[[int], int]:
+    """The file line holding position ``pos`` (0-based) of the sequence joined from ``chunks``."""
+
+    def line_of(pos: int) -> int:
+        ends, total = [], 0
+        for _, chunk in chunks:
+            total += len(chunk)
+            ends.append(total)
+        return chunks[bisect.bisect_right(ends, pos)][0]
+
+    return line_of
 
 
 def _fasta_chunks(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, str, list[tuple[int, str]]]]:
@@ -54,7 +64,7 @@ def _fasta_chunks(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, str, 
         yield header_line, protein_id, chunks
 
 
-def _table_records(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, str, str]]:
+def _table_records(path: Path, lines: Iterable[str]) -> Iterator[Record]:
     for number, line in enumerate(lines, start=1):
         line = line.rstrip("\r\n")
         if not line.strip():
@@ -64,17 +74,25 @@ def _table_records(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, str,
             continue
         if len(fields) != 2:
             raise InputError(f"expected 2 tab-separated columns (id, sequence), found {len(fields)}", path, number)
-        yield number, fields[0].strip(), fields[1].strip()
+        yield number, fields[0].strip(), fields[1].strip(), None
 
 
-def check_sequence(sequence: str, path=None, line: int | None = None, protein_id: str | None = None) -> str:
-    """Return the upper-cased sequence, or raise InputError if it is empty or has unknown letters."""
+def check_sequence(
+    sequence: str,
+    path: str | os.PathLike | None = None,
+    line: int | None = None,
+    protein_id: str | None = None,
+    line_of: Callable[[int], int] | None = None,
+) -> str:
+    """Return the upper-cased sequence, or raise InputError if it is empty or has unknown letters.
+
+    ``line_of`` maps a 0-based position to its file line (for records spread over lines)."""
     if not sequence:
         raise InputError("empty sequence", path, line, protein_id)
-    try:
-        tokenize(sequence)
-    except ValueError as exc:
-        raise InputError(str(exc), path, line, protein_id) from None
+    pos = unknown_letter(sequence)
+    if pos is not None:
+        where = line if line_of is None else line_of(pos)
+        raise InputError(f"unknown amino-acid letter {sequence[pos]!r} at position {pos + 1}", path, where, protein_id)
     return sequence.upper()
 
 
@@ -83,15 +101,16 @@ def add_sequence(
     origin: dict[str, tuple],
     protein_id: str,
     sequence: str,
-    path,
-    line,
+    path: str | os.PathLike | None,
+    line: int | None,
     allow_duplicates: bool = True,
+    line_of: Callable[[int], int] | None = None,
 ) -> None:
     """Add one checked record to ``store``; an ID seen before with another sequence is an error
     (with the same sequence too, unless ``allow_duplicates``)."""
     if not protein_id:
         raise InputError("empty protein ID", path, line)
-    sequence = check_sequence(sequence, path, line, protein_id)
+    sequence = check_sequence(sequence, path, line, protein_id, line_of)
     previous = store.get(protein_id)
     if previous is None:
         store[protein_id] = sequence
@@ -114,8 +133,8 @@ def read_sequences(path: str | os.PathLike, allow_duplicates: bool = True) -> di
         lines = fh.readlines()
     first = next((line for line in lines if line.strip()), "")
     records = _fasta_records if first.lstrip().startswith(">") else _table_records
-    for line_no, protein_id, sequence in records(path, lines):
-        add_sequence(store, origin, protein_id, sequence, path, line_no, allow_duplicates)
+    for line_no, protein_id, sequence, line_of in records(path, lines):
+        add_sequence(store, origin, protein_id, sequence, path, line_no, allow_duplicates, line_of)
     if not store:
         raise InputError("no sequences found", path)
     return store

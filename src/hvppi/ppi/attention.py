@@ -15,12 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from hvppi.io.alphabet import tokenize
 from hvppi.io.errors import InputError
-from hvppi.io.files import atomic_path, atomic_write, open_text
+from hvppi.io.files import atomic_path, atomic_write, open_text, save_figure
 from hvppi.ppi.inference import encode_proteins
-from hvppi.ppi.model import InteractionModel
+from hvppi.ppi.model import InteractionModel, TowerName
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,15 @@ class Region:
 
 
 def protein_attention(
-    model: InteractionModel, tower: str, sequences: dict[str, str], device="cpu", progress: bool = False
+    model: InteractionModel,
+    tower: TowerName,
+    sequences: dict[str, str],
+    device: torch.device | str = "cpu",
+    progress: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Attention weights of each protein (one float per residue, summing to 1)."""
-    module = model.human_tower if tower == "human" else model.virus_tower
+    """Attention weights of each protein (one float per residue, summing to 1) in the ``tower`` ("human"/"virus")."""
     _, weights = encode_proteins(
-        module,
+        model.tower(tower),
         [tokenize(s) for s in sequences.values()],
         device,
         with_attention=True,
@@ -47,7 +51,7 @@ def protein_attention(
     return dict(zip(sequences, weights))
 
 
-def write_attention_tsv(path, attention: dict[str, np.ndarray], sequences: dict[str, str]) -> None:
+def write_attention_tsv(path: str | os.PathLike, attention: dict[str, np.ndarray], sequences: dict[str, str]) -> None:
     """Columns protein_id, position (1-based), residue, attention."""
     with atomic_write(path) as fh:
         fh.write("protein_id\tposition\tresidue\tattention\n")
@@ -57,7 +61,7 @@ def write_attention_tsv(path, attention: dict[str, np.ndarray], sequences: dict[
 
 
 def write_attention_h5(
-    path, attention: dict[str, np.ndarray], sequences: dict[str, str], tower: str, model_sha256: str
+    path: str | os.PathLike, attention: dict[str, np.ndarray], sequences: dict[str, str], tower: str, model_sha256: str
 ) -> None:
     """One float32 dataset per protein in hvppi's H5 layout (:mod:`hvppi.io.h5layout`), attribute ``id``."""
     import h5py
@@ -173,7 +177,7 @@ def region_enrichment(
 
 
 def plot_profile(
-    path,
+    path: str | os.PathLike,
     protein_id: str,
     sequence: str,
     weights: np.ndarray,
@@ -204,6 +208,73 @@ def plot_profile(
         )
     ax.set(xlabel="residue position", ylabel="attention weight", title=protein_id, xlim=(0.5, len(weights) + 0.5))
     ax.legend(loc="upper right", fontsize=7)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=130, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, path, dpi=130)
+
+
+ENRICHMENT_COLUMNS = (
+    "protein_id",
+    "length",
+    "regions",
+    "residues_inside",
+    "mean_inside",
+    "mean_outside",
+    "difference",
+    "p_value",
+)
+
+
+def write_enrichment_tsv(path: str | os.PathLike, rows: list[dict]) -> None:
+    """The per-protein rows of :func:`region_enrichment` as a TSV (columns ENRICHMENT_COLUMNS)."""
+    with atomic_write(path) as fh:
+        fh.write("\t".join(ENRICHMENT_COLUMNS) + "\n")
+        fh.writelines("\t".join(str(r[c]) for c in ENRICHMENT_COLUMNS) + "\n" for r in rows)
+
+
+def write_attention_report(
+    out_dir: str | os.PathLike,
+    attention: dict[str, np.ndarray],
+    sequences: dict[str, str],
+    tower: str,
+    model_path: str | None,
+    model_sha256: str,
+    regions: list[Region] | None = None,
+    permutations: int = 9999,
+    seed: int = 0,
+    plots: int = 20,
+    structure: dict | None = None,
+) -> dict:
+    """Write every attention output to ``out_dir`` and return the report (also in attention_report.json).
+
+    Always attention.tsv, attention.h5 and profiles/<id>.png for the first ``plots`` proteins; with
+    ``regions``, enrichment.tsv and the pooled enrichment under "enrichment_pooled"; with ``structure``
+    (keyword arguments of :func:`hvppi.ppi.structure.write_structure_comparison` other than out_dir,
+    sequence and weights: structure_path, chain, partner, protein_id, cutoff), structure.tsv,
+    structure_profile.png and the comparison under "structure".
+    """
+    import json
+
+    out = Path(out_dir)
+    regions = regions or []
+    write_attention_tsv(out / "attention.tsv", attention, sequences)
+    write_attention_h5(out / "attention.h5", attention, sequences, tower, model_sha256)
+    by_protein: dict[str, list[Region]] = {}
+    for r in regions:
+        by_protein.setdefault(r.protein_id, []).append(r)
+    for pid in list(sequences)[:plots]:
+        path = out / "profiles" / f"{pid.replace('/', '_')}.png"
+        plot_profile(path, pid, sequences[pid], attention[pid], by_protein.get(pid))
+    report: dict = {"tower": tower, "model": model_path, "proteins": len(sequences)}
+    if regions:
+        rows, pooled = region_enrichment(attention, regions, permutations, seed)
+        write_enrichment_tsv(out / "enrichment.tsv", rows)
+        report["enrichment_pooled"] = pooled
+    if structure is not None:
+        from hvppi.ppi.structure import write_structure_comparison
+
+        pid = structure["protein_id"]
+        report["structure"] = write_structure_comparison(
+            out, sequence=sequences[pid], weights=attention[pid], **structure
+        )
+    with atomic_write(out / "attention_report.json") as fh:
+        json.dump(report, fh, indent=2)
+    return report

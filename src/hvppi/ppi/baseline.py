@@ -16,7 +16,7 @@ from hvppi.io.pairs import PairTable
 
 
 class FrequencyBaseline:
-    def __init__(self, pseudo_count: float = 1.0):
+    def __init__(self, pseudo_count: float = 1.0) -> None:
         self.pseudo_count = pseudo_count
 
     def fit(self, pairs: PairTable) -> FrequencyBaseline:

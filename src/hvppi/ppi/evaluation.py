@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from hvppi.io.files import atomic_write
 from hvppi.io.pairs import PairTable
 from hvppi.ppi.baseline import FrequencyBaseline
 from hvppi.ppi.inference import score_pairs
-from hvppi.ppi.metrics import binary_metrics, mean_sd
+from hvppi.ppi.metrics import METRIC_NAMES, binary_metrics, mean_sd
+from hvppi.ppi.model import InteractionModel
 from hvppi.ppi.modelfile import ModelInfo
 
 
@@ -28,9 +31,9 @@ class EvaluationResult:
     at_youden_cutoff: dict
     baseline_scores: np.ndarray | None = None
     baseline: dict | None = None
-    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
+        """The metrics as JSON-ready data (without the per-pair labels and scores)."""
         out = {
             "name": self.name,
             "pairs": self.pairs_path,
@@ -44,12 +47,12 @@ class EvaluationResult:
 
 
 def evaluate_model(
-    model,
+    model: InteractionModel,
     info: ModelInfo,
     pairs: PairTable,
     sequences: dict[str, str],
     baseline_pairs: PairTable | None = None,
-    device="cpu",
+    device: torch.device | str = "cpu",
     progress: bool = False,
     name: str | None = None,
 ) -> EvaluationResult:
@@ -89,7 +92,7 @@ def format_report(results: list[EvaluationResult]) -> str:
     several = len(results) > 1
     if several:
         rows[0] = (*rows[0], "mean ± SD")
-    names = ("roc_auc", "pr_auc", "sensitivity", "specificity", "accuracy", "mcc", "f1", "cutoff")
+    names = METRIC_NAMES
 
     def add(section: str, getter):
         rows.append((section,) + ("",) * (len(rows[0]) - 1))
@@ -112,7 +115,8 @@ def format_report(results: list[EvaluationResult]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
 
 
-def write_scores(path, pairs: PairTable, result: EvaluationResult) -> None:
+def write_scores(path: str | os.PathLike, pairs: PairTable, result: EvaluationResult) -> None:
+    """Write each pair's label, score (and baseline score) in input order, atomically."""
     with atomic_write(path) as fh:
         header = "human_id\tvirus_id\tlabel\tscore" + ("\tbaseline_score" if result.baseline_scores is not None else "")
         fh.write(header + "\n")
@@ -121,3 +125,216 @@ def write_scores(path, pairs: PairTable, result: EvaluationResult) -> None:
             if result.baseline_scores is not None:
                 row += f"\t{result.baseline_scores[k]:.6g}"
             fh.write(row + "\n")
+
+
+@dataclass(frozen=True)
+class EvaluationJob:
+    """One model on one labelled pair file; ``baseline_path``: training pairs of the frequency baseline."""
+
+    name: str
+    pairs_path: str
+    model: str | None = None  # a model file or a bundled model's name; None: the bundled default
+    baseline_path: str | None = None
+
+
+def short_names(paths: list[str]) -> list[str]:
+    """The shortest trailing parts of ``paths`` that tell different paths apart (rep1/test.txt, rep2/test.txt)."""
+    parts = [Path(p).parts or (str(p),) for p in paths]
+    distinct = len(set(map(str, paths)))
+    for k in range(1, max(len(x) for x in parts) + 1):
+        names = ["/".join(x[-k:]) for x in parts]
+        if len(set(names)) == distinct:
+            return names
+    return [str(p) for p in paths]
+
+
+def plan_evaluation(
+    pairs_paths: list[str], models: list[str | None] | None = None, baselines: list[str] | None = None
+) -> list[EvaluationJob]:
+    """Match models, pair files and baseline files, and name each evaluation.
+
+    One model (or none: the bundled default) is evaluated on every pair file; several models with one
+    pair file are each evaluated on it; n models with n pair files are paired in order, model i on
+    pairs i. ``baselines``: none, one, or one per pair file. A result is named by its pair file when
+    there is one model, by its model when there is one pair file, else "MODEL on PAIRS" (the shortest
+    trailing parts of the paths that tell them apart).
+    """
+    n, models, baselines = len(pairs_paths), list(models or [None]), list(baselines or [])
+    m = len(models)
+    if n == 0:
+        raise ValueError("no pair file to evaluate")
+    if m > 1 and n > 1 and m != n:
+        raise ValueError(
+            f"{m} models and {n} pair files: give one model, one model per pair file (model i is evaluated "
+            "on pairs i), or several models with one pair file"
+        )
+    if len(baselines) not in (0, 1, n):
+        raise ValueError(f"{len(baselines)} baseline files for {n} pair files: give one, or one per pair file")
+    k = max(m, n)
+    pairs_index = [i if n == k else 0 for i in range(k)]
+    model_of = [models[i if m == k else 0] for i in range(k)]
+    pair_names = short_names([pairs_paths[j] for j in pairs_index])
+    given = [str(x) for x in model_of if x is not None]
+    path_names = iter(short_names(given)) if given else iter(())
+    model_names = ["default" if x is None else next(path_names) for x in model_of]
+    jobs = []
+    for i in range(k):
+        if len(set(model_of)) == 1:
+            name = pair_names[i]
+        elif n == 1:
+            name = model_names[i]
+        else:
+            name = f"{model_names[i]} on {pair_names[i]}"
+        j = pairs_index[i]
+        baseline = baselines[j if len(baselines) == n else 0] if baselines else None
+        jobs.append(
+            EvaluationJob(name, str(pairs_paths[j]), None if model_of[i] is None else str(model_of[i]), baseline)
+        )
+    return jobs
+
+
+def same_recipe(infos: list[ModelInfo]) -> bool:
+    """Whether models share configuration, feature set and training recipe (seed and data may differ)."""
+
+    def key(info: ModelInfo) -> tuple:
+        recipe = dict(info.training.get("recipe") or {})
+        recipe.pop("seed", None)
+        return (info.config.to_dict(), info.feature_set, recipe)
+
+    return all(key(info) == key(infos[0]) for info in infos[1:])
+
+
+@dataclass
+class EvaluationRun:
+    """The results of several evaluations and whether they are replicates (then mean ± SD is meaningful)."""
+
+    results: list[EvaluationResult]
+    pairs: list[PairTable]
+    replicates: str | None = None  # what the mean ± SD is over; None: the results are not replicates
+    note: str | None = None  # why there is no mean ± SD, when there are several results
+
+    def summary(self) -> dict | None:
+        """Mean ± SD over the results when they are replicates, else None."""
+        return {**summarize(self.results), "over": self.replicates} if self.replicates else None
+
+    def to_dict(self) -> dict:
+        """Results and summary as JSON-ready data."""
+        return {
+            "results": [r.to_dict() for r in self.results],
+            "replicates": self.replicates,
+            "summary": self.summary(),
+        }
+
+
+def evaluate_files(
+    jobs: list[EvaluationJob],
+    sequences_path: str | os.PathLike | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+) -> EvaluationRun:
+    """Run the evaluations of :func:`plan_evaluation` (all inputs are read first, each file once).
+
+    The results are replicates, reported with mean ± SD, when one model is evaluated on several pair
+    files, or when model i is evaluated on pairs i and the models share their recipe
+    (:func:`same_recipe`); several models on one pair file, or paired models of different recipes,
+    are compared side by side.
+    """
+    from hvppi.io.pairs import merge_sequences, read_pairs
+    from hvppi.io.sequences import read_sequences
+    from hvppi.ppi.modelfile import load_model
+
+    sequences = read_sequences(sequences_path) if sequences_path else None
+    models = {}
+    for job in jobs:
+        if job.model not in models:
+            models[job.model] = load_model(job.model, device)
+    tables: dict[str, PairTable] = {}
+    for path in [job.pairs_path for job in jobs] + [job.baseline_path for job in jobs if job.baseline_path]:
+        if path not in tables:
+            tables[path] = read_pairs(path)
+    merged = {path: merge_sequences(tables[path], sequences, sequences_path) for path in {j.pairs_path for j in jobs}}
+    results = []
+    for job in jobs:
+        model, info = models[job.model]
+        baseline = tables[job.baseline_path] if job.baseline_path else None
+        pairs = tables[job.pairs_path]
+        results.append(
+            evaluate_model(
+                model, info, pairs, merged[job.pairs_path], baseline, device, progress=progress, name=job.name
+            )
+        )
+    run = EvaluationRun(results, [tables[job.pairs_path] for job in jobs])
+    infos = [models[job.model][1] for job in jobs]
+    n_models = len({info.file_sha256 for info in infos})
+    n_pairs = len({job.pairs_path for job in jobs})
+    if len(jobs) == 1:
+        pass
+    elif n_models == 1:
+        run.replicates = f"{len(jobs)} pair files, one model"
+    elif n_pairs == 1:
+        run.note = "several models on one pair file: compared side by side, no mean ± SD"
+    elif same_recipe(infos):
+        run.replicates = f"{len(jobs)} replicates (model i on pairs i)"
+    else:
+        run.note = "model i on pairs i, but the models differ in configuration or training recipe: no mean ± SD"
+    return run
+
+
+def format_evaluation(run: EvaluationRun) -> str:
+    """A plain-text table, one column per result, and a mean ± SD column when the results are replicates."""
+    results = run.results
+    with_mean = run.replicates is not None
+    rows = [("metric", *[r.name for r in results]) + (("mean ± SD",) if with_mean else ())]
+    names = METRIC_NAMES
+
+    def add(section: str, getter) -> None:
+        rows.append((section,) + ("",) * (len(rows[0]) - 1))
+        for metric in names:
+            values = [getter(r)[metric] for r in results]
+            cells = [f"{v:.4f}" for v in values]
+            if with_mean:
+                cells.append(f"{np.mean(values):.4f} ± {np.std(values, ddof=1):.4f}")
+            rows.append((f"  {metric}", *cells))
+
+    counts = [f"{r.at_model_cutoff['n_pairs']} ({r.at_model_cutoff['n_positive']})" for r in results]
+    rows.append(("pairs (positive)", *counts) + (("",) if with_mean else ()))
+    add("model, at the model's cutoff", lambda r: r.at_model_cutoff)
+    add("model, at Youden's cutoff of these pairs", lambda r: r.at_youden_cutoff)
+    if all(r.baseline is not None for r in results):
+        add("frequency baseline (no sequence), at its Youden cutoff", lambda r: r.baseline)
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    table = "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+    if with_mean:
+        table = f"mean ± SD over {run.replicates}\n{table}"
+    elif run.note:
+        table = f"{run.note}\n{table}"
+    return table
+
+
+def write_evaluation(out_dir: str | os.PathLike, run: EvaluationRun) -> list[str]:
+    """Write scores TSVs (scores.tsv, or scores_1.tsv, scores_2.tsv, ... in result order), roc.png, pr.png
+    and metrics.json (each result names its scores file) to ``out_dir``; return the names written."""
+    import json
+
+    from hvppi.ppi.plots import roc_pr_plots
+
+    out = Path(out_dir)
+    several = len(run.results) > 1
+    score_files = [f"scores_{k}.tsv" if several else "scores.tsv" for k in range(1, len(run.results) + 1)]
+    curves, baselines_drawn = [], set()
+    one_pair_file = len({r.pairs_path for r in run.results}) == 1
+    for result, pairs, name in zip(run.results, run.pairs, score_files):
+        write_scores(out / name, pairs, result)
+        curves.append((f"model, {result.name}" if several else "model", result.labels, result.scores))
+        fitted_on = (result.baseline or {}).get("fitted_on")
+        if result.baseline_scores is not None and (result.pairs_path, fitted_on) not in baselines_drawn:
+            baselines_drawn.add((result.pairs_path, fitted_on))
+            label = "frequency baseline" if one_pair_file else f"frequency baseline, {result.name}"
+            curves.append((label, result.labels, result.baseline_scores))
+    roc_pr_plots(curves, out / "roc.png", out / "pr.png")
+    report = run.to_dict()
+    for entry, name in zip(report["results"], score_files):
+        entry["scores_file"] = name
+    with atomic_write(out / "metrics.json") as fh:
+        json.dump(report, fh, indent=2)
+    return ["metrics.json", *score_files, "roc.png", "pr.png"]

@@ -7,7 +7,8 @@ small head per pair.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -19,6 +20,7 @@ from hvppi.ppi.model import InteractionModel, Tower
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """A torch device from "auto" (CUDA when PyTorch sees one, else the CPU), "cpu", "cuda", "cuda:N"..."""
     if isinstance(device, torch.device):
         return device
     if device == "auto":
@@ -106,13 +108,30 @@ def head_logits(
     return out
 
 
+class EncodedPairs(NamedTuple):
+    """The distinct proteins of a pair set, each encoded once, and each pair's rows among them."""
+
+    human_vectors: np.ndarray
+    virus_vectors: np.ndarray
+    human_index: np.ndarray
+    virus_index: np.ndarray
+
+    def intermediate(self) -> np.ndarray:
+        """(n, 128) intermediate vectors (human ‖ virus tower vectors) of the pairs, in input order."""
+        return np.concatenate([self.human_vectors[self.human_index], self.virus_vectors[self.virus_index]], axis=1)
+
+    def logits(self, model: InteractionModel, device: torch.device | str = "cpu") -> np.ndarray:
+        """The head's logit of every pair, in input order."""
+        return head_logits(model, *self, device)
+
+
 def encode_pair_proteins(
     model: InteractionModel,
     pairs: PairTable,
     tokens: dict[str, np.ndarray],
     device: torch.device | str = "cpu",
     progress: bool = False,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> EncodedPairs:
     """Encode the distinct proteins of ``pairs`` → (human vectors, virus vectors, human index, virus index)."""
     human_ids, human_index = np.unique(np.asarray(pairs.human_ids, dtype=object), return_inverse=True)
     virus_ids, virus_index = np.unique(np.asarray(pairs.virus_ids, dtype=object), return_inverse=True)
@@ -122,12 +141,29 @@ def encode_pair_proteins(
     virus_vectors, _ = encode_proteins(
         model.virus_tower, [tokens[p] for p in virus_ids], device, progress=progress, desc="viral proteins"
     )
-    return human_vectors, virus_vectors, human_index, virus_index
+    return EncodedPairs(human_vectors, virus_vectors, human_index, virus_index)
 
 
-def tokenize_sequences(sequences: dict[str, str], ids=None) -> dict[str, np.ndarray]:
+def tokenize_sequences(sequences: dict[str, str], ids: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    """Tokens of the sequences of ``ids`` (default: all), keyed by ID."""
     ids = sequences.keys() if ids is None else ids
     return {pid: tokenize(sequences[pid]) for pid in ids}
+
+
+def encode_pairs(
+    model: InteractionModel,
+    pairs: PairTable,
+    sequences: dict[str, str] | None = None,
+    tokens: dict[str, np.ndarray] | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+) -> EncodedPairs:
+    """Encode the distinct proteins of ``pairs`` from ``tokens``, or from ``sequences`` tokenized here."""
+    if tokens is None:
+        if sequences is None:
+            raise ValueError("give the sequences or the tokens of the pairs' proteins")
+        tokens = tokenize_sequences(sequences, set(pairs.human_ids) | set(pairs.virus_ids))
+    return encode_pair_proteins(model, pairs, tokens, device, progress)
 
 
 def pair_logits(
@@ -139,13 +175,42 @@ def pair_logits(
     progress: bool = False,
 ) -> np.ndarray:
     """Logits of every pair, in input order."""
-    if tokens is None:
-        tokens = tokenize_sequences(sequences, set(pairs.human_ids) | set(pairs.virus_ids))
-    hv, vv, hi, vi = encode_pair_proteins(model, pairs, tokens, device, progress)
-    return head_logits(model, hv, vv, hi, vi, device)
+    return encode_pairs(model, pairs, sequences, tokens, device, progress).logits(model, device)
 
 
-def score_pairs(model, pairs, sequences=None, tokens=None, device="cpu", progress=False) -> np.ndarray:
+def sigmoid(logits: np.ndarray) -> np.ndarray:
+    """Probabilities 1 / (1 + exp(−logit)), float64: how hvppi turns every logit into a score."""
+    with np.errstate(over="ignore"):  # exp overflows to inf for logits below about −709: the score is 0
+        return 1.0 / (1.0 + np.exp(-np.asarray(logits, dtype=np.float64)))
+
+
+def score_pairs(
+    model: InteractionModel,
+    pairs: PairTable,
+    sequences: dict[str, str] | None = None,
+    tokens: dict[str, np.ndarray] | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+) -> np.ndarray:
     """Interaction probabilities of every pair, in input order."""
-    logits = pair_logits(model, pairs, sequences, tokens, device, progress)
-    return 1.0 / (1.0 + np.exp(-logits))
+    return sigmoid(pair_logits(model, pairs, sequences, tokens, device, progress))
+
+
+def set_threads(threads: int) -> None:
+    """Let PyTorch use ``threads`` CPU threads; 0 leaves PyTorch's own choice."""
+    if threads < 0:
+        raise ValueError(f"threads must be 0 (PyTorch's choice) or more, not {threads}")
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def write_predictions(path, pairs: PairTable, scores: np.ndarray, cutoff: float) -> int:
+    """Write ``human_id, virus_id, score, call`` rows in input order (atomically); return how many are called 1."""
+    from hvppi.io.files import atomic_write
+
+    calls = np.asarray(scores) >= cutoff
+    with atomic_write(path) as fh:
+        fh.write("human_id\tvirus_id\tscore\tcall\n")
+        for h, v, s, c in zip(pairs.human_ids, pairs.virus_ids, scores, calls):
+            fh.write(f"{h}\t{v}\t{s:.7g}\t{int(c)}\n")
+    return int(calls.sum())

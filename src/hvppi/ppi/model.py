@@ -15,17 +15,31 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Literal, cast, get_args
 
 import numpy as np
 import torch
 from torch import nn
 
+from hvppi.io.validation import require_fraction, require_int
 from hvppi.ppi.features import feature_table
+
+TowerName = Literal["human", "virus"]
+"""The two towers of the model, by the proteins they read."""
+TOWER_NAMES: tuple[str, ...] = get_args(TowerName)
+
+
+def check_tower(name: str) -> TowerName:
+    """``name`` if it names a tower ("human" or "virus"); else ValueError (a typo never picks a tower)."""
+    if name not in TOWER_NAMES:
+        raise ValueError(f"tower must be 'human' or 'virus', got {name!r}")
+    return cast(TowerName, name)
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Sizes and dropout rates of the model; the defaults are the paper's."""
+    """Sizes and dropout rates of the model; the defaults are the paper's. Checked on construction:
+    sizes are positive integers, dropout rates lie in [0, 1)."""
 
     n_features: int = 7
     lstm_hidden: int = 32
@@ -36,32 +50,34 @@ class ModelConfig:
     head_widths: tuple[int, ...] = (64, 32, 16, 8, 4)
     head_dropout: float = 0.5
 
+    def __post_init__(self) -> None:
+        for name in ("n_features", "lstm_hidden", "attention_hidden"):
+            require_int(name, getattr(self, name), minimum=1)
+        for name in ("lstm_dropout", "attention_dropout", "attention_weight_dropout", "head_dropout"):
+            require_fraction(name, getattr(self, name), closed_high=False)
+        if isinstance(self.head_widths, str) or not isinstance(self.head_widths, (tuple, list)):
+            raise ValueError(f"head_widths must be a tuple of positive integers, got {self.head_widths!r}")
+        for width in self.head_widths:
+            require_int("head_widths", width, minimum=1)
+        object.__setattr__(self, "head_widths", tuple(int(w) for w in self.head_widths))
+
     @property
     def protein_dim(self) -> int:
+        """Size of a tower's protein vector (both LSTM directions)."""
         return 2 * self.lstm_hidden
 
     def to_dict(self) -> dict:
+        """The settings as JSON-ready data (:meth:`from_dict` reads them back)."""
         return dataclasses.asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
+        """Settings from :meth:`to_dict`'s data; unknown keys and bad values raise ValueError."""
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown model settings: {', '.join(sorted(unknown))}")
-        data = dict(data)
-        if "head_widths" in data:
-            data["head_widths"] = tuple(int(w) for w in data["head_widths"])
-        config = cls(**data)
-        for name in ("n_features", "lstm_hidden", "attention_hidden"):
-            if not isinstance(getattr(config, name), int) or getattr(config, name) < 1:
-                raise ValueError(f"{name} must be a positive integer")
-        for name in ("lstm_dropout", "attention_dropout", "attention_weight_dropout", "head_dropout"):
-            if not isinstance(getattr(config, name), (int, float)) or not 0 <= getattr(config, name) < 1:
-                raise ValueError(f"{name} must lie in [0, 1)")
-        if not all(w >= 1 for w in config.head_widths):
-            raise ValueError("head_widths must be positive integers")
-        return config
+        return cls(**data)
 
 
 class Dropout(nn.Dropout):
@@ -112,7 +128,7 @@ class Tower(nn.Module):
 
     chunk_size = 32
 
-    def __init__(self, config: ModelConfig, features: torch.Tensor):
+    def __init__(self, config: ModelConfig, features: torch.Tensor) -> None:
         super().__init__()
         self.register_buffer("features", features.clone())
         self.lstm_forward = nn.LSTM(config.n_features, config.lstm_hidden, batch_first=True)
@@ -173,7 +189,7 @@ class Tower(nn.Module):
 class InteractionHead(nn.Module):
     """MLP from the 128-d intermediate vector to an interaction logit."""
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width = 2 * config.protein_dim
@@ -195,7 +211,7 @@ class InteractionHead(nn.Module):
 class InteractionModel(nn.Module):
     """Human tower + viral tower + head. ``forward`` returns logits."""
 
-    def __init__(self, config: ModelConfig | None = None, features: np.ndarray | torch.Tensor | None = None):
+    def __init__(self, config: ModelConfig | None = None, features: np.ndarray | torch.Tensor | None = None) -> None:
         super().__init__()
         self.config = config or ModelConfig()
         table = torch.as_tensor(feature_table() if features is None else features, dtype=torch.float32)
@@ -205,12 +221,30 @@ class InteractionModel(nn.Module):
         self.virus_tower = Tower(self.config, table)
         self.head = InteractionHead(self.config)
 
-    def intermediate(self, human_tokens, human_lengths, virus_tokens, virus_lengths) -> torch.Tensor:
+    def tower(self, name: TowerName) -> Tower:
+        """The human or the viral tower by name; any other name is a ValueError."""
+        return self.human_tower if check_tower(name) == "human" else self.virus_tower
+
+    def intermediate(
+        self,
+        human_tokens: torch.Tensor,
+        human_lengths: torch.Tensor,
+        virus_tokens: torch.Tensor,
+        virus_lengths: torch.Tensor,
+    ) -> torch.Tensor:
+        """The 128-d intermediate vectors (human ‖ virus) of padded token batches."""
         human, _ = self.human_tower(human_tokens, human_lengths)
         virus, _ = self.virus_tower(virus_tokens, virus_lengths)
         return torch.cat([human, virus], dim=1)
 
-    def forward(self, human_tokens, human_lengths, virus_tokens, virus_lengths) -> torch.Tensor:
+    def forward(
+        self,
+        human_tokens: torch.Tensor,
+        human_lengths: torch.Tensor,
+        virus_tokens: torch.Tensor,
+        virus_lengths: torch.Tensor,
+    ) -> torch.Tensor:
+        """Interaction logits of padded token batches (tokens (B, T), 0 as padding; lengths (B,))."""
         return self.head(self.intermediate(human_tokens, human_lengths, virus_tokens, virus_lengths))
 
     def n_parameters(self) -> int:

@@ -11,13 +11,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
-from hvppi.io.files import atomic_path
-
-
-def _save(fig, path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
-    plt.close(fig)
+from hvppi.io.files import save_figure
 
 
 def roc_pr_plots(
@@ -40,7 +34,7 @@ def roc_pr_plots(
         ylim=(0, 1.01),
     )
     ax.legend(loc="lower right", fontsize=8)
-    _save(fig, roc_path)
+    save_figure(fig, roc_path)
 
     fig, ax = plt.subplots(figsize=(5, 5))
     for name, labels, scores in curves:
@@ -49,4 +43,4 @@ def roc_pr_plots(
         ax.axhline(np.mean(labels), color="grey", lw=0.8, ls="--")
     ax.set(xlabel="recall", ylabel="precision", title=f"Precision–recall {title}".strip(), xlim=(0, 1), ylim=(0, 1.01))
     ax.legend(loc="lower left", fontsize=8)
-    _save(fig, pr_path)
+    save_figure(fig, pr_path)

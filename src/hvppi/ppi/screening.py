@@ -28,8 +28,9 @@ from tqdm.auto import tqdm
 from hvppi.io.alphabet import tokenize
 from hvppi.io.errors import InputError
 from hvppi.io.files import atomic_path, atomic_write
+from hvppi.io.validation import require_fraction, require_int
 from hvppi.ppi.inference import encode_proteins
-from hvppi.ppi.model import InteractionModel
+from hvppi.ppi.model import InteractionModel, TowerName
 from hvppi.ppi.modelfile import ModelInfo
 from hvppi.ppi.vectors import VectorStore
 
@@ -38,15 +39,15 @@ COLUMNS = ("human_id", "virus_id", "score", "call", "rank")
 
 def tower_vectors(
     model: InteractionModel,
-    tower: str,
+    tower: TowerName,
     sequences: dict[str, str],
     store: VectorStore | None = None,
-    device="cpu",
+    device: torch.device | str = "cpu",
     progress: bool = False,
     log: Callable[[str], None] = print,
 ) -> np.ndarray:
     """(n, 64) vectors of ``sequences`` (in their order) from the ``tower`` ("human"/"virus") of ``model``."""
-    module = model.human_tower if tower == "human" else model.virus_tower
+    module = model.tower(tower)
     found, missing, changed = store.lookup(sequences) if store is not None else ({}, list(sequences), [])
     if changed:
         log(f"{len(changed)} {tower} proteins changed sequence since {store.path} was written; encoding them again")
@@ -72,13 +73,20 @@ def head_scores_against(head: torch.nn.Module, human: torch.Tensor, virus_vector
 
 @dataclass
 class ScreenSettings:
+    """What a screen keeps and how it works: the ``top_k`` human proteins of each viral protein (None:
+    all), only scores of at least ``min_score`` (a probability in [0, 1]; None: all), viral proteins in
+    chunks of ``chunk_size``. Checked on construction."""
+
     top_k: int | None = None
     min_score: float | None = None
     chunk_size: int = 8
 
-    def __post_init__(self):
-        if self.top_k is not None and self.top_k < 1:
-            raise ValueError("top_k must be at least 1")
+    def __post_init__(self) -> None:
+        if self.top_k is not None:
+            require_int("top_k", self.top_k, minimum=1)
+        if self.min_score is not None:
+            require_fraction("min_score", self.min_score)
+        require_int("chunk_size", self.chunk_size, minimum=1)
 
 
 def _identity(info: ModelInfo, human: dict, virus: dict, settings: ScreenSettings, fmt: str) -> dict:
@@ -167,7 +175,7 @@ def screen(
     human: dict[str, str],
     out: str | Path,
     settings: ScreenSettings | None = None,
-    device="cpu",
+    device: torch.device | str = "cpu",
     progress: bool = True,
     human_store: VectorStore | None = None,
     virus_store: VectorStore | None = None,

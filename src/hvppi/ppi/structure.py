@@ -103,3 +103,40 @@ def attention_vs_distance(weights: np.ndarray, distances: np.ndarray, mapping: n
         "expected_mass_uniform": expected,
         "enrichment": mass / expected if expected > 0 else float("nan"),
     }
+
+
+def write_structure_comparison(
+    out_dir: str | os.PathLike,
+    structure_path: str | os.PathLike,
+    chain: str,
+    partner: str,
+    protein_id: str,
+    sequence: str,
+    weights: np.ndarray,
+    cutoff: float = 8.0,
+) -> dict:
+    """Compare one protein's attention with its distances to the partner chain; write the evidence.
+
+    Writes ``out_dir/structure.tsv`` (structure_index, position, residue, min_distance, attention of the
+    mapped residues) and ``out_dir/structure_profile.png`` (the attention profile with the residues
+    within ``cutoff`` Å of the partner marked). Returns :func:`attention_vs_distance`'s result with the
+    file, chains and protein.
+    """
+    from hvppi.io.files import atomic_write
+    from hvppi.ppi.attention import plot_profile
+
+    out = Path(out_dir)
+    chain_sequence, distances = chain_distances(structure_path, chain, partner)
+    mapping = map_structure_to_sequence(chain_sequence, sequence)
+    result = attention_vs_distance(weights, distances, mapping, cutoff)
+    with atomic_write(out / "structure.tsv") as fh:
+        fh.write("structure_index\tposition\tresidue\tmin_distance\tattention\n")
+        for k, (pos, d) in enumerate(zip(mapping, distances)):
+            if pos >= 0:
+                fh.write(f"{k + 1}\t{pos + 1}\t{sequence[pos]}\t{d:.3f}\t{weights[pos]:.6g}\n")
+    contacts = np.zeros(len(sequence), dtype=bool)
+    contacts[mapping[(mapping >= 0) & (distances <= cutoff)]] = True
+    plot_profile(
+        out / "structure_profile.png", f"{protein_id}: chain {chain} vs {partner}", sequence, weights, None, contacts
+    )
+    return {"file": str(structure_path), "chain": chain, "partner": partner, "protein": protein_id, **result}

@@ -28,17 +28,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 from tqdm.auto import tqdm
 
 from hvppi._version import __version__
+from hvppi.datasets.splits import held_out_count, stratified_parts, stratified_split
 from hvppi.io.errors import InputError
 from hvppi.io.files import atomic_path, atomic_write
 from hvppi.io.pairs import PairTable
-from hvppi.ppi.inference import encode_pair_proteins, head_logits, pad_tokens, resolve_device, tokenize_sequences
+from hvppi.io.validation import require_choice, require_fraction, require_int, require_positive
+from hvppi.ppi.inference import encode_pairs, pad_tokens, resolve_device, sigmoid, tokenize_sequences
 from hvppi.ppi.metrics import binary_metrics
 from hvppi.ppi.model import InteractionModel, ModelConfig
 from hvppi.ppi.modelfile import ModelInfo, save_model
@@ -47,32 +49,36 @@ CHECKPOINT = "checkpoint.pt"
 LOG = "log.jsonl"
 MODEL = "model.safetensors"
 
+ClassCount = Literal["batch", "dataset"]
+"""Where the class-balanced loss counts n_y: in each minibatch, or over the epoch's training pairs."""
+
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """The training recipe; defaults are the paper's."""
+    """The training recipe; defaults are the paper's. Checked on construction: a bad value raises
+    ValueError naming the field."""
 
     batch_size: int = 256
     learning_rate: float = 1e-3
     beta: float = 0.9999
-    class_count: str = "batch"
+    class_count: ClassCount = "batch"
     patience: int = 35
     max_epochs: int = 1000
     negative_ratio: float | None = None
     validation_fraction: float = 0.2
     seed: int = 0
 
-    def __post_init__(self):
-        if self.class_count not in ("batch", "dataset"):
-            raise ValueError("class_count must be 'batch' or 'dataset'")
-        if self.batch_size < 1 or self.max_epochs < 0 or self.patience < 1 or self.learning_rate <= 0:
-            raise ValueError("batch_size, patience and learning_rate must be positive, max_epochs not negative")
-        if not 0 < self.beta < 1:
-            raise ValueError("beta must lie strictly between 0 and 1")
-        if not 0 < self.validation_fraction < 1:
-            raise ValueError("validation_fraction must lie strictly between 0 and 1")
-        if self.negative_ratio is not None and self.negative_ratio <= 0:
-            raise ValueError("negative_ratio must be positive")
+    def __post_init__(self) -> None:
+        require_int("batch_size", self.batch_size, minimum=1)
+        require_positive("learning_rate", self.learning_rate)
+        require_fraction("beta", self.beta, closed_low=False, closed_high=False)
+        require_choice("class_count", self.class_count, get_args(ClassCount))
+        require_int("patience", self.patience, minimum=1)
+        require_int("max_epochs", self.max_epochs, minimum=0)
+        if self.negative_ratio is not None:
+            require_positive("negative_ratio", self.negative_ratio)
+        require_fraction("validation_fraction", self.validation_fraction, closed_low=False, closed_high=False)
+        require_int("seed", self.seed, minimum=0)
 
 
 def class_balanced_weights(labels: torch.Tensor, beta: float, counts: tuple[int, int] | None = None) -> torch.Tensor:
@@ -91,7 +97,10 @@ def class_balanced_weights(labels: torch.Tensor, beta: float, counts: tuple[int,
     return class_weight[labels.long()]
 
 
-def class_balanced_loss(logits: torch.Tensor, labels: torch.Tensor, beta: float, counts=None) -> torch.Tensor:
+def class_balanced_loss(
+    logits: torch.Tensor, labels: torch.Tensor, beta: float, counts: tuple[int, int] | None = None
+) -> torch.Tensor:
+    """Mean class-balanced binary cross-entropy of ``logits`` (see :func:`class_balanced_weights`)."""
     weights = class_balanced_weights(labels, beta, counts)
     losses = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels.float(), reduction="none")
     return (weights * losses).mean()
@@ -99,13 +108,14 @@ def class_balanced_loss(logits: torch.Tensor, labels: torch.Tensor, beta: float,
 
 def stratified_batches(labels: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
     """Shuffled minibatches, each with about the same share of positives as ``labels``."""
-    positives = rng.permutation(np.flatnonzero(labels == 1))
-    negatives = rng.permutation(np.flatnonzero(labels == 0))
     n_batches = max(1, math.ceil(len(labels) / batch_size))
-    return [
-        rng.permutation(np.concatenate([p, n]))
-        for p, n in zip(np.array_split(positives, n_batches), np.array_split(negatives, n_batches))
-    ]
+
+    def cuts(n: int) -> list[slice]:  # the parts of np.array_split(rows, n_batches)
+        size, extra = divmod(n, n_batches)
+        bounds = np.cumsum([0] + [size + 1] * extra + [size] * (n_batches - extra)).tolist()
+        return [slice(start, stop) for start, stop in zip(bounds[:-1], bounds[1:])]
+
+    return stratified_parts(labels, cuts, rng, classes=(1, 0))
 
 
 def epoch_pairs(labels: np.ndarray, negative_ratio: float | None, rng: np.random.Generator) -> np.ndarray:
@@ -120,16 +130,20 @@ def epoch_pairs(labels: np.ndarray, negative_ratio: float | None, rng: np.random
 
 
 def split_validation(pairs: PairTable, fraction: float, seed: int) -> tuple[PairTable, PairTable]:
-    """Stratified, seeded split of ``pairs`` into training and validation parts."""
-    counts = np.bincount(pairs.labels.astype(int), minlength=2)
-    if counts.min() < 2:
+    """Stratified, seeded split of ``pairs`` into training and validation parts, in input order
+    (:func:`hvppi.datasets.splits.stratified_split` with ``np.random.default_rng(seed)``)."""
+    if pairs.labels is None:
+        raise InputError("pairs to split must be labelled (0/1)", pairs.path)
+    labels = pairs.labels
+    counts = np.bincount(labels.astype(int), minlength=2)
+    if any(not 0 < held_out_count(int(n), fraction) < n for n in counts):
         raise InputError(
-            f"cannot split off a stratified validation set from {counts[1]} positive and {counts[0]} negative "
-            "pairs; give at least 2 of each, or a --validation file",
+            f"cannot split off a stratified validation set ({fraction:g} of each class) from {counts[1]} positive "
+            f"and {counts[0]} negative pairs: each class needs pairs on both sides; give more pairs, or a "
+            "--validation file",
             pairs.path,
         )
-    index = np.arange(len(pairs))
-    train_idx, val_idx = train_test_split(index, test_size=fraction, random_state=seed, stratify=pairs.labels)
+    train_idx, val_idx = stratified_split(labels, fraction, np.random.default_rng(seed))
     return pairs.subset(np.sort(train_idx)), pairs.subset(np.sort(val_idx))
 
 
@@ -159,7 +173,42 @@ class _State:
     best_metrics: dict | None = None
 
 
-def _checkpoint_payload(model, optimizer, state: _State, best_state, identity: dict) -> dict:
+@dataclass
+class _Run:
+    """A training run in progress: the model, its optimizer, the best weights so far and where it is written."""
+
+    model: InteractionModel
+    optimizer: torch.optim.Optimizer
+    state: _State
+    best_state: dict[str, torch.Tensor]
+    out_dir: Path
+    identity: dict
+    model_config: ModelConfig
+    config: TrainConfig
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out_dir / CHECKPOINT
+
+    @property
+    def log_path(self) -> Path:
+        return self.out_dir / LOG
+
+
+@dataclass
+class _EpochData:
+    """The training pairs as arrays, the validation pairs and every protein's tokens."""
+
+    labels: np.ndarray
+    human_ids: np.ndarray
+    virus_ids: np.ndarray
+    validation: PairTable
+    tokens: dict[str, np.ndarray]
+
+
+def _checkpoint_payload(
+    model: InteractionModel, optimizer: torch.optim.Optimizer, state: _State, best_state: dict, identity: dict
+) -> dict:
     return {
         "format": "hvppi-checkpoint",
         "model": model.state_dict(),
@@ -174,14 +223,17 @@ def _checkpoint_payload(model, optimizer, state: _State, best_state, identity: d
     }
 
 
-def _evaluate(model, pairs: PairTable, tokens, device, beta) -> tuple[float, dict, np.ndarray]:
-    hv, vv, hi, vi = encode_pair_proteins(model, pairs, tokens, device)
-    logits = head_logits(model, hv, vv, hi, vi, device)
-    labels = torch.from_numpy(pairs.labels.astype(np.float32))
-    n_pos = int(pairs.labels.sum())
+def _evaluate(
+    model: InteractionModel, pairs: PairTable, tokens: dict[str, np.ndarray], device: torch.device, beta: float
+) -> tuple[float, dict, np.ndarray]:
+    """Validation loss, metrics and scores of ``pairs`` (each protein encoded once, in evaluation mode)."""
+    label_array = pairs.require_both_classes("validation pairs")
+    logits = encode_pairs(model, pairs, tokens=tokens, device=device).logits(model, device)
+    labels = torch.from_numpy(label_array.astype(np.float32))
+    n_pos = int(label_array.sum())
     loss = class_balanced_loss(torch.from_numpy(logits).float(), labels, beta, (len(labels) - n_pos, n_pos))
-    scores = 1.0 / (1.0 + np.exp(-logits))
-    return float(loss), binary_metrics(pairs.labels, scores), scores
+    scores = sigmoid(logits)
+    return float(loss), binary_metrics(label_array, scores), scores
 
 
 def train(
@@ -192,7 +244,7 @@ def train(
     config: TrainConfig | None = None,
     validation: PairTable | None = None,
     resume: bool = False,
-    device: str = "auto",
+    device: str | torch.device = "auto",
     progress: bool = True,
     log: Callable[[str], None] = print,
     time_limit: float | None = None,
@@ -206,138 +258,35 @@ def train(
     config = config or TrainConfig()
     device = resolve_device(device)
     out_dir = Path(out_dir)
-    pairs.require_both_classes("training pairs")
-    if validation is None:
-        train_pairs, val_pairs = split_validation(pairs, config.validation_fraction, config.seed)
-    else:
-        train_pairs, val_pairs = pairs, validation
-    val_pairs.require_both_classes("validation pairs")
-    train_pairs.require_both_classes("training pairs")
-
+    train_pairs, val_pairs = _training_and_validation(pairs, validation, config)
     ids = set(train_pairs.human_ids) | set(train_pairs.virus_ids) | set(val_pairs.human_ids) | set(val_pairs.virus_ids)
-    tokens = tokenize_sequences(sequences, ids)
-    identity = {
-        "train_sha256": train_pairs.fingerprint(sequences),
-        "validation_sha256": val_pairs.fingerprint(sequences),
-        "model_config": model_config.to_dict(),
-        "train_config": {k: v for k, v in dataclasses.asdict(config).items() if k not in ("max_epochs", "patience")},
-    }
-
-    torch.manual_seed(config.seed)
-    model = InteractionModel(model_config).to(device)
-    optimizer = torch.optim.RAdam(model.parameters(), lr=config.learning_rate)
-    state = _State()
-    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    checkpoint_path = out_dir / CHECKPOINT
-    log_path = out_dir / LOG
-    if resume and checkpoint_path.exists():
-        try:
-            ckpt = torch.load(checkpoint_path, map_location=device, weights_only=True)
-            saved = json.loads(ckpt["identity"])
-        except Exception as exc:  # a truncated or foreign file: torch raises several kinds
-            raise InputError(
-                f"not a readable hvppi checkpoint ({type(exc).__name__}: {exc})", checkpoint_path
-            ) from None
-        if saved != json.loads(json.dumps(identity, sort_keys=True)):
-            changed = [k for k in identity if saved.get(k) != json.loads(json.dumps(identity[k]))]
-            raise InputError(
-                f"cannot resume: the checkpoint was written for other {', '.join(changed)}", checkpoint_path
-            )
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        best_state = ckpt["best_state"]
-        state = _State(
-            ckpt["epoch"], ckpt["best_loss"], ckpt["best_epoch"], ckpt["best_cutoff"], json.loads(ckpt["best_metrics"])
-        )
-        log(
-            f"resuming after epoch {state.epoch} (best validation loss {state.best_loss:.5f} at epoch {state.best_epoch})"
-        )
-        if log_path.exists():
-            kept = [l for l in _log_lines(log_path) if json.loads(l)["epoch"] <= state.epoch]
-            with atomic_write(log_path) as fh:
-                fh.write("".join(line + "\n" for line in kept))
-    elif checkpoint_path.exists():
-        raise InputError(
-            "a training run is already here; use --resume to continue it or another output folder", out_dir
-        )
-    else:
-        if resume:
-            log(f"no checkpoint in {out_dir}; starting afresh")
-        if log_path.exists():
-            log_path.unlink()
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-    train_labels = train_pairs.labels
-    human_ids = np.asarray(train_pairs.human_ids, dtype=object)
-    virus_ids = np.asarray(train_pairs.virus_ids, dtype=object)
+    data = _EpochData(
+        train_pairs.require_both_classes("training pairs"),
+        np.asarray(train_pairs.human_ids, dtype=object),
+        np.asarray(train_pairs.virus_ids, dtype=object),
+        val_pairs,
+        tokenize_sequences(sequences, ids),
+    )
+    identity = _run_identity(train_pairs, val_pairs, sequences, model_config, config)
+    run = _new_run(out_dir, identity, model_config, config, device)
+    _resume_or_start(run, resume, device, log)
+    val_positives = int(val_pairs.require_both_classes("validation pairs").sum())
     log(
-        f"training on {len(train_pairs)} pairs ({int(train_labels.sum())} positive), validating on "
-        f"{len(val_pairs)} ({int(val_pairs.labels.sum())} positive); {model.n_parameters()} parameters; device {device}"
+        f"training on {len(train_pairs)} pairs ({int(data.labels.sum())} positive), validating on "
+        f"{len(val_pairs)} ({val_positives} positive); {run.model.n_parameters()} parameters; device {device}"
     )
     stopped = "max_epochs"
-    while state.epoch < config.max_epochs:
-        if state.epoch - state.best_epoch >= config.patience:
-            stopped = "early_stopping"
+    while run.state.epoch < config.max_epochs:
+        reason = _stop_reason(run.state, config, call_started, time_limit)
+        if reason is not None:
+            stopped = reason
+            if reason == "time_limit":
+                log(f"time limit reached after epoch {run.state.epoch}; continue with --resume")
             break
-        if time_limit is not None and time.perf_counter() - call_started >= time_limit:
-            stopped = "time_limit"
-            log(f"time limit reached after epoch {state.epoch}; continue with --resume")
-            break
-        epoch = state.epoch + 1
-        rng = _seed_everything(config.seed, epoch)
-        started = time.perf_counter()
-        chosen = epoch_pairs(train_labels, config.negative_ratio, rng)
-        counts = None
-        if config.class_count == "dataset":
-            n_pos = int(train_labels[chosen].sum())
-            counts = (len(chosen) - n_pos, n_pos)
-        model.train()
-        total, residues = 0.0, 0
-        batches = [chosen[b] for b in stratified_batches(train_labels[chosen], config.batch_size, rng)]
-        bar = tqdm(batches, desc=f"epoch {epoch}", unit="batch", disable=not progress, leave=False)
-        for batch in bar:
-            h_tokens, h_lengths = pad_tokens([tokens[p] for p in human_ids[batch]])
-            v_tokens, v_lengths = pad_tokens([tokens[p] for p in virus_ids[batch]])
-            labels = torch.from_numpy(train_labels[batch].astype(np.float32)).to(device)
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(h_tokens.to(device), h_lengths, v_tokens.to(device), v_lengths)
-            loss = class_balanced_loss(logits, labels, config.beta, counts)
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(batch)
-            residues += int(h_lengths.sum() + v_lengths.sum())
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-        train_loss = total / len(chosen)
-        train_seconds = time.perf_counter() - started
-        val_loss, val_metrics, _ = _evaluate(model, val_pairs, tokens, device, config.beta)
-        state.epoch = epoch
-        improved = val_loss < state.best_loss
-        if improved:
-            state.best_loss, state.best_epoch = val_loss, epoch
-            state.best_cutoff, state.best_metrics = val_metrics["cutoff"], val_metrics
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            _save_best(out_dir / MODEL, model_config, best_state, state, identity, config)
-        with atomic_path(checkpoint_path) as tmp:
-            torch.save(_checkpoint_payload(model, optimizer, state, best_state, identity), tmp)
-        entry = {
-            "epoch": epoch,
-            "train_loss": train_loss,
-            "val_loss": val_loss,
-            **{f"val_{k}": v for k, v in val_metrics.items()},
-            "train_pairs": len(chosen),
-            "residues_per_s": residues / train_seconds,
-            "seconds": time.perf_counter() - started,
-            "best": improved,
-        }
-        with open(log_path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(entry) + "\n")
-        log(
-            f"epoch {epoch}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, val ROC AUC "
-            f"{val_metrics['roc_auc']:.4f}, PR AUC {val_metrics['pr_auc']:.4f}"
-            f"{' *' if improved else ''} ({entry['seconds']:.0f} s)"
-        )
+        _run_epoch(run, data, device, progress, log)
     if not (out_dir / MODEL).exists():
         raise RuntimeError("training ended without a model (no epoch was run)")
+    state = run.state
     return {
         "model": str(out_dir / MODEL),
         "epochs": state.epoch,
@@ -347,6 +296,174 @@ def train(
         "validation_metrics": state.best_metrics,
         "stopped": stopped,
     }
+
+
+def _training_and_validation(
+    pairs: PairTable, validation: PairTable | None, config: TrainConfig
+) -> tuple[PairTable, PairTable]:
+    """The training and validation pairs: ``validation`` when given, else a stratified split of ``pairs``."""
+    pairs.require_both_classes("training pairs")
+    if validation is None:
+        train_pairs, val_pairs = split_validation(pairs, config.validation_fraction, config.seed)
+    else:
+        train_pairs, val_pairs = pairs, validation
+    val_pairs.require_both_classes("validation pairs")
+    train_pairs.require_both_classes("training pairs")
+    return train_pairs, val_pairs
+
+
+def _run_identity(
+    train_pairs: PairTable,
+    val_pairs: PairTable,
+    sequences: dict[str, str],
+    model_config: ModelConfig,
+    config: TrainConfig,
+) -> dict:
+    """What a checkpoint must match to be resumed: the data, the model and the recipe (not its stopping rules)."""
+    return {
+        "train_sha256": train_pairs.fingerprint(sequences),
+        "validation_sha256": val_pairs.fingerprint(sequences),
+        "model_config": model_config.to_dict(),
+        "train_config": {k: v for k, v in dataclasses.asdict(config).items() if k not in ("max_epochs", "patience")},
+    }
+
+
+def _new_run(
+    out_dir: Path, identity: dict, model_config: ModelConfig, config: TrainConfig, device: torch.device
+) -> _Run:
+    """A freshly initialised model (seeded) and optimizer."""
+    torch.manual_seed(config.seed)
+    model = InteractionModel(model_config).to(device)
+    optimizer = torch.optim.RAdam(model.parameters(), lr=config.learning_rate)
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    return _Run(model, optimizer, _State(), best_state, out_dir, identity, model_config, config)
+
+
+def _resume_or_start(run: _Run, resume: bool, device: torch.device, log: Callable[[str], None]) -> None:
+    """Load the checkpoint when resuming (and cut the log back to it), refuse to overwrite a run, or start afresh."""
+    if resume and run.checkpoint_path.exists():
+        _load_checkpoint(run, device)
+        state = run.state
+        log(
+            f"resuming after epoch {state.epoch} (best validation loss {state.best_loss:.5f} at epoch {state.best_epoch})"
+        )
+        if run.log_path.exists():
+            kept = [l for l in _log_lines(run.log_path) if json.loads(l)["epoch"] <= state.epoch]
+            with atomic_write(run.log_path) as fh:
+                fh.write("".join(line + "\n" for line in kept))
+    elif run.checkpoint_path.exists():
+        raise InputError(
+            "a training run is already here; use --resume to continue it or another output folder", run.out_dir
+        )
+    else:
+        if resume:
+            log(f"no checkpoint in {run.out_dir}; starting afresh")
+        if run.log_path.exists():
+            run.log_path.unlink()
+    run.out_dir.mkdir(parents=True, exist_ok=True)
+
+
+def _load_checkpoint(run: _Run, device: torch.device) -> None:
+    """Restore model, optimizer, best weights and state from the checkpoint, which must match the run's identity."""
+    path = run.checkpoint_path
+    try:
+        ckpt = torch.load(path, map_location=device, weights_only=True)
+        saved = json.loads(ckpt["identity"])
+    except Exception as exc:  # a truncated or foreign file: torch raises several kinds
+        raise InputError(f"not a readable hvppi checkpoint ({type(exc).__name__}: {exc})", path) from None
+    identity = run.identity
+    if saved != json.loads(json.dumps(identity, sort_keys=True)):
+        changed = [k for k in identity if saved.get(k) != json.loads(json.dumps(identity[k]))]
+        raise InputError(f"cannot resume: the checkpoint was written for other {', '.join(changed)}", path)
+    run.model.load_state_dict(ckpt["model"])
+    run.optimizer.load_state_dict(ckpt["optimizer"])
+    run.best_state = ckpt["best_state"]
+    run.state = _State(
+        ckpt["epoch"], ckpt["best_loss"], ckpt["best_epoch"], ckpt["best_cutoff"], json.loads(ckpt["best_metrics"])
+    )
+
+
+def _stop_reason(state: _State, config: TrainConfig, call_started: float, time_limit: float | None) -> str | None:
+    """Why no further epoch starts ("early_stopping", "time_limit"), or None to go on."""
+    if state.epoch - state.best_epoch >= config.patience:
+        return "early_stopping"
+    if time_limit is not None and time.perf_counter() - call_started >= time_limit:
+        return "time_limit"
+    return None
+
+
+def _run_epoch(run: _Run, data: _EpochData, device: torch.device, progress: bool, log: Callable[[str], None]) -> None:
+    """One epoch: train, validate, keep the best model, write the checkpoint and the log line."""
+    epoch = run.state.epoch + 1
+    rng = _seed_everything(run.config.seed, epoch)
+    started = time.perf_counter()
+    chosen, train_loss, residues = _train_one_epoch(run, data, epoch, rng, device, progress)
+    train_seconds = time.perf_counter() - started
+    val_loss, val_metrics, _ = _evaluate(run.model, data.validation, data.tokens, device, run.config.beta)
+    improved = _record_epoch(run, epoch, val_loss, val_metrics)
+    entry = {
+        "epoch": epoch,
+        "train_loss": train_loss,
+        "val_loss": val_loss,
+        **{f"val_{k}": v for k, v in val_metrics.items()},
+        "train_pairs": len(chosen),
+        "residues_per_s": residues / train_seconds,
+        "seconds": time.perf_counter() - started,
+        "best": improved,
+    }
+    with open(run.log_path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(entry) + "\n")
+    log(
+        f"epoch {epoch}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, val ROC AUC "
+        f"{val_metrics['roc_auc']:.4f}, PR AUC {val_metrics['pr_auc']:.4f}"
+        f"{' *' if improved else ''} ({entry['seconds']:.0f} s)"
+    )
+
+
+def _train_one_epoch(
+    run: _Run, data: _EpochData, epoch: int, rng: np.random.Generator, device: torch.device, progress: bool
+) -> tuple[np.ndarray, float, int]:
+    """The optimisation steps of one epoch → (pairs used, mean training loss, residues read)."""
+    config, model, optimizer = run.config, run.model, run.optimizer
+    chosen = epoch_pairs(data.labels, config.negative_ratio, rng)
+    counts = None
+    if config.class_count == "dataset":
+        n_pos = int(data.labels[chosen].sum())
+        counts = (len(chosen) - n_pos, n_pos)
+    model.train()
+    total, residues = 0.0, 0
+    batches = [chosen[b] for b in stratified_batches(data.labels[chosen], config.batch_size, rng)]
+    bar = tqdm(batches, desc=f"epoch {epoch}", unit="batch", disable=not progress, leave=False)
+    tokens, human_ids, virus_ids = data.tokens, data.human_ids, data.virus_ids
+    for batch in bar:
+        h_tokens, h_lengths = pad_tokens([tokens[p] for p in human_ids[batch]])
+        v_tokens, v_lengths = pad_tokens([tokens[p] for p in virus_ids[batch]])
+        labels = torch.from_numpy(data.labels[batch].astype(np.float32)).to(device)
+        optimizer.zero_grad(set_to_none=True)
+        logits = model(h_tokens.to(device), h_lengths, v_tokens.to(device), v_lengths)
+        loss = class_balanced_loss(logits, labels, config.beta, counts)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(batch)
+        residues += int(h_lengths.sum() + v_lengths.sum())
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+    return chosen, total / len(chosen), residues
+
+
+def _record_epoch(run: _Run, epoch: int, val_loss: float, val_metrics: dict) -> bool:
+    """Advance the state; on a new best validation loss keep the weights and rewrite the model file.
+    Always rewrite the checkpoint. Returns whether this epoch is the new best."""
+    state = run.state
+    state.epoch = epoch
+    improved = val_loss < state.best_loss
+    if improved:
+        state.best_loss, state.best_epoch = val_loss, epoch
+        state.best_cutoff, state.best_metrics = val_metrics["cutoff"], val_metrics
+        run.best_state = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
+        _save_best(run.out_dir / MODEL, run.model_config, run.best_state, state, run.identity, run.config)
+    with atomic_path(run.checkpoint_path) as tmp:
+        torch.save(_checkpoint_payload(run.model, run.optimizer, state, run.best_state, run.identity), tmp)
+    return improved
 
 
 def _save_best(

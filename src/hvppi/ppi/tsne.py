@@ -7,22 +7,27 @@ initialisation, seeded).
 
 from __future__ import annotations
 
-import numpy as np
+import os
 
-from hvppi.io.files import atomic_path, atomic_write
+import numpy as np
+import torch
+
+from hvppi.io.files import atomic_write, save_figure
 from hvppi.io.pairs import PairTable
-from hvppi.ppi.inference import encode_pair_proteins, head_logits, tokenize_sequences
+from hvppi.ppi.inference import encode_pairs, sigmoid
 from hvppi.ppi.model import InteractionModel
 
 
 def intermediate_vectors(
-    model: InteractionModel, pairs: PairTable, sequences: dict[str, str], device="cpu", progress: bool = False
+    model: InteractionModel,
+    pairs: PairTable,
+    sequences: dict[str, str],
+    device: torch.device | str = "cpu",
+    progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(n, 128) intermediate vectors of the pairs, in input order, and their scores."""
-    tokens = tokenize_sequences(sequences, set(pairs.human_ids) | set(pairs.virus_ids))
-    hv, vv, hi, vi = encode_pair_proteins(model, pairs, tokens, device, progress)
-    scores = 1.0 / (1.0 + np.exp(-head_logits(model, hv, vv, hi, vi, device)))
-    return np.concatenate([hv[hi], vv[vi]], axis=1), scores
+    """(n, 128) intermediate vectors of the pairs, in input order, and their scores (as :func:`score_pairs`)."""
+    encoded = encode_pairs(model, pairs, sequences, device=device, progress=progress)
+    return encoded.intermediate(), sigmoid(encoded.logits(model, device))
 
 
 def tsne_map(
@@ -34,6 +39,7 @@ def tsne_map(
     min_grad_norm: float = 1e-7,
     verbose: int = 0,
 ) -> np.ndarray:
+    """2-d t-SNE coordinates of ``vectors`` (the module docstring's settings; perplexity capped for few points)."""
     from sklearn.manifold import TSNE
 
     perplexity = min(perplexity, (len(vectors) - 1) / 3)  # scikit-learn needs perplexity < n
@@ -50,7 +56,13 @@ def tsne_map(
 
 
 def write_map(
-    tsv_path, png_path, pairs: PairTable, coords: np.ndarray, scores: np.ndarray, cutoff: float, title: str = ""
+    tsv_path: str | os.PathLike,
+    png_path: str | os.PathLike,
+    pairs: PairTable,
+    coords: np.ndarray,
+    scores: np.ndarray,
+    cutoff: float,
+    title: str = "",
 ) -> None:
     """Coordinates as TSV and a scatter plot coloured by label, wrong calls marked."""
     import matplotlib
@@ -83,6 +95,38 @@ def write_map(
     )
     ax.set(xlabel="t-SNE 1", ylabel="t-SNE 2", title=title or "t-SNE of the intermediate vectors")
     ax.legend(loc="best", fontsize=7, markerscale=2)
-    with atomic_path(png_path) as tmp:
-        fig.savefig(tmp, format="png", dpi=150, bbox_inches="tight")
-    plt.close(fig)
+    save_figure(fig, png_path)
+
+
+def sample_pairs(pairs: PairTable, max_pairs: int | None, seed: int = 0) -> PairTable:
+    """A seeded random ``max_pairs`` of the pairs, in input order (all of them when there are no more)."""
+    if not max_pairs or len(pairs) <= max_pairs:
+        return pairs
+    keep = np.sort(np.random.default_rng(seed).choice(len(pairs), max_pairs, replace=False))
+    return pairs.subset(keep)
+
+
+def write_tsne(
+    out_dir: str | os.PathLike,
+    model: InteractionModel,
+    pairs: PairTable,
+    sequences: dict[str, str],
+    cutoff: float,
+    max_pairs: int | None = None,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+) -> int:
+    """t-SNE map of labelled pairs (a seeded ``max_pairs`` of them) to out_dir/tsne.tsv and tsne.png.
+
+    Returns the number of pairs mapped.
+    """
+    from pathlib import Path
+
+    pairs.require_both_classes("pairs to map")
+    pairs = sample_pairs(pairs, max_pairs, seed)
+    vectors, scores = intermediate_vectors(model, pairs, sequences, device, progress)
+    coords = tsne_map(vectors, seed=seed, verbose=1 if progress else 0)
+    out = Path(out_dir)
+    write_map(out / "tsne.tsv", out / "tsne.png", pairs, coords, scores, cutoff)
+    return len(pairs)

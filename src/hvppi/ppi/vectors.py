@@ -20,6 +20,7 @@ import numpy as np
 from hvppi._version import __version__
 from hvppi.io.errors import InputError
 from hvppi.io.h5layout import dataset_key, sequence_sha256, write_protein_array
+from hvppi.ppi.model import TowerName, check_tower
 
 FORMAT = "hvppi-vectors"
 
@@ -27,10 +28,9 @@ FORMAT = "hvppi-vectors"
 class VectorStore:
     """Read-write access to an H5 vector file for one tower of one model."""
 
-    def __init__(self, path: str | os.PathLike, tower: str, model_sha256: str, create: bool = True):
+    def __init__(self, path: str | os.PathLike, tower: TowerName, model_sha256: str, create: bool = True) -> None:
         self.path = Path(path)
-        if tower not in ("human", "virus"):
-            raise ValueError("tower must be 'human' or 'virus'")
+        check_tower(tower)
         if not self.path.exists() and not create:
             raise InputError("vector file not found", self.path)
         try:
@@ -55,10 +55,10 @@ class VectorStore:
     def close(self) -> None:
         self.file.close()
 
-    def __enter__(self):
+    def __enter__(self) -> VectorStore:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def lookup(self, sequences: dict[str, str]) -> tuple[dict[str, np.ndarray], list[str], list[str]]:
@@ -75,6 +75,7 @@ class VectorStore:
         return found, missing, changed
 
     def store(self, sequences: dict[str, str], vectors: dict[str, np.ndarray]) -> None:
+        """Write the ``vectors`` of these proteins (with their sequences' SHA-256) and flush the file."""
         for pid, vector in vectors.items():
             write_protein_array(self.file, pid, vector, sequences[pid], id_attribute="id")
         self.file.flush()

@@ -1,1 +1,1 @@
-"""One module per ``hvppi`` subcommand, each with ``add_arguments(parser)`` and ``run(args)``."""
+"""One module per ``hvppi`` subcommand, each with HELP, DESCRIPTION, ``add_arguments(parser)`` and ``run(args)``."""

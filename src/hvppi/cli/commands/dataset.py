@@ -4,27 +4,39 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+
+from hvppi.cli.options import HelpFormatter, add_quiet, add_threads, log
+
+HELP = "build benchmark data sets from HPIDB"
+
+DESCRIPTION = "Build benchmark data sets from interaction databases. One action so far: build."
 
 BUILD_DESCRIPTION = """\
-Build human–virus PPI benchmark data sets from HPIDB PSI-MITAB files, as Tsukiyama et al. 2020
-(LSTM-PHV) did:
+Build human–virus PPI benchmark data sets from HPIDB PSI-MITAB files, as
+Tsukiyama et al. 2020 (LSTM-PHV) did:
 
-  1. keep rows with human (taxid 9606) on exactly one side, oriented (human, virus);
-  2. keep pairs whose MI score is at or above each --mi-score (intact-miscore when a row has one,
-     else its highest other miscore, e.g. virhostnet-miscore; --mi-source restricts to one kind);
-  3. sequences from a mitab_plus file or from --sequences, by exact accession (isoform -N and chain
-     -PRO_ suffixes included); keep the 20 standard amino acids and lengths 50-3000; proteins
-     without a sequence are counted and listed in the manifest;
-  4. remove duplicate pairs, then redundant ones: CD-HIT at identity 0.9 on the human and the viral
-     proteins; a pair is dropped when a kept pair joins the same two clusters;
-  5. negatives by dissimilarity (Eid et al. 2016): Needleman-Wunsch BLOSUM30 scores (gap open 10,
-     extend 1) between all viral proteins, outlier removal, distance > 0.8, (Vi, partners of Vj),
-     never a pair the input reports as interacting, at most n per viral protein: n solved on the
-     data for 1:1 ('balanced') and 1:5 ('imbalanced'), or for each --ratio; --caps paper takes the
-     paper's n instead (MI 0.3: 23 and 120; MI 0.4: 4 and 206), which were tuned on the paper's
-     data and give other ratios on today's HPIDB;
-  6. --replicates data sets per condition with different seeds, each split 8:2 stratified.
+  1. keep rows with human (taxid 9606) on exactly one side, oriented
+     (human, virus);
+  2. keep pairs whose MI score is at or above each --mi-score
+     (intact-miscore when a row has one, else its highest other miscore,
+     e.g. virhostnet-miscore; --mi-source restricts to one kind);
+  3. sequences from a mitab_plus file or from --sequences, by exact
+     accession (isoform -N and chain -PRO_ suffixes included); keep the 20
+     standard amino acids and lengths 50-3000; proteins without a sequence
+     are counted and listed in the manifest;
+  4. remove duplicate pairs, then redundant ones: CD-HIT at identity 0.9 on
+     the human and the viral proteins; a pair is dropped when a kept pair
+     joins the same two clusters;
+  5. negatives by dissimilarity (Eid et al. 2016): Needleman-Wunsch
+     BLOSUM30 scores (gap open 10, extend 1) between all viral proteins,
+     outlier removal, distance > 0.8, (Vi, partners of Vj), never a pair
+     the input reports as interacting, at most n per viral protein: n
+     solved on the data for 1:1 ('balanced') and 1:5 ('imbalanced'), or for
+     each --ratio; --caps paper takes the paper's n instead (MI 0.3: 23 and
+     120; MI 0.4: 4 and 206), which were tuned on the paper's data and give
+     other ratios on today's HPIDB;
+  6. --replicates data sets per condition with different seeds, each split
+     8:2 stratified.
 
 Writes OUT/mi<T>/<condition>/rep<k>/ with pro_seq.txt, protein_pair_label_train.txt,
 protein_pair_label_test.txt (human_id, virus_id, label), the LSTM-PHV CSVs train.csv and test.csv,
@@ -32,11 +44,16 @@ and with --disjoint-test a protein-disjoint split in rep<k>/disjoint/ (20% of th
 viral CD-HIT clusters held out; test_unseen_virus.txt, test_unseen_human.txt, test_unseen_both.txt);
 OUT/manifest.json with the counts after every step, the parameters and the input SHA-256s. The
 alignment matrix is cached in OUT/cache: running the same build again resumes instead of
-re-aligning. 'hvppi train --pairs OUT/.../protein_pair_label_train.txt --sequences OUT/.../pro_seq.txt'
-reads the output as it is."""
+re-aligning.
+
+The output reads as it is:
+
+  hvppi train --pairs OUT/mi0.3/balanced/rep1/protein_pair_label_train.txt
+      --sequences OUT/mi0.3/balanced/rep1/pro_seq.txt --out run/"""
 
 
-def cmd_build(args) -> int:
+def run_build(args: argparse.Namespace) -> int:
+    """Build the data sets and print a JSON summary of the manifest."""
     from hvppi.datasets.build import BuildSettings, build_dataset
 
     settings = BuildSettings(
@@ -59,7 +76,7 @@ def cmd_build(args) -> int:
         args.sequences,
         settings,
         progress=not args.quiet,
-        log=None if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True)),
+        log=None if args.quiet else log,
     )
     summary = {"out": args.out, "elapsed_seconds": manifest["elapsed_seconds"], "counts": manifest["counts"]}
     for key, step in manifest.items():
@@ -72,19 +89,14 @@ def cmd_build(args) -> int:
     return 0
 
 
-def register(sub) -> None:
-    """Add the ``dataset`` subcommand to the ``hvppi`` parser's subparsers."""
-    dataset = sub.add_parser(
-        "dataset",
-        help="build benchmark data sets from HPIDB",
-        description="Build benchmark data sets from interaction databases.",
-    )
-    actions = dataset.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the actions of ``hvppi dataset`` (``build``) and their options."""
+    actions = parser.add_subparsers(dest="subcommand", required=True, metavar="ACTION")
     p = actions.add_parser(
         "build",
         help="HPIDB MITAB -> benchmark data sets (LSTM-PHV's pipeline)",
         description=BUILD_DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument(
         "--mitab",
@@ -92,7 +104,7 @@ def register(sub) -> None:
         required=True,
         metavar="FILE",
         help="HPIDB PSI-MITAB file: the 15-column MITAB 2.5 export or the 26-column mitab_plus; "
-        "plain, .gz or .zip (holding one file). Repeat to combine files.",
+        "plain, .gz or .zip (holding one file). Repeat to combine files",
     )
     p.add_argument(
         "--sequences",
@@ -111,21 +123,21 @@ def register(sub) -> None:
         "--mi-source",
         default="any",
         choices=["any", "intact-miscore", "virhostnet-miscore"],
-        help="which miscore counts (default any: intact-miscore when present, else the highest miscore)",
+        help="which miscore counts; any: intact-miscore when present, else the highest miscore",
     )
     p.add_argument(
         "--ratio",
         action="append",
         type=float,
         metavar="R",
-        help="negative:positive ratio; n is solved for it (repeat for several). Default: 'balanced' (1:1) "
-        "and 'imbalanced' (1:5)",
+        help="negative:positive ratio; n is solved for it (repeat for several) "
+        "(default: 'balanced' (1:1) and 'imbalanced' (1:5))",
     )
     p.add_argument(
         "--caps",
         default="ratio",
         choices=["ratio", "paper"],
-        help="n per viral protein: solved for the ratio (default), or the paper's n (MI 0.3: 23 and 120; "
+        help="n per viral protein: solved for the ratio, or the paper's n (MI 0.3: 23 and 120; "
         "MI 0.4: 4 and 206) for 'balanced' and 'imbalanced'",
     )
     p.add_argument(
@@ -134,28 +146,22 @@ def register(sub) -> None:
         default=0.9,
         metavar="F",
         help="a viral protein is an outlier when its score against a protein Vj is below Vj's lower "
-        "fence (Q1 - 1.5 IQR) for at least this share of the others (default 0.9, the paper's)",
+        "fence (Q1 - 1.5 IQR) for at least this share of the others; 0.9 is the paper's",
     )
     p.add_argument(
         "--similarity",
         default="score",
         choices=["score", "self-normalised"],
-        help="similarity of two viral proteins: the global alignment score (default, the paper's), or the "
+        help="similarity of two viral proteins: the global alignment score (the paper's), or the "
         "score divided by the geometric mean of their self-scores. Raw scores grow with length, so most "
         "proteins find their 'far' proteins among the same few long ones, and a few human proteins carry "
         "most negatives (the manifest's negatives_of_top30_human_proteins tells how many)",
     )
     p.add_argument(
-        "--replicates", type=int, default=3, help="data sets per condition, each with its own seed (default 3)"
+        "--replicates", type=int, default=3, metavar="N", help="data sets per condition, each with its own seed"
     )
-    p.add_argument("--seed", type=int, default=0, help="base seed of the negative sampling and the splits (default 0)")
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=0,
-        metavar="N",
-        help="threads for CD-HIT and the alignments (default 0: every CPU)",
-    )
+    p.add_argument("--seed", type=int, default=0, help="base seed of the negative sampling and the splits")
+    add_threads(p, "cd-hit+align", default=0)
     p.add_argument(
         "--skip-bad-lines",
         action="store_true",
@@ -173,5 +179,10 @@ def register(sub) -> None:
         choices=["cdhit"],
         help="redundancy removal: cdhit, the real cd-hit program (apt-get install cd-hit)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress output")
-    p.set_defaults(func=cmd_build)
+    add_quiet(p)
+    p.set_defaults(action_run=run_build)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen action."""
+    return args.action_run(args)

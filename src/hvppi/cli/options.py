@@ -1,0 +1,175 @@
+"""What every ``hvppi`` command shares: the help formatter and the one definition of each common option.
+
+``--threads``, ``--device``, ``--quiet``, ``--model`` and the ``--pairs``/``--sequences`` inputs are
+defined here once; commands add them with the ``add_*`` functions and read them back with the
+helpers below, which call only the public Python API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import re
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+    from hvppi.io.pairs import PairTable
+    from hvppi.ppi.model import InteractionModel
+    from hvppi.ppi.modelfile import ModelInfo
+
+Options = argparse._ActionsContainer
+"""A parser or an argument group: anything with add_argument."""
+
+SEQUENCE_FORMATS = "FASTA (plain or .gz; the ID is the first word of the header) or id<TAB>sequence"
+PAIR_FORMATS = "human_id<TAB>virus_id[<TAB>label] (no header) or LSTM-PHV CSV"
+MODEL_HELP = "model file, or a bundled model by name: default or viral-disjoint"
+
+THREADS_USE = {
+    "torch": "CPU threads of PyTorch; 0: PyTorch's own choice (every core). This small model gains little "
+    "from more than 1, and on a busy machine several threads can run 10x slower",
+    "cd-hit": "threads of CD-HIT; 0: every CPU",
+    "cd-hit+align": "threads of CD-HIT and of the alignments; 0: every CPU",
+    "align": "threads of the alignments; 0: every CPU",
+}
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Appends "(default: X)" to every option that has a default, and keeps the layout of indented text.
+
+    Description paragraphs (separated by blank lines) are re-wrapped to the terminal width unless one of
+    their lines is indented (a list or a table), which is printed as written.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            not action.option_strings
+            or "(default" in text
+            or default is None
+            or default is False
+            or default == argparse.SUPPRESS
+        ):
+            return text
+        if isinstance(default, (list, tuple)):
+            default = " ".join(str(d) for d in default)
+        return f"{text} (default: {str(default).replace('%', '%%')})".lstrip()
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = re.split(r"\n\s*\n", text.strip("\n"))
+        out = []
+        for paragraph in paragraphs:
+            lines = paragraph.splitlines()
+            if any(line[:1].isspace() for line in lines):
+                out.append("\n".join(indent + line for line in lines))
+            else:
+                out.append(textwrap.fill(" ".join(lines), width, initial_indent=indent, subsequent_indent=indent))
+        return "\n\n".join(out)
+
+
+def add_threads(parser: Options, use: str = "torch", default: int = 1) -> None:
+    """Add ``--threads N``; ``use`` (a key of THREADS_USE) says what the threads run."""
+    parser.add_argument("--threads", type=int, default=default, metavar="N", help=THREADS_USE[use])
+
+
+def add_device(parser: Options) -> None:
+    """Add ``--device {auto,cpu,cuda}``."""
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=["auto", "cpu", "cuda"],
+        help="where PyTorch runs; auto: CUDA if PyTorch sees a GPU, else the CPU",
+    )
+
+
+def add_quiet(parser: Options) -> None:
+    """Add ``--quiet``."""
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or progress messages")
+
+
+def add_run_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--device``, ``--threads`` (PyTorch's) and ``--quiet``."""
+    add_device(parser)
+    add_threads(parser, "torch")
+    add_quiet(parser)
+
+
+def add_model(parser: argparse.ArgumentParser) -> None:
+    """Add ``--model`` (one model file or bundled model name; the bundled default when absent)."""
+    parser.add_argument("--model", default=None, metavar="FILE", help=f"{MODEL_HELP} (default: default)")
+
+
+def add_pairs_inputs(parser: argparse.ArgumentParser, pairs_help: str) -> None:
+    """Add ``--pairs`` (repeatable, combined into one table) and ``--sequences``."""
+    parser.add_argument(
+        "--pairs",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help=f"{pairs_help}: {PAIR_FORMATS}. Repeat to combine files",
+    )
+    parser.add_argument(
+        "--sequences",
+        metavar="FILE",
+        help=f"protein sequences: {SEQUENCE_FORMATS}; may be left out when the pairs CSV carries them",
+    )
+
+
+def set_threads(args: argparse.Namespace) -> None:
+    """Apply ``--threads`` to PyTorch (0 leaves PyTorch's own choice)."""
+    from hvppi.ppi.inference import set_threads as set_torch_threads
+
+    set_torch_threads(args.threads)
+
+
+def load_model_for(args: argparse.Namespace) -> tuple[InteractionModel, ModelInfo, torch.device]:
+    """Model, its description and the device of a command's ``--model``, ``--device`` and ``--threads``."""
+    from hvppi.ppi.inference import resolve_device
+    from hvppi.ppi.modelfile import load_model
+
+    set_threads(args)
+    device = resolve_device(args.device)
+    model, info = load_model(args.model, device)
+    return model, info, device
+
+
+def load_pairs(paths: list[str]) -> PairTable:
+    """Read pair files into one table."""
+    from hvppi.io.pairs import PairTable, read_pairs
+
+    return PairTable.concat([read_pairs(p) for p in paths])
+
+
+def load_pairs_and_sequences(args: argparse.Namespace) -> tuple[PairTable, dict[str, str]]:
+    """The pairs of ``--pairs`` and the sequences of their proteins (``--sequences`` and/or the pairs CSV)."""
+    from hvppi.io.pairs import merge_sequences
+    from hvppi.io.sequences import read_sequences
+
+    pairs = load_pairs(args.pairs)
+    sequences = read_sequences(args.sequences) if args.sequences else None
+    return pairs, merge_sequences(pairs, sequences, args.sequences)
+
+
+def prepare_output(path: str | os.PathLike, is_dir: bool = False) -> None:
+    """Create the folder an output goes to (``path`` itself when ``is_dir``) and check that it is writable,
+    so that a bad output path fails before the work rather than after it."""
+    folder = Path(path) if is_dir else Path(path).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename is not None else ""
+        raise OSError(exc.errno, f"cannot create the folder{where}: {exc.strerror}", os.fspath(path)) from None
+    if not os.access(folder, os.W_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(folder))
+
+
+def log(message: Any) -> None:
+    """Print a progress message to stderr."""
+    import sys
+
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,488 @@
+"""The screening benchmark: rank every human candidate for viral proteins the model has not seen.
+
+Viral proteins are held out with all their pairs, grouped by CD-HIT identity (0.9, and a strict
+0.4) or by virus family; the screening model is trained on the rest; every human protein of the
+data set is then ranked for each held-out viral protein, its known partners being the positives.
+Each method gets per-viral-protein ROC AUC, average precision, recall in the top 1% and in the top
+50, averaged over the held-out viral proteins with a 95% interval from resampling them (1,000
+bootstrap resamples), and paired differences of the model against each baseline:
+
+* ``random``: a random order;
+* ``popularity``: human proteins by their number of training viral partners (one list for all);
+* ``homology``: the highest Smith–Waterman similarity of the viral protein to a training viral
+  partner of the human protein (homology transfer);
+* ``model``: the screening model (:mod:`hvppi.ppi.screen_model`);
+* ``model, constant virus``: the model with every viral protein replaced by the average one — the
+  ablation that shows what the viral input adds.
+
+Ties (e.g. human proteins that popularity cannot tell apart) are broken at random for average
+precision and recall, and count one half for ROC AUC.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.stats import rankdata
+
+from hvppi.datasets.clustering import cdhit_clusters
+from hvppi.io.errors import InputError
+from hvppi.io.files import atomic_write, open_binary
+from hvppi.io.pairs import PairTable
+from hvppi.ppi.screen_model import (
+    FEATURES,
+    Evidence,
+    Reference,
+    ScreeningConfig,
+    SimilarityBundle,
+    fit_on_bundle,
+)
+
+METHODS = ("random", "popularity", "homology", "model", "model, constant virus")
+BASELINES = ("random", "popularity", "homology")
+METRICS = ("roc_auc", "average_precision", "recall_top_1pct", "recall_top_50")
+METRIC_LABELS = {
+    "roc_auc": "ROC AUC",
+    "average_precision": "AP",
+    "recall_top_1pct": "recall@1%",
+    "recall_top_50": "recall@50",
+}
+
+
+@dataclass
+class ScreeningData:
+    """Viral proteins with at least one known partner, every human protein, and the positive pairs."""
+
+    virus_ids: list[str]
+    virus_sequences: list[str]
+    human_ids: list[str]
+    human_sequences: list[str]
+    pairs: np.ndarray  # (n, 2): viral index, human index
+
+    @classmethod
+    def from_pairs(cls, pairs: PairTable, sequences: dict[str, str]) -> ScreeningData:
+        """Positives are the pairs labelled 1; candidates every human protein of the table."""
+        if pairs.labels is None:
+            raise InputError("the screening benchmark needs labelled pairs (human_id, virus_id, label)", pairs.path)
+        pairs.check_sequences(sequences)
+        human_ids = sorted(set(pairs.human_ids))
+        positive = np.flatnonzero(pairs.labels == 1)
+        virus_ids = sorted({pairs.virus_ids[i] for i in positive})
+        both = set(human_ids) & set(virus_ids)
+        if both:
+            raise InputError(
+                f"{len(both)} IDs are both human and viral (e.g. {sorted(both)[0]}); are some columns swapped?",
+                pairs.path,
+            )
+        vi = {v: i for i, v in enumerate(virus_ids)}
+        hi = {h: i for i, h in enumerate(human_ids)}
+        index = sorted({(vi[pairs.virus_ids[i]], hi[pairs.human_ids[i]]) for i in positive})
+        return cls(
+            virus_ids,
+            [sequences[v] for v in virus_ids],
+            human_ids,
+            [sequences[h] for h in human_ids],
+            np.asarray(index, dtype=np.int64).reshape(-1, 2),
+        )
+
+    def reference(self) -> Reference:
+        return Reference(
+            self.virus_ids,
+            self.virus_sequences,
+            self.human_ids,
+            self.human_sequences,
+            self.pairs[:, 0],
+            self.pairs[:, 1],
+        )
+
+    def labels(self, viral: np.ndarray) -> np.ndarray:
+        """Known-partner matrix (len(viral), n_human), bool."""
+        row_of = np.full(len(self.virus_ids), -1)
+        row_of[viral] = np.arange(len(viral))
+        out = np.zeros((len(viral), len(self.human_ids)), dtype=bool)
+        keep = row_of[self.pairs[:, 0]] >= 0
+        out[row_of[self.pairs[keep, 0]], self.pairs[keep, 1]] = True
+        return out
+
+
+def accession(protein_id: str) -> str:
+    """UniProt accession without isoform (``-2``) or chain (``-PRO_…``) suffix."""
+    return protein_id.split("-", 1)[0]
+
+
+def read_families(path: str | os.PathLike) -> dict[str, str]:
+    """Virus family of each viral accession from a CSV/TSV (or a zip holding one) with a virus ID column
+    (``Uniprot_virus``, ``virus_id`` or ``virus``) and a family column (``Family_virus`` or ``family``).
+
+    The merged human–virus file in ``../shared/data/merged-hvi`` has this layout. Where an accession
+    has several families, the most frequent one is kept.
+    """
+    path = Path(path)
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                members = [m for m in archive.namelist() if not m.endswith("/") and not m.startswith("__MACOSX")]
+                if len(members) != 1:
+                    raise InputError(f"a zipped family table must hold one file; found {len(members)}", path)
+                text = archive.read(members[0]).decode("utf-8-sig")
+        else:
+            with open_binary(path) as fh:
+                text = fh.read().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"cannot read the family table ({exc})", path) from None
+    dialect = "excel-tab" if text.split("\n", 1)[0].count("\t") > text.split("\n", 1)[0].count(",") else "excel"
+    rows = csv.DictReader(io.StringIO(text), dialect=dialect)
+    header = rows.fieldnames or []
+    virus_column = next((c for c in ("Uniprot_virus", "virus_id", "virus") if c in header), None)
+    family_column = next((c for c in ("Family_virus", "family") if c in header), None)
+    if virus_column is None or family_column is None:
+        raise InputError("the family table needs a virus ID column and a family column", path, 1)
+    votes: dict[str, Counter] = {}
+    for row in rows:
+        family = (row.get(family_column) or "").strip()
+        virus = (row.get(virus_column) or "").strip()
+        if family and virus and family.lower() not in ("nan", "na", "-"):
+            votes.setdefault(accession(virus), Counter())[family] += 1
+    return {virus: counter.most_common(1)[0][0] for virus, counter in votes.items()}
+
+
+# --------------------------------------------------------------------------------------- metrics
+
+
+def ranking_metrics(scores: np.ndarray, labels: np.ndarray, rng: np.random.Generator) -> dict[str, float]:
+    """ROC AUC, average precision, recall in the top 1% and the top 50 of one viral protein's candidates."""
+    n, positives = len(scores), int(labels.sum())
+    if positives == 0 or positives == n:
+        raise ValueError("a viral protein needs known partners and non-partners among the candidates")
+    ranks = rankdata(scores)
+    auc = (ranks[labels].sum() - positives * (positives + 1) / 2) / (positives * (n - positives))
+    order = np.lexsort((rng.random(n), -scores))
+    hits = labels[order]
+    found = np.cumsum(hits)
+    precision_at_hits = found[hits] / (np.flatnonzero(hits) + 1)
+    top_1pct = max(1, math.ceil(0.01 * n))
+    return {
+        "roc_auc": float(auc),
+        "average_precision": float(precision_at_hits.sum() / positives),
+        "recall_top_1pct": float(found[min(top_1pct, n) - 1] / positives),
+        "recall_top_50": float(found[min(50, n) - 1] / positives),
+    }
+
+
+def recall_curve(scores: np.ndarray, labels: np.ndarray, ks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    order = np.lexsort((rng.random(len(scores)), -scores))
+    found = np.cumsum(labels[order])
+    return found[np.minimum(ks, len(scores)) - 1] / max(int(labels.sum()), 1)
+
+
+def bootstrap(values: np.ndarray, resamples: int = 1000, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean over rows and its 95% percentile interval from resampling rows; values (n, m)."""
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, len(values), size=(resamples, len(values)))
+    means = values[index].mean(axis=1)
+    return values.mean(0), np.percentile(means, 2.5, axis=0), np.percentile(means, 97.5, axis=0)
+
+
+# --------------------------------------------------------------------------------------- one split
+
+
+@dataclass
+class SplitResult:
+    """Per-viral-protein metrics of every method on one held-out set."""
+
+    name: str
+    held_out: list[str]
+    per_virus: dict[str, np.ndarray]  # method -> (n_held_out, len(METRICS))
+    recall_curves: dict[str, np.ndarray]  # method -> mean recall at CURVE_KS
+    info: dict[str, Any] = field(default_factory=dict)
+    reliability: list[dict[str, float]] = field(default_factory=list)
+
+    def summary(self, resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+        out: dict[str, Any] = {"split": self.name, "held_out_viral_proteins": len(self.held_out), **self.info}
+        methods: dict[str, Any] = {}
+        for method, values in self.per_virus.items():
+            mean, low, high = bootstrap(values, resamples, seed)
+            methods[method] = {m: [float(mean[j]), float(low[j]), float(high[j])] for j, m in enumerate(METRICS)}
+        out["methods"] = methods
+        differences: dict[str, Any] = {}
+        for other in ("popularity", "homology", "model, constant virus"):
+            mean, low, high = bootstrap(self.per_virus["model"] - self.per_virus[other], resamples, seed)
+            differences[f"model - {other}"] = {
+                m: [float(mean[j]), float(low[j]), float(high[j])] for j, m in enumerate(METRICS)
+            }
+        out["differences"] = differences
+        if self.reliability:
+            out["reliability"] = self.reliability
+        return out
+
+
+CURVE_KS = np.unique(np.round(np.geomspace(1, 600, 40)).astype(np.int64))
+
+
+def reliability_table(probabilities: np.ndarray, labels: np.ndarray) -> list[dict[str, float]]:
+    """Mean predicted probability against the observed share of partners, in bins of predicted probability."""
+    edges = (0.0, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0 + 1e-9)
+    rows = []
+    for low, high in zip(edges[:-1], edges[1:]):
+        inside = (probabilities >= low) & (probabilities < high)
+        if inside.any():
+            rows.append(
+                {
+                    "bin_low": low,
+                    "bin_high": min(high, 1.0),
+                    "pairs": int(inside.sum()),
+                    "mean_predicted": float(probabilities[inside].mean()),
+                    "observed": float(labels[inside].mean()),
+                }
+            )
+    return rows
+
+
+def evaluate_split(
+    data: ScreeningData,
+    bundle: SimilarityBundle,
+    held_out: np.ndarray,
+    groups: Sequence[str],
+    config: ScreeningConfig,
+    name: str,
+    calibrate: bool = False,
+) -> SplitResult:
+    """Train on the viral proteins not in ``held_out`` and score every method on the held-out ones."""
+    held_out = np.asarray(held_out, dtype=np.int64)
+    training = np.setdiff1d(np.arange(len(data.virus_ids)), held_out)
+    reference = data.reference()
+    started = time.perf_counter()
+    trees, calibration, info = fit_on_bundle(reference, training, bundle, groups, config, calibrate=calibrate)
+    evidence = Evidence(
+        training, reference.pair_virus, reference.pair_human, len(data.human_ids), bundle.candidates, config.neighbours
+    )
+    similarities = bundle.viral.take(held_out, training)
+    features = evidence.features(similarities)
+    rng = np.random.default_rng(config.seed + 1)
+    scores = {
+        "random": rng.random(features.shape[:2]),
+        "popularity": np.broadcast_to(evidence.popularity[None].astype(np.float64), features.shape[:2]),
+        "homology": features[:, :, FEATURES.index("homology_max")].astype(np.float64),
+        "model": trees.decision(features),
+        "model, constant virus": trees.decision(evidence.features(similarities.constant())),
+    }
+    labels = data.labels(held_out)
+    per_virus, curves = {}, {}
+    for method, matrix in scores.items():
+        method_rng = np.random.default_rng(config.seed + 2)
+        per_virus[method] = np.array(
+            [
+                [row[m] for m in METRICS]
+                for row in (ranking_metrics(matrix[i], labels[i], method_rng) for i in range(len(held_out)))
+            ]
+        )
+        curves[method] = np.mean(
+            [recall_curve(matrix[i], labels[i], CURVE_KS, method_rng) for i in range(len(held_out))], axis=0
+        )
+    info.update(
+        {
+            "training_viral_proteins": int(len(training)),
+            "held_out_pairs": int(labels.sum()),
+            "candidates": len(data.human_ids),
+            "median_best_similarity_to_training": float(np.median(similarities.smith_waterman.max(1)))
+            if training.size
+            else 0.0,
+            "seconds": round(time.perf_counter() - started, 1),
+        }
+    )
+    result = SplitResult(name, [data.virus_ids[i] for i in held_out], per_virus, curves, info)
+    if calibration is not None:
+        result.reliability = reliability_table(calibration(scores["model"]).ravel(), labels.ravel())
+    return result
+
+
+def hold_out_groups(groups: Sequence[str], fraction: float, seed: int) -> np.ndarray:
+    """Indices of whole groups, taken in a seeded random order until at least ``fraction`` of the items."""
+    if not 0 < fraction < 1:
+        raise ValueError("the held-out fraction must lie strictly between 0 and 1")
+    array = np.asarray(groups)
+    order = np.random.default_rng(seed).permutation(np.unique(array))
+    target = math.ceil(fraction * len(array))
+    chosen = np.zeros(len(array), dtype=bool)
+    for group in order:
+        if chosen.sum() >= target:
+            break
+        chosen |= array == group
+    return np.flatnonzero(chosen)
+
+
+# --------------------------------------------------------------------------------------- the benchmark
+
+
+@dataclass
+class ScreeningBenchmark:
+    """Results of :func:`run_screening_benchmark`."""
+
+    identity_splits: list[SplitResult]
+    family_splits: list[SplitResult]
+    settings: dict[str, Any]
+    resamples: int = 1000
+
+    def to_dict(self) -> dict[str, Any]:
+        seed = int(self.settings.get("seed", 0))
+        return {
+            "settings": self.settings,
+            "identity_splits": [s.summary(self.resamples, seed) for s in self.identity_splits],
+            "family_splits": [s.summary(self.resamples, seed) for s in self.family_splits],
+        }
+
+
+def run_screening_benchmark(
+    data: ScreeningData,
+    *,
+    identities: Sequence[float] = (0.9, 0.4),
+    fraction: float = 0.2,
+    families: dict[str, str] | None = None,
+    family_count: int = 8,
+    config: ScreeningConfig | None = None,
+    resamples: int = 1000,
+    log: Callable[[str], None] = lambda message: None,
+    progress: bool = False,
+) -> ScreeningBenchmark:
+    """Hold out viral proteins by CD-HIT identity (and by family, when ``families`` is given) and score every method."""
+    config = config or ScreeningConfig()
+    started = time.perf_counter()
+    log(
+        f"{len(data.virus_ids)} viral proteins with partners, {len(data.human_ids)} human candidates, {len(data.pairs)} pairs"
+    )
+    bundle = SimilarityBundle.compute(data.virus_sequences, data.human_sequences, config.threads, progress)
+    log(f"similarities computed ({time.perf_counter() - started:.0f} s)")
+    viral = dict(zip(data.virus_ids, data.virus_sequences))
+    fold_clusters = cdhit_clusters(viral, config.fold_identity, threads=max(config.threads, 1))
+    fold_groups = [fold_clusters[v] for v in data.virus_ids]
+    identity_splits = []
+    for k, identity in enumerate(identities):
+        clusters = (
+            fold_clusters
+            if identity == config.fold_identity
+            else cdhit_clusters(viral, identity, threads=max(config.threads, 1))
+        )
+        groups = [clusters[v] for v in data.virus_ids]
+        held_out = hold_out_groups(groups, fraction, config.seed)
+        name = f"held-out viral proteins, CD-HIT {identity:g}"
+        result = evaluate_split(data, bundle, held_out, groups, config, name, calibrate=k == 0)
+        result.info["identity"] = identity
+        identity_splits.append(result)
+        log(
+            f"{name}: {len(held_out)} held out, model ROC AUC {result.per_virus['model'][:, 0].mean():.3f} "
+            f"({result.info['seconds']:.0f} s)"
+        )
+    family_splits = []
+    if families:
+        family_of = [families.get(accession(v)) for v in data.virus_ids]
+        counts = Counter(f for f in family_of if f)
+        for family, n in counts.most_common(family_count):
+            held_out = np.flatnonzero([f == family for f in family_of])
+            result = evaluate_split(data, bundle, held_out, fold_groups, config, f"family {family} held out")
+            result.info.update({"family": family, "family_viral_proteins": n})
+            family_splits.append(result)
+            log(
+                f"family {family}: {n} held out, model ROC AUC {result.per_virus['model'][:, 0].mean():.3f}, "
+                f"popularity {result.per_virus['popularity'][:, 0].mean():.3f} ({result.info['seconds']:.0f} s)"
+            )
+    settings = {
+        "identities": list(identities),
+        "fraction": fraction,
+        "family_count": family_count if families else 0,
+        "families_known": int(sum(1 for v in data.virus_ids if families and accession(v) in families)),
+        "screening_config": {k: getattr(config, k) for k in config.__dataclass_fields__},
+        "seed": config.seed,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    return ScreeningBenchmark(identity_splits, family_splits, settings, resamples)
+
+
+# --------------------------------------------------------------------------------------- reports
+
+
+def _cell(values: list[float], digits: int = 3) -> str:
+    mean, low, high = values
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def split_table(summary: dict[str, Any]) -> str:
+    """Markdown table of one split: every method, then the model's paired differences."""
+    head = "| method | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |"
+    lines = [head, "|" + " --- |" * (len(METRICS) + 1)]
+    for method, metrics in summary["methods"].items():
+        lines.append(f"| {method} | " + " | ".join(_cell(metrics[m]) for m in METRICS) + " |")
+    for name, metrics in summary["differences"].items():
+        lines.append(f"| {name} | " + " | ".join(_cell(metrics[m]) for m in METRICS) + " |")
+    return "\n".join(lines)
+
+
+def family_table(summaries: list[dict[str, Any]]) -> str:
+    """Markdown table of leave-one-family-out: per family, mean per-virus ROC AUC and recall@1% of each method."""
+    shown = ("popularity", "homology", "model")
+    lines = [
+        "| family | viral proteins | pairs | "
+        + " | ".join(f"{m} AUC" for m in shown)
+        + " | "
+        + " | ".join(f"{m} recall@1%" for m in shown)
+        + " |",
+        "|" + " --- |" * (3 + 2 * len(shown)),
+    ]
+    for s in summaries:
+        methods = s["methods"]
+        lines.append(
+            f"| {s['family']} | {s['held_out_viral_proteins']} | {s['held_out_pairs']} | "
+            + " | ".join(f"{methods[m]['roc_auc'][0]:.3f}" for m in shown)
+            + " | "
+            + " | ".join(f"{methods[m]['recall_top_1pct'][0]:.3f}" for m in shown)
+            + " |"
+        )
+    wins = sum(s["methods"]["model"]["roc_auc"][0] > s["methods"]["popularity"]["roc_auc"][0] for s in summaries)
+    lines.append(f"\nThe model's mean per-virus ROC AUC is above popularity's for {wins} of {len(summaries)} families.")
+    return "\n".join(lines)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The whole benchmark as Markdown: identity splits, then leave-one-family-out."""
+    parts = []
+    for s in report["identity_splits"]:
+        parts.append(
+            f"### {s['split']}\n\n{s['held_out_viral_proteins']} held-out viral proteins, {s['held_out_pairs']} known "
+            f"pairs, {s['candidates']} human candidates each; trained on {s['training_viral_proteins']} viral proteins. "
+            f"Mean over held-out viral proteins [95% interval from 1,000 resamples of them].\n\n{split_table(s)}"
+        )
+    if report["family_splits"]:
+        parts.append("### Leave one virus family out\n\n" + family_table(report["family_splits"]))
+    return "\n\n".join(parts) + "\n"
+
+
+def write_benchmark(out_dir: str | os.PathLike, benchmark: ScreeningBenchmark, title: str) -> list[str]:
+    """benchmark.json, benchmark.md, per_virus.tsv, auc_distribution.png, recall_at_k.png (and reliability.png)."""
+    from hvppi.ppi.screen_plots import screening_plots
+
+    out = Path(out_dir)
+    report = benchmark.to_dict()
+    with atomic_write(out / "benchmark.json") as fh:
+        json.dump(report, fh, indent=2)
+    with atomic_write(out / "benchmark.md") as fh:
+        fh.write(f"# Screening benchmark: {title}\n\n" + format_report(report))
+    with atomic_write(out / "per_virus.tsv") as fh:
+        fh.write("split\tvirus_id\tmethod\t" + "\t".join(METRICS) + "\n")
+        for split in benchmark.identity_splits + benchmark.family_splits:
+            for method, values in split.per_virus.items():
+                for virus, row in zip(split.held_out, values):
+                    fh.write(f"{split.name}\t{virus}\t{method}\t" + "\t".join(f"{x:.6g}" for x in row) + "\n")
+    written = ["benchmark.json", "benchmark.md", "per_virus.tsv"]
+    written += screening_plots(out, benchmark.identity_splits, CURVE_KS, title)
+    return written

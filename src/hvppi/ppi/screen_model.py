@@ -1,0 +1,748 @@
+"""The screening model: which human proteins might this viral protein bind?
+
+A model trained on the LSTM-PHV benchmark's negatives learns "one of 212 human proteins → negative"
+and ranks human proteins the same way for every virus. This model ranks the human candidates of a
+viral protein from what is known about similar proteins, and learns how to weigh that evidence:
+
+* **popularity** of the human protein among the reference (training) viral proteins, and its
+  k-mer-smoothed value over the human proteins most like it;
+* **homology transfer**: the Smith–Waterman similarity of the query to the reference viral partners
+  of the human protein (maximum, soft sum, k-mer and composition variants, votes of the query's
+  nearest reference viral proteins);
+* **human-side homology**: how close the candidate is (3-mer cosine) to the partners of the query's
+  nearest reference viral proteins, and co-partner propagation (human proteins that share viral
+  partners with those partners);
+* lengths, and the query's best similarity to any reference viral protein.
+
+A gradient-boosted tree ensemble (scikit-learn's HistGradientBoosting, exported as plain arrays and
+evaluated in NumPy) turns the 16 features into a score; an isotonic map fitted on out-of-fold scores
+over every candidate turns the score into a calibrated probability. The training rows are
+out-of-fold too: the reference viral proteins are split into folds by CD-HIT cluster, and the
+features of each fold are computed from the pairs of the other folds only, so that training looks
+like screening a viral protein the model has not seen.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from hvppi._version import __version__
+from hvppi.align.similarity import kmer_cosine, kmer_counts, local_similarity
+from hvppi.io.errors import ModelFileError
+from hvppi.io.files import atomic_path
+
+FEATURES = (
+    "log_popularity",
+    "homology_max",
+    "homology_sum",
+    "human_side_homology",
+    "co_partner",
+    "kmer_smoothed_popularity",
+    "query_best_similarity",
+    "homology_relative",
+    "kmer_homology_max",
+    "kmer_homology_mean",
+    "human_log_length",
+    "virus_log_length",
+    "vote_sw",
+    "vote_composition",
+    "vote_composition_wide",
+    "vote_kmer",
+)
+MODEL_KIND = "hvppi-screening"
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ScreeningConfig:
+    """Settings of the screening model; validated on construction."""
+
+    neighbours: int = 10
+    negatives_per_virus: int = 300
+    folds: int = 5
+    fold_identity: float = 0.9
+    max_iter: int = 200
+    learning_rate: float = 0.1
+    max_leaf_nodes: int = 31
+    min_samples_leaf: int = 100
+    l2_regularization: float = 1.0
+    seed: int = 0
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        positive = ("neighbours", "negatives_per_virus", "max_iter", "max_leaf_nodes", "min_samples_leaf")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"ScreeningConfig.{name} must be a positive integer, not {value!r}")
+        if not isinstance(self.folds, int) or self.folds < 2:
+            raise ValueError(f"ScreeningConfig.folds must be an integer >= 2, not {self.folds!r}")
+        if self.max_leaf_nodes < 2:
+            raise ValueError("ScreeningConfig.max_leaf_nodes must be at least 2")
+        if not (0.4 <= self.fold_identity <= 1.0):
+            raise ValueError(f"ScreeningConfig.fold_identity must lie in [0.4, 1], not {self.fold_identity!r}")
+        if not (math.isfinite(self.learning_rate) and 0 < self.learning_rate <= 1):
+            raise ValueError(f"ScreeningConfig.learning_rate must lie in (0, 1], not {self.learning_rate!r}")
+        if not (math.isfinite(self.l2_regularization) and self.l2_regularization >= 0):
+            raise ValueError("ScreeningConfig.l2_regularization must be finite and >= 0")
+        if not isinstance(self.threads, int) or self.threads < 0:
+            raise ValueError("ScreeningConfig.threads must be an integer >= 0 (0: every CPU)")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ScreeningConfig:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown screening settings: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+
+# --------------------------------------------------------------------------------------- similarities
+
+
+def composition_vectors(sequences: Sequence[str], mean: np.ndarray | None = None, sd: np.ndarray | None = None):
+    """Amino-acid + dipeptide composition, standardised (by ``mean``/``sd``, or the set's own), unit rows.
+
+    Returns (unit vectors, mean, sd): proteins of one virus or family share compositional biases that
+    alignment does not see.
+    """
+    one = kmer_counts(sequences, 1).toarray()
+    two = kmer_counts(sequences, 2).toarray()
+    composition = np.hstack(
+        [one / np.maximum(one.sum(1, keepdims=True), 1), 4 * two / np.maximum(two.sum(1, keepdims=True), 1)]
+    )
+    if mean is None or sd is None:
+        mean, sd = composition.mean(0), composition.std(0) + 1e-9
+    z = (composition - mean) / sd
+    z /= np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+    return z.astype(np.float32), mean, sd
+
+
+@dataclass
+class ViralSimilarities:
+    """Similarities of query viral proteins (rows) to reference viral proteins (columns)."""
+
+    smith_waterman: np.ndarray
+    kmer: np.ndarray
+    composition: np.ndarray
+    log_length: np.ndarray
+
+    def take(self, rows: np.ndarray | slice, columns: np.ndarray | slice) -> ViralSimilarities:
+        return ViralSimilarities(
+            self.smith_waterman[rows][:, columns],
+            self.kmer[rows][:, columns],
+            self.composition[rows][:, columns],
+            self.log_length[rows],
+        )
+
+    def constant(self) -> ViralSimilarities:
+        """Every query replaced by the mean query: the model without its viral input (an ablation)."""
+        n = len(self.log_length)
+        return ViralSimilarities(
+            np.repeat(self.smith_waterman.mean(0, keepdims=True), n, 0),
+            np.repeat(self.kmer.mean(0, keepdims=True), n, 0),
+            np.repeat(self.composition.mean(0, keepdims=True), n, 0),
+            np.full(n, self.log_length.mean(), dtype=np.float32),
+        )
+
+
+def viral_similarities(
+    queries: Sequence[str],
+    references: Sequence[str],
+    composition_stats: tuple[np.ndarray, np.ndarray],
+    threads: int = 1,
+    progress: bool = False,
+) -> ViralSimilarities:
+    """Smith–Waterman, 3-mer and composition similarities of ``queries`` to ``references``."""
+    mean, sd = composition_stats
+    query_composition, _, _ = composition_vectors(queries, mean, sd)
+    reference_composition, _, _ = composition_vectors(references, mean, sd)
+    return ViralSimilarities(
+        local_similarity(queries, references, threads=threads, progress=progress),
+        kmer_cosine(queries, references),
+        query_composition @ reference_composition.T,
+        np.log([len(s) for s in queries]).astype(np.float32),
+    )
+
+
+@dataclass
+class Candidates:
+    """Human candidates described against the reference human proteins.
+
+    ``reference_index[c]`` is the reference human protein with the same sequence as candidate ``c``
+    (-1 if none); ``kmer[c, r]`` the 3-mer cosine of candidate ``c`` and reference human ``r``, zero
+    where the two have the same sequence (a protein is not its own neighbour).
+    """
+
+    reference_index: np.ndarray
+    kmer: np.ndarray
+    log_length: np.ndarray
+
+    @classmethod
+    def build(cls, candidates: Sequence[str], references: Sequence[str]) -> Candidates:
+        by_sequence: dict[str, int] = {}
+        for r, sequence in enumerate(references):
+            by_sequence.setdefault(sequence, r)
+        index = np.array([by_sequence.get(s, -1) for s in candidates], dtype=np.int64)
+        kmer = kmer_cosine(candidates, references)
+        same = np.flatnonzero(index >= 0)
+        reference_sequences = np.asarray(references, dtype=object)
+        for c in same:  # zero every reference copy of the candidate's own sequence
+            kmer[c, reference_sequences == candidates[c]] = 0.0
+        return cls(index, kmer, np.log([len(s) for s in candidates]).astype(np.float32))
+
+
+# --------------------------------------------------------------------------------------- features
+
+
+class Evidence:
+    """What the pairs of some reference viral proteins say about a set of human candidates."""
+
+    def __init__(
+        self,
+        known_viral: np.ndarray,
+        pair_virus: np.ndarray,
+        pair_human: np.ndarray,
+        n_reference_human: int,
+        candidates: Candidates,
+        neighbours: int = 10,
+    ):
+        self.known_viral = np.asarray(known_viral, dtype=np.int64)
+        self.neighbours = neighbours
+        keep = np.isin(pair_virus, self.known_viral)
+        row_of = np.full(int(max(pair_virus.max(initial=0), self.known_viral.max(initial=0))) + 1, -1)
+        row_of[self.known_viral] = np.arange(len(self.known_viral))
+        rows, human = row_of[pair_virus[keep]], pair_human[keep]
+        n_known, n_cand = len(self.known_viral), len(candidates.reference_index)
+        reference = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, human)), shape=(n_known, n_reference_human))
+        reference.sum_duplicates()
+        reference.data[:] = 1.0
+        self.reference_adjacency = reference
+        mapped = candidates.reference_index >= 0
+        onto_candidates = reference.tocsc()[:, np.where(mapped, candidates.reference_index, 0)]
+        self.adjacency = (onto_candidates @ sp.diags(mapped.astype(np.float32))).tocsr()
+        self.adjacency.eliminate_zeros()
+        self.popularity = np.asarray(self.adjacency.sum(0)).ravel()
+        reference_popularity = np.asarray(reference.sum(0)).ravel()
+        self.near_partner = np.zeros((n_known, n_cand), dtype=np.float32)
+        for j in range(n_known):
+            partners = reference.indices[reference.indptr[j] : reference.indptr[j + 1]]
+            if partners.size:
+                self.near_partner[j] = candidates.kmer[:, partners].max(1)
+        inverse = np.zeros(n_cand, dtype=np.float32)
+        has = self.popularity > 0
+        inverse[has] = 1.0 / np.sqrt(self.popularity[has])
+        self.normalised = (self.adjacency @ sp.diags(inverse)).tocsr()
+        self.has_partner = has.astype(np.float32)
+        k = min(10, candidates.kmer.shape[1])
+        nearest = np.argpartition(-candidates.kmer, k - 1, axis=1)[:, :k]
+        weight = np.take_along_axis(candidates.kmer, nearest, 1)
+        self.smoothed_popularity = (weight * np.log1p(reference_popularity)[nearest]).sum(1) / np.maximum(
+            weight.sum(1), 1e-6
+        )
+        self.candidate_log_length = candidates.log_length
+
+    def _vote(self, similarity: np.ndarray, k: int) -> np.ndarray:
+        k = min(k, similarity.shape[1])
+        top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        weights = np.zeros(similarity.shape, dtype=np.float32)
+        np.put_along_axis(weights, top, 1.0 / k, 1)
+        return np.asarray(self.adjacency.T.dot(weights.T)).T
+
+    def features(self, similarities: ViralSimilarities) -> np.ndarray:
+        """Features (n_queries, n_candidates, len(FEATURES)), float32."""
+        sw = similarities.smith_waterman
+        n_query, n_cand = sw.shape[0], self.adjacency.shape[1]
+        out = np.zeros((n_query, n_cand, len(FEATURES)), dtype=np.float32)
+        if n_query == 0:
+            return out
+        adjacency = self.adjacency
+        out[:, :, 0] = np.log1p(self.popularity)[None]
+        by_column = adjacency.tocsc()
+        has = np.diff(by_column.indptr) > 0
+        starts = by_column.indptr[:-1][has]
+        viral_rows = by_column.indices
+        homology_max = np.zeros((n_query, n_cand), dtype=np.float32)
+        if viral_rows.size:
+            homology_max[:, has] = np.maximum.reduceat(sw[:, viral_rows], starts, axis=1)
+        out[:, :, 1] = homology_max
+        out[:, :, 2] = np.log1p(100.0 * np.asarray(adjacency.T.dot((sw.astype(np.float32) ** 2).T)).T)
+        k = min(self.neighbours, sw.shape[1])
+        top = np.argpartition(-sw, k - 1, axis=1)[:, :k]
+        for i in range(n_query):
+            out[i, :, 3] = (sw[i, top[i], None] * self.near_partner[top[i]]).max(0)
+        weights = np.zeros(sw.shape, dtype=np.float32)
+        np.put_along_axis(weights, top, np.take_along_axis(sw, top, 1), 1)
+        profile = np.asarray(adjacency.T.dot(weights.T)).T
+        spread = np.asarray(self.normalised.T.dot(self.normalised.dot((profile * self.has_partner).T))).T
+        spread -= profile * self.has_partner
+        out[:, :, 4] = np.log1p(10.0 * np.maximum(spread, 0))
+        out[:, :, 5] = self.smoothed_popularity[None]
+        best = sw.max(1)
+        out[:, :, 6] = best[:, None]
+        out[:, :, 7] = homology_max / np.maximum(best[:, None], 1e-3)
+        kmer = similarities.kmer
+        if viral_rows.size:
+            out[:, :, 8][:, has] = np.maximum.reduceat(kmer[:, viral_rows], starts, axis=1)
+        mean = np.asarray(adjacency.T.dot(kmer.T)).T / np.maximum(self.popularity, 1)[None]
+        out[:, :, 9] = np.where(self.popularity[None] > 0, mean - kmer.mean(1, keepdims=True), 0)
+        out[:, :, 10] = self.candidate_log_length[None]
+        out[:, :, 11] = similarities.log_length[:, None]
+        out[:, :, 12] = self._vote(sw, self.neighbours)
+        out[:, :, 13] = self._vote(similarities.composition, self.neighbours)
+        out[:, :, 14] = self._vote(similarities.composition, 4 * self.neighbours)
+        out[:, :, 15] = self._vote(kmer, self.neighbours)
+        return out
+
+
+# --------------------------------------------------------------------------------------- trees + calibration
+
+
+@dataclass
+class TreeEnsemble:
+    """A binary gradient-boosted tree ensemble as arrays; ``decision`` gives log-odds.
+
+    Nodes of all trees are concatenated; ``roots[t]`` is tree t's first node.
+    """
+
+    baseline: float
+    roots: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    missing_left: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    leaf: np.ndarray
+    value: np.ndarray
+
+    @classmethod
+    def from_sklearn(cls, model: Any) -> TreeEnsemble:
+        roots, parts = [], []
+        offset = 0
+        for (predictor,) in model._predictors:
+            nodes = predictor.nodes
+            roots.append(offset)
+            parts.append(
+                (
+                    nodes["feature_idx"].astype(np.int32),
+                    nodes["num_threshold"].astype(np.float64),
+                    nodes["missing_go_to_left"].astype(bool),
+                    nodes["left"].astype(np.int64) + offset,
+                    nodes["right"].astype(np.int64) + offset,
+                    nodes["is_leaf"].astype(bool),
+                    nodes["value"].astype(np.float64),
+                )
+            )
+            offset += len(nodes)
+        columns = [np.concatenate([p[i] for p in parts]) for i in range(7)]
+        return cls(float(np.ravel(model._baseline_prediction)[0]), np.asarray(roots, np.int64), *columns)
+
+    def decision(self, features: np.ndarray) -> np.ndarray:
+        """Raw scores (log-odds) of rows of ``features`` (..., n_features)."""
+        shape = features.shape[:-1]
+        x = np.asarray(features, dtype=np.float32).reshape(-1, features.shape[-1])
+        out = np.full(len(x), self.baseline)
+        rows = np.arange(len(x))
+        for root in self.roots:
+            node = np.full(len(x), root, dtype=np.int64)
+            active = rows[~self.leaf[node]]
+            while active.size:
+                n = node[active]
+                value = x[active, self.feature[n]]
+                go_left = np.where(np.isnan(value), self.missing_left[n], value <= self.threshold[n])
+                node[active] = np.where(go_left, self.left[n], self.right[n])
+                active = active[~self.leaf[node[active]]]
+            out += self.value[node]
+        return out.reshape(shape)
+
+    def arrays(self, prefix: str) -> dict[str, np.ndarray]:
+        return {f"{prefix}.{k}": np.ascontiguousarray(v) for k, v in asdict(self).items() if k != "baseline"}
+
+    @classmethod
+    def from_arrays(cls, tensors: dict[str, np.ndarray], prefix: str, baseline: float) -> TreeEnsemble:
+        names = [n for n in cls.__dataclass_fields__ if n != "baseline"]
+        return cls(baseline, *(tensors[f"{prefix}.{n}"] for n in names))
+
+
+@dataclass
+class IsotonicCalibration:
+    """Piecewise-linear isotonic map from score to probability."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+    @classmethod
+    def fit(cls, scores: np.ndarray, labels: np.ndarray, max_points: int = 2_000_000, seed: int = 0):
+        from sklearn.isotonic import IsotonicRegression
+
+        if len(scores) > max_points:
+            keep = np.random.default_rng(seed).choice(len(scores), max_points, replace=False)
+            scores, labels = scores[keep], labels[keep]
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0, y_max=1).fit(scores, labels)
+        return cls(iso.X_thresholds_.astype(np.float64), iso.y_thresholds_.astype(np.float64))
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        return np.interp(scores, self.x, self.y)
+
+
+def _fit_trees(x: np.ndarray, y: np.ndarray, weight: np.ndarray, config: ScreeningConfig) -> TreeEnsemble:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    model = HistGradientBoostingClassifier(
+        max_iter=config.max_iter,
+        learning_rate=config.learning_rate,
+        max_leaf_nodes=config.max_leaf_nodes,
+        min_samples_leaf=config.min_samples_leaf,
+        l2_regularization=config.l2_regularization,
+        random_state=config.seed,
+    )
+    return TreeEnsemble.from_sklearn(model.fit(x, y, sample_weight=weight))
+
+
+def per_virus_weights(labels: np.ndarray, virus: np.ndarray) -> np.ndarray:
+    """Sample weights giving every viral protein the same total positive (and negative) weight."""
+    positives = np.bincount(virus, weights=labels)
+    negatives = np.bincount(virus, weights=1 - labels)
+    ratio = negatives.mean() / max(positives.mean(), 1e-12)
+    weight = np.where(labels == 1, 1 / np.maximum(positives[virus], 1), ratio / np.maximum(negatives[virus], 1) * 1.0)
+    return weight / weight.mean()
+
+
+def group_folds(groups: Sequence[str], k: int, seed: int) -> np.ndarray:
+    """Fold of each item, keeping groups together, balanced by size (largest groups placed first)."""
+    names, inverse, counts = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)
+    order = np.random.default_rng(seed).permutation(len(names))
+    order = order[np.argsort(-counts[order], kind="stable")]
+    load = np.zeros(k)
+    fold_of_group = np.zeros(len(names), dtype=np.int64)
+    for g in order:
+        f = int(np.argmin(load))
+        fold_of_group[g] = f
+        load[f] += counts[g]
+    return fold_of_group[inverse]
+
+
+# --------------------------------------------------------------------------------------- the model
+
+
+@dataclass
+class Reference:
+    """The model's knowledge: reference viral and human proteins and their known interacting pairs."""
+
+    virus_ids: list[str]
+    virus_sequences: list[str]
+    human_ids: list[str]
+    human_sequences: list[str]
+    pair_virus: np.ndarray
+    pair_human: np.ndarray
+
+    def partners(self) -> list[np.ndarray]:
+        """Reference human partners (indices) of each reference viral protein."""
+        order = np.argsort(self.pair_virus, kind="stable")
+        bounds = np.searchsorted(self.pair_virus[order], np.arange(len(self.virus_ids) + 1))
+        return [self.pair_human[order[bounds[i] : bounds[i + 1]]] for i in range(len(self.virus_ids))]
+
+
+@dataclass
+class ScreeningModel:
+    """A fitted screening model: reference data, tree ensemble, calibration and settings."""
+
+    reference: Reference
+    trees: TreeEnsemble
+    calibration: IsotonicCalibration
+    composition_mean: np.ndarray
+    composition_sd: np.ndarray
+    config: ScreeningConfig
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    # scoring -----------------------------------------------------------------------------------
+    def candidates(self, human_sequences: Sequence[str]) -> Candidates:
+        return Candidates.build(list(human_sequences), self.reference.human_sequences)
+
+    def evidence(self, candidates: Candidates) -> Evidence:
+        ref = self.reference
+        return Evidence(
+            np.arange(len(ref.virus_ids)),
+            ref.pair_virus,
+            ref.pair_human,
+            len(ref.human_ids),
+            candidates,
+            self.config.neighbours,
+        )
+
+    def similarities(self, virus_sequences: Sequence[str], progress: bool = False) -> ViralSimilarities:
+        return viral_similarities(
+            list(virus_sequences),
+            self.reference.virus_sequences,
+            (self.composition_mean, self.composition_sd),
+            threads=self.config.threads,
+            progress=progress,
+        )
+
+    def score(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(raw score, calibrated probability) of a feature array (..., len(FEATURES))."""
+        raw = self.trees.decision(features)
+        return raw, self.calibration(raw)
+
+    def score_matrix(
+        self, virus_sequences: Sequence[str], human_sequences: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(raw scores, probabilities), each (len(virus_sequences), len(human_sequences))."""
+        evidence = self.evidence(self.candidates(human_sequences))
+        return self.score(evidence.features(self.similarities(virus_sequences)))
+
+    # files ---------------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write a safetensors file: arrays, and all settings and reference IDs as JSON metadata."""
+        from safetensors.numpy import save_file
+
+        ref = self.reference
+        tensors = {
+            **self.trees.arrays("trees"),
+            "calibration.x": self.calibration.x,
+            "calibration.y": self.calibration.y,
+            "composition.mean": np.asarray(self.composition_mean, np.float64),
+            "composition.sd": np.asarray(self.composition_sd, np.float64),
+            "reference.pair_virus": ref.pair_virus.astype(np.int64),
+            "reference.pair_human": ref.pair_human.astype(np.int64),
+            "reference.virus_sequences": _pack(ref.virus_sequences),
+            "reference.human_sequences": _pack(ref.human_sequences),
+        }
+        document = {
+            "kind": MODEL_KIND,
+            "format_version": FORMAT_VERSION,
+            "package_version": __version__,
+            "features": list(FEATURES),
+            "config": asdict(self.config),
+            "trees_baseline": self.trees.baseline,
+            "virus_ids": ref.virus_ids,
+            "human_ids": ref.human_ids,
+            "virus_lengths": [len(s) for s in ref.virus_sequences],
+            "human_lengths": [len(s) for s in ref.human_sequences],
+            **{"metadata": self.metadata},
+        }
+        with atomic_path(path) as tmp:
+            save_file(tensors, str(tmp), metadata={"hvppi": json.dumps(document)})
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ScreeningModel:
+        """Read a file written by :meth:`save`; nothing in it is executed."""
+        from safetensors import safe_open
+
+        path = Path(path)
+        try:
+            with safe_open(str(path), framework="numpy") as fh:
+                meta = fh.metadata() or {}
+                tensors = {key: fh.get_tensor(key) for key in fh.keys()}  # noqa: SIM118 (safe_open has no __iter__)
+        except (OSError, ValueError) as exc:
+            raise ModelFileError(f"{path}: not a readable safetensors file ({exc})") from None
+        try:
+            document = json.loads(meta["hvppi"])
+            if not isinstance(document, dict) or document.get("kind") != MODEL_KIND:
+                raise ModelFileError(f"{path}: not an hvppi screening model")
+            if document["format_version"] > FORMAT_VERSION:
+                raise ModelFileError(f"{path}: format version {document['format_version']} is newer than hvppi reads")
+            if list(document["features"]) != list(FEATURES):
+                raise ModelFileError(f"{path}: made with other features than this hvppi computes")
+            virus_sequences = _unpack(tensors["reference.virus_sequences"], document["virus_lengths"])
+            human_sequences = _unpack(tensors["reference.human_sequences"], document["human_lengths"])
+            reference = Reference(
+                list(document["virus_ids"]),
+                virus_sequences,
+                list(document["human_ids"]),
+                human_sequences,
+                tensors["reference.pair_virus"],
+                tensors["reference.pair_human"],
+            )
+            model = cls(
+                reference,
+                TreeEnsemble.from_arrays(tensors, "trees", float(document["trees_baseline"])),
+                IsotonicCalibration(tensors["calibration.x"], tensors["calibration.y"]),
+                tensors["composition.mean"],
+                tensors["composition.sd"],
+                ScreeningConfig.from_dict(document["config"]),
+                dict(document.get("metadata", {})),
+            )
+        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+            if isinstance(exc, ModelFileError):
+                raise
+            raise ModelFileError(f"{path}: corrupt screening model ({exc})") from None
+        model._check(path)
+        return model
+
+    def _check(self, path: Path) -> None:
+        ref, trees = self.reference, self.trees
+        n_nodes = len(trees.feature)
+        problems = []
+        if len(ref.pair_virus) != len(ref.pair_human):
+            problems.append("pair arrays differ in length")
+        if len(ref.pair_virus) and (
+            ref.pair_virus.max() >= len(ref.virus_ids) or ref.pair_human.max() >= len(ref.human_ids)
+        ):
+            problems.append("pairs point outside the reference proteins")
+        if any(len(a) != n_nodes for a in (trees.threshold, trees.left, trees.right, trees.leaf, trees.value)):
+            problems.append("tree arrays differ in length")
+        internal = ~trees.leaf
+        if n_nodes and (
+            (trees.feature[internal] >= len(FEATURES)).any()
+            or (trees.left[internal] >= n_nodes).any()
+            or (trees.right[internal] >= n_nodes).any()
+        ):
+            problems.append("tree nodes point outside the tree")
+        if not (np.isfinite(trees.value).all() and np.isfinite(self.calibration.y).all()):
+            problems.append("non-finite values")
+        if problems:
+            raise ModelFileError(f"{path}: corrupt screening model ({'; '.join(problems)})")
+
+
+def _pack(sequences: Sequence[str]) -> np.ndarray:
+    return np.frombuffer("".join(sequences).encode("ascii"), dtype=np.uint8).copy()
+
+
+def _unpack(data: np.ndarray, lengths: Sequence[int]) -> list[str]:
+    text = bytes(np.asarray(data, dtype=np.uint8)).decode("ascii")
+    if sum(lengths) != len(text):
+        raise ValueError("sequence lengths do not match the stored letters")
+    bounds = np.concatenate([[0], np.cumsum(lengths)])
+    return [text[bounds[i] : bounds[i + 1]] for i in range(len(lengths))]
+
+
+# --------------------------------------------------------------------------------------- fitting
+
+
+@dataclass
+class SimilarityBundle:
+    """All similarities among a universe of viral and human proteins, computed once and sliced per split."""
+
+    viral: ViralSimilarities
+    candidates: Candidates
+    composition_mean: np.ndarray
+    composition_sd: np.ndarray
+
+    @classmethod
+    def compute(
+        cls, virus_sequences: Sequence[str], human_sequences: Sequence[str], threads: int = 1, progress: bool = False
+    ) -> SimilarityBundle:
+        _, mean, sd = composition_vectors(virus_sequences)
+        viral = viral_similarities(virus_sequences, virus_sequences, (mean, sd), threads, progress)
+        np.fill_diagonal(viral.kmer, 0.0)
+        np.fill_diagonal(viral.composition, -1.0)
+        return cls(viral, Candidates.build(human_sequences, human_sequences), mean, sd)
+
+
+def fit_on_bundle(
+    reference: Reference,
+    train_viral: np.ndarray,
+    bundle: SimilarityBundle,
+    groups: Sequence[str],
+    config: ScreeningConfig,
+    calibrate: bool = True,
+) -> tuple[TreeEnsemble, IsotonicCalibration | None, dict[str, Any]]:
+    """Fit trees (and calibration) on the viral proteins ``train_viral`` of a universe whose similarities are known.
+
+    ``groups`` names the CD-HIT cluster of each viral protein of the universe; folds keep clusters together.
+    Human proteins are the universe's (``reference.human_*``); candidates are all of them.
+    """
+    rng = np.random.default_rng(config.seed)
+    train_viral = np.asarray(train_viral, dtype=np.int64)
+    fold = group_folds([groups[i] for i in train_viral], config.folds, config.seed)
+    n_human = len(reference.human_ids)
+    labels = np.zeros((len(train_viral), n_human), dtype=bool)
+    row_of = {int(v): i for i, v in enumerate(train_viral)}
+    for v, h in zip(reference.pair_virus, reference.pair_human):
+        if int(v) in row_of:
+            labels[row_of[int(v)], h] = True
+    features = np.zeros((len(train_viral), n_human, len(FEATURES)), dtype=np.float32)
+    for f in range(config.folds):
+        inside = np.flatnonzero(fold == f)
+        if not inside.size:
+            continue
+        evidence = Evidence(
+            train_viral[fold != f],
+            reference.pair_virus,
+            reference.pair_human,
+            n_human,
+            bundle.candidates,
+            config.neighbours,
+        )
+        features[inside] = evidence.features(bundle.viral.take(train_viral[inside], train_viral[fold != f]))
+    sequence_group = np.unique(np.asarray(reference.human_sequences, dtype=object), return_inverse=True)[1]
+    rows, ys, owner = [], [], []
+    for i in range(len(train_viral)):
+        positives = np.flatnonzero(labels[i])
+        if not positives.size:
+            continue
+        allowed = np.flatnonzero(~np.isin(sequence_group, sequence_group[positives]))
+        negatives = rng.choice(allowed, size=min(config.negatives_per_virus, allowed.size), replace=False)
+        chosen = np.concatenate([positives, negatives])
+        rows.append(features[i, chosen])
+        ys.append(np.r_[np.ones(positives.size), np.zeros(negatives.size)])
+        owner.append(np.full(chosen.size, i))
+    x, y, virus = np.concatenate(rows), np.concatenate(ys), np.concatenate(owner)
+    weight = per_virus_weights(y, virus)
+    trees = _fit_trees(x, y, weight, config)
+    calibration = None
+    if calibrate:
+        out_of_fold = np.zeros(labels.shape, dtype=np.float64)
+        row_fold = fold[virus]
+        for f in range(config.folds):
+            inside = fold == f
+            if not inside.any():
+                continue
+            held = row_fold != f
+            out_of_fold[inside] = _fit_trees(x[held], y[held], weight[held], config).decision(features[inside])
+        calibration = IsotonicCalibration.fit(out_of_fold.ravel(), labels.ravel().astype(np.float64), seed=config.seed)
+    info = {"training_rows": int(len(y)), "training_positives": int(y.sum()), "viral_proteins": int(len(train_viral))}
+    return trees, calibration, info
+
+
+def fit_screening_model(
+    virus_ids: Sequence[str],
+    virus_sequences: Sequence[str],
+    human_ids: Sequence[str],
+    human_sequences: Sequence[str],
+    pairs: Sequence[tuple[int, int]],
+    config: ScreeningConfig | None = None,
+    progress: bool = False,
+    metadata: dict[str, Any] | None = None,
+) -> ScreeningModel:
+    """Fit a screening model on positive pairs (viral index, human index) over the given proteins."""
+    from hvppi.datasets.clustering import cdhit_clusters
+
+    config = config or ScreeningConfig()
+    pair_array = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    reference = Reference(
+        list(virus_ids),
+        list(virus_sequences),
+        list(human_ids),
+        list(human_sequences),
+        pair_array[:, 0],
+        pair_array[:, 1],
+    )
+    bundle = SimilarityBundle.compute(reference.virus_sequences, reference.human_sequences, config.threads, progress)
+    clusters = cdhit_clusters(
+        dict(zip(reference.virus_ids, reference.virus_sequences)), config.fold_identity, threads=max(config.threads, 1)
+    )
+    groups = [clusters[v] for v in reference.virus_ids]
+    trees, calibration, info = fit_on_bundle(
+        reference, np.unique(reference.pair_virus), bundle, groups, config, calibrate=True
+    )
+    assert calibration is not None
+    return ScreeningModel(
+        reference,
+        trees,
+        calibration,
+        bundle.composition_mean,
+        bundle.composition_sd,
+        config,
+        {**(metadata or {}), "training": info},
+    )
