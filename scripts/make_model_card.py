@@ -149,7 +149,7 @@ def main() -> None:
     sequences = read_sequences(DATA / "pro_seq.txt")
     train = read_pairs(DATA / "protein_pair_label_train.txt")
     test = read_pairs(DATA / "protein_pair_label_test.txt")
-    default_eval, default_info = evaluation("default", test, sequences, train)
+    default_eval, default_info = evaluation("lstm-phv-benchmark", test, sequences, train)
     everything = PairTable.concat([train, test])
     vd_train, vd_test, split = viral_disjoint_split(everything, sequences, fraction=0.2, identity=0.9, seed=0)
     vd_eval, vd_info = evaluation("viral-disjoint", vd_test, sequences, vd_train)
@@ -157,7 +157,7 @@ def main() -> None:
         "hvppi_version": __version__,
         "hardware": args.hardware,
         "default": {
-            "file": bundled_model_path("default").name,
+            "file": bundled_model_path("lstm-phv-benchmark").name,
             "trained_on": "protein_pair_label_train.txt (80% training, 20% validation, stratified, seed 0)",
             "evaluated_on": "protein_pair_label_test.txt",
             "test": default_eval,

@@ -77,6 +77,7 @@ def test_every_command_is_covered():
         "dataset",
         "embed",
         "geometry",
+        "benchmark",
     ]
     assert names == {(name,) for name in expected}
     assert {("dataset", "build"), ("geometry", "isotropy"), ("geometry", "align-corr"), ("geometry", "report")} <= set(
@@ -140,12 +141,13 @@ def test_every_command_module_has_the_interface():
 
 def test_predict_with_the_bundled_model_keeps_input_order(tmp_path, test_subset):
     out = tmp_path / "pred.tsv"
-    assert main(["predict", "--pairs", str(test_subset), "--sequences", SEQS, "--out", str(out), "--quiet"]) == 0
+    argv = ["predict", "--pairs", str(test_subset), "--sequences", SEQS, "--out", str(out), "--quiet"]
+    assert main([*argv, "--model", "lstm-phv-benchmark"]) == 0
     rows = [l.split("\t") for l in out.read_text().splitlines()]
     assert rows[0] == ["human_id", "virus_id", "score", "call"]
     given = [l.split("\t")[:2] for l in test_subset.read_text().splitlines()]
     assert [r[:2] for r in rows[1:]] == given
-    cutoff = read_model_info(bundled_model_path()).cutoff
+    cutoff = read_model_info(bundled_model_path("lstm-phv-benchmark")).cutoff
     scores = np.array([float(r[2]) for r in rows[1:]])
     calls = np.array([int(r[3]) for r in rows[1:]])
     assert ((scores >= 0) & (scores <= 1)).all()
@@ -250,14 +252,14 @@ def small_subset(test_subset):
 def test_evaluate_several_models_on_one_pair_file_are_not_replicates(tmp_path, small_subset, capsys):
     out = tmp_path / "eval"
     argv = ["evaluate", "--pairs", str(small_subset), "--sequences", SEQS, "--out-dir", str(out), "--quiet"]
-    assert main(argv + ["--model", "default", "--model", "viral-disjoint"]) == 0
+    assert main(argv + ["--model", "lstm-phv-benchmark", "--model", "viral-disjoint"]) == 0
     text = capsys.readouterr().out
     assert "mean ± SD over" not in text and "side by side, no mean ± SD" in text
     header = next(line for line in text.splitlines() if line.startswith("metric"))
-    assert header.split() == ["metric", "default", "viral-disjoint"]
+    assert header.split() == ["metric", "lstm-phv-benchmark", "viral-disjoint"]
     report = json.loads((out / "metrics.json").read_text())
     assert report["summary"] is None and report["replicates"] is None
-    assert [r["name"] for r in report["results"]] == ["default", "viral-disjoint"]
+    assert [r["name"] for r in report["results"]] == ["lstm-phv-benchmark", "viral-disjoint"]
 
 
 def test_evaluate_pairs_model_i_with_pairs_i(tmp_path, small_subset, capsys):
@@ -266,13 +268,13 @@ def test_evaluate_pairs_model_i_with_pairs_i(tmp_path, small_subset, capsys):
         folder.mkdir()
         (folder / "test.txt").write_text("\n".join(lines or small_subset.read_text().splitlines()[1::2]) + "\n")
     argv = ["evaluate", "--sequences", SEQS, "--quiet", "--pairs", str(rep1 / "test.txt")]
-    argv += ["--pairs", str(rep2 / "test.txt"), "--model", "default", "--model", "viral-disjoint"]
+    argv += ["--pairs", str(rep2 / "test.txt"), "--model", "lstm-phv-benchmark", "--model", "viral-disjoint"]
     assert main(argv) == 0
     text = capsys.readouterr().out
     # the two bundled models share configuration and recipe (only their training data differ)
     assert "mean ± SD over 2 replicates (model i on pairs i)" in text
     header = next(line for line in text.splitlines() if line.startswith("metric"))
-    assert "default on rep1/test.txt" in header and "viral-disjoint on rep2/test.txt" in header
+    assert "lstm-phv-benchmark on rep1/test.txt" in header and "viral-disjoint on rep2/test.txt" in header
 
 
 def test_evaluate_planning_and_recipes():
@@ -294,7 +296,7 @@ def test_evaluate_planning_and_recipes():
         plan_evaluation(["a", "b"], ["m1", "m2", "m3"])
     with pytest.raises(ValueError, match="baseline"):
         plan_evaluation(["a", "b", "c"], None, ["b1", "b2"])
-    info = read_model_info(bundled_model_path())
+    info = read_model_info(bundled_model_path("lstm-phv-benchmark"))
     reseeded = dataclasses.replace(info, training={"recipe": {**info.training["recipe"], "seed": 7}})
     assert same_recipe([info, reseeded])
     other = dataclasses.replace(info, training={"recipe": {**info.training["recipe"], "batch_size": 64}})

@@ -373,7 +373,7 @@ def tower_by_hand(tower, sequence):
 
 @pytest.mark.parametrize("tower", ["human", "virus"])
 def test_tower_embedder_equals_the_tower_computed_by_hand(tower, sequences):
-    model, _ = load_model("default", "cpu")
+    model, _ = load_model("lstm-phv-benchmark", "cpu")
     module = getattr(model, f"{tower}_tower").eval()
     seqs = list(sequences.values())
     vectors, residues = load_embedder(f"hvppi-tower-{tower}", device="cpu").embed(seqs, residues=True)

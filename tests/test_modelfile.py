@@ -91,7 +91,7 @@ def test_missing_model_file(tmp_path):
 
 
 def test_bundled_model_describes_itself():
-    info = read_model_info(bundled_model_path())
+    info = read_model_info(bundled_model_path("lstm-phv-benchmark"))
     assert info.config == ModelConfig()
     assert 0 < info.cutoff < 1
     assert info.training["recipe"]["negative_ratio"] == 1.0

@@ -40,7 +40,8 @@ def _scoring_matrix(name: str):
     try:
         return scoring_matrices.ScoringMatrix.from_name(name)
     except (ValueError, KeyError, FileNotFoundError):
-        known = ", ".join(sorted(scoring_matrices.ScoringMatrix.BUILTIN_MATRICES))
+        # BUILTIN_MATRICES exists at run time but is missing from scoring_matrices' stubs (lib.pyi).
+        known = ", ".join(sorted(scoring_matrices.ScoringMatrix.BUILTIN_MATRICES))  # type: ignore[attr-defined]
         raise ValueError(f"unknown substitution matrix {name!r}; known: {known}") from None
 
 
@@ -105,7 +106,7 @@ def global_scores(
     scoring = _scoring_matrix(matrix)
     symmetric = targets is None
     queries = _check_sequences(queries, scoring.alphabet, "query")
-    targets = queries if symmetric else _check_sequences(targets, scoring.alphabet, "target")
+    targets = queries if targets is None else _check_sequences(targets, scoring.alphabet, "target")
     aligner = pyopal.Aligner(scoring, gap_open=int(gap_open), gap_extend=int(gap_extend))
     database = pyopal.Database(targets, alphabet=aligner.alphabet)
     scores = np.zeros((len(queries), len(targets)), dtype=np.float64)

@@ -27,7 +27,14 @@ Options = argparse._ActionsContainer
 
 SEQUENCE_FORMATS = "FASTA (plain or .gz; the ID is the first word of the header) or id<TAB>sequence"
 PAIR_FORMATS = "human_id<TAB>virus_id[<TAB>label] (no header) or LSTM-PHV CSV"
-MODEL_HELP = "model file, or a bundled model by name: default or viral-disjoint"
+MODEL_HELP = (
+    "model file, or a bundled model by name: default (= screening: the screening model), lstm-phv-benchmark "
+    "(the paper's BiLSTM-attention model), lstm-phv-viral-disjoint (alias viral-disjoint)"
+)
+INTERACTION_MODEL_HELP = (
+    "BiLSTM-attention model file (from 'hvppi train'), or a bundled one by name: lstm-phv-benchmark or "
+    "lstm-phv-viral-disjoint (alias viral-disjoint)"
+)
 
 THREADS_USE = {
     "torch": "CPU threads of PyTorch; 0: PyTorch's own choice (every core). This small model gains little "
@@ -99,9 +106,15 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     add_quiet(parser)
 
 
-def add_model(parser: argparse.ArgumentParser) -> None:
-    """Add ``--model`` (one model file or bundled model name; the bundled default when absent)."""
-    parser.add_argument("--model", default=None, metavar="FILE", help=f"{MODEL_HELP} (default: default)")
+def add_model(parser: argparse.ArgumentParser, interaction_only: bool = True) -> None:
+    """Add ``--model``: a model file or bundled model name. Commands that analyse the BiLSTM-attention model
+    (``interaction_only``) default to lstm-phv-benchmark; the others to the screening model."""
+    if interaction_only:
+        parser.add_argument(
+            "--model", default=None, metavar="FILE", help=f"{INTERACTION_MODEL_HELP} (default: lstm-phv-benchmark)"
+        )
+    else:
+        parser.add_argument("--model", default=None, metavar="FILE", help=f"{MODEL_HELP} (default: default)")
 
 
 def add_pairs_inputs(parser: argparse.ArgumentParser, pairs_help: str) -> None:

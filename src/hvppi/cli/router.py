@@ -7,12 +7,14 @@ import gzip
 import os
 import sys
 import zipfile
+import zlib
 from collections.abc import Iterator
 from types import ModuleType, TracebackType
 
 from hvppi._version import __version__
 from hvppi.cli.commands import (
     attention,
+    benchmark,
     dataset,
     embed,
     encode,
@@ -39,6 +41,7 @@ COMMANDS: dict[str, ModuleType] = {
     "dataset": dataset,
     "embed": embed,
     "geometry": geometry,
+    "benchmark": benchmark,
 }
 """Command name → module with HELP, DESCRIPTION, add_arguments(parser) and run(args) -> int."""
 
@@ -77,7 +80,9 @@ def walk_parsers(
 
 
 def _file_in_traceback(tb: TracebackType | None) -> str | None:
-    """The file being read when a decoding error struck: the innermost hvppi frame's ``path`` argument."""
+    """The file being read when a decoding error struck: the innermost hvppi frame's ``path`` argument.
+
+    A fallback only: hvppi's readers raise InputError naming the file (see ``hvppi.io.files.read_errors``)."""
     found = None
     while tb is not None:
         frame = tb.tb_frame
@@ -95,8 +100,8 @@ def error_message(exc: BaseException) -> str:
         text = f"{exc.filename}: {exc.strerror or exc}"
         if exc.filename2 is not None:
             text += f" (and {exc.filename2})"
-    elif isinstance(exc, (EOFError, zipfile.BadZipFile, gzip.BadGzipFile, UnicodeDecodeError)):
-        reason = {EOFError: "truncated file"}.get(type(exc), "cannot decode the file")
+    elif isinstance(exc, (EOFError, zipfile.BadZipFile, gzip.BadGzipFile, zlib.error, UnicodeDecodeError)):
+        reason = "truncated file" if type(exc) is EOFError else "cannot decode the file"
         path = _file_in_traceback(exc.__traceback__)
         text = f"{path + ': ' if path else ''}{reason} ({exc})"
     elif isinstance(exc, OSError) and exc.strerror:
@@ -116,6 +121,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{prog}: error: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (HvppiError, ValueError, OSError, EOFError, zipfile.BadZipFile, RuntimeError) as exc:
+    except (HvppiError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError) as exc:
         print(f"{prog}: error: {error_message(exc)}", file=sys.stderr)
         return EXIT_ERROR

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from hvppi.io.errors import InputError
-from hvppi.io.files import open_text
+from hvppi.io.files import ZIP_MAGIC, open_text, read_errors
 
 HUMAN_TAXID = 9606
 MITAB25_COLUMNS = 15
@@ -194,27 +194,29 @@ def file_sha256(path: str | os.PathLike) -> str:
 
 
 def _open_lines(path: Path) -> Iterator[str]:
-    with open(path, "rb") as fh:
-        magic = fh.read(4)
-    if magic.startswith(b"PK\x03\x04"):
-        with zipfile.ZipFile(path) as archive:
-            members = [
-                m
-                for m in archive.infolist()
-                if not m.is_dir()
-                and not m.filename.startswith("__MACOSX/")
-                and not Path(m.filename).name.startswith(".")
-            ]
-            if len(members) != 1:
-                names = ", ".join(m.filename for m in members) or "none"
-                raise InputError(
-                    f"a zipped MITAB file must hold exactly one file; found {len(members)} ({names})", path
-                )
-            with archive.open(members[0]) as raw:
-                yield from io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
-        return
-    with open_text(path, errors="replace") as text:
-        yield from text
+    """The lines of a plain, gzipped or zipped file; reading errors become InputError naming ``path``."""
+    with read_errors(path):
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+        if magic.startswith(ZIP_MAGIC):
+            with zipfile.ZipFile(path) as archive:
+                members = [
+                    m
+                    for m in archive.infolist()
+                    if not m.is_dir()
+                    and not m.filename.startswith("__MACOSX/")
+                    and not Path(m.filename).name.startswith(".")
+                ]
+                if len(members) != 1:
+                    names = ", ".join(m.filename for m in members) or "none"
+                    raise InputError(
+                        f"a zipped MITAB file must hold exactly one file; found {len(members)} ({names})", path
+                    )
+                with archive.open(members[0]) as raw:
+                    yield from io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+            return
+        with open_text(path, errors="replace") as text:
+            yield from text
 
 
 def _column_indices(header: list[str] | None, n_columns: int, path: Path) -> dict[str, int]:

@@ -33,7 +33,7 @@ import os
 import re
 import shutil
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import h5py
@@ -280,6 +280,7 @@ def load_embedder(
     """An embedder by name: ``hvppi-features``, ``hvppi-tower-human``, ``hvppi-tower-virus`` (of ``hvppi_model``,
     default the bundled model), or a HuggingFace hub name / local model directory. ``label`` renames it in the
     output files."""
+    embedder: Embedder
     if name in ("hvppi-tower-human", "hvppi-tower-virus"):
         embedder = TowerEmbedder(check_tower(name.rsplit("-", 1)[1]), hvppi_model, device)
     elif hvppi_model is not None:
@@ -358,7 +359,10 @@ class _EmbeddingFile:
         self.file = h5py.File(self.part, "a")
         self.file.attrs.update(self.attributes)  # same fingerprint: the label of this run (--name) wins
 
-    def write(self, ids: Sequence[str], arrays: Sequence[np.ndarray], sequences: dict[str, str]) -> None:
+    def write(self, ids: Sequence[str], arrays: Iterable[np.ndarray], sequences: dict[str, str]) -> None:
+        """Write one array per ID (``arrays``: a list, or the rows of an (n, d) array) and flush."""
+        if self.file is None:
+            raise RuntimeError(f"{self.part} is not open for writing: call open() first")
         for pid, array in zip(ids, arrays):
             write_protein_array(self.file, pid, array, sequences[pid], id_attribute="original_id")
         self.file.flush()

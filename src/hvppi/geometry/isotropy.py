@@ -89,6 +89,12 @@ class IsotropyAccumulator:
         self.minimum = np.full(d, np.inf)
         self.maximum = np.full(d, -np.inf)
 
+    def _dims(self) -> int:
+        """The dimension; ValueError while the accumulator holds no points."""
+        if self.d is None:
+            raise ValueError("the accumulator holds no points yet")
+        return self.d
+
     def update(self, X: ArrayLike) -> IsotropyAccumulator:
         """Add the rows of X (shape (rows, d)); returns self."""
         X = np.asarray(X)
@@ -106,7 +112,7 @@ class IsotropyAccumulator:
             row = int(np.argmin(finite))
             raise ValueError(f"point {self.n + row} (0-based) has a NaN or infinite value")
         chunk = IsotropyAccumulator()
-        chunk._allocate(self.d)
+        chunk._allocate(self._dims())
         chunk.n = X.shape[0]
         chunk.mean = X.mean(axis=0)
         Z = X - chunk.mean
@@ -129,11 +135,12 @@ class IsotropyAccumulator:
         if self.d is not None and other.d != self.d:
             raise ValueError(f"cannot merge accumulators of {self.d} and {other.d} dimensions")
         if self.n == 0:
-            self._allocate(other.d)
+            self._allocate(other._dims())
+        d = self._dims()
         n = self.n + other.n
         mean = self.mean + (other.mean - self.mean) * (other.n / n)
-        comoment = np.zeros((self.d, self.d))
-        norm2_weighted = np.zeros(self.d)
+        comoment = np.zeros((d, d))
+        norm2_weighted = np.zeros(d)
         norm4 = 0.0
         for part in (self, other):
             if part.n == 0:
@@ -167,7 +174,7 @@ class IsotropyAccumulator:
 
     def ledoit_wolf_shrinkage(self) -> float:
         """Ledoit–Wolf optimal intensity toward (tr C/d)·I, as ``sklearn.covariance.ledoit_wolf_shrinkage``."""
-        n, d = self.n, self.d
+        n, d = self.n, self._dims()
         trace = float(np.trace(self.comoment))
         mu = trace / (n * d)
         delta_ = float(np.sum(self.comoment**2)) / n**2

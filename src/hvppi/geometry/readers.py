@@ -38,6 +38,7 @@ import h5py
 import numpy as np
 
 from hvppi.io.errors import InputError
+from hvppi.io.files import read_errors
 
 if TYPE_CHECKING:
     from hvppi.geometry.isotropy import IsotropyResult
@@ -67,6 +68,10 @@ class EmbeddingReader:
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            raise InputError(
+                "is a directory, not an embedding file; give the path of the H5, NPY or NPZ file", self.path
+            )
         if not self.path.is_file():
             raise InputError("embedding file not found", self.path)
         self._h5: h5py.File | None = None
@@ -74,6 +79,14 @@ class EmbeddingReader:
         self._rows: np.ndarray | None = None
         self._entries: list[tuple[str, str]] = []  # (dataset name, protein ID)
         self.info: EmbeddingFileInfo
+        try:
+            with read_errors(self.path):
+                self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self) -> None:
         with open(self.path, "rb") as fh:
             magic = fh.read(8)
         if magic == b"\x89HDF\r\n\x1a\n":
@@ -195,8 +208,9 @@ class EmbeddingReader:
     # -- reading ----------------------------------------------------------------------------------
 
     def _array(self, name: str, pid: str, rows: slice | None = None) -> np.ndarray:
-        source = self._h5[name] if self._h5 is not None else self._npz[name]
-        array = np.asarray(source[()] if rows is None else source[rows])
+        with read_errors(self.path):  # an NPZ member is decompressed here
+            source = self._h5[name] if self._h5 is not None else self._npz[name]
+            array = np.asarray(source[()] if rows is None else source[rows])
         if not np.isfinite(array).all():
             raise InputError(f"dataset {name!r} has a NaN or infinite value", self.path, protein_id=pid)
         return array

@@ -37,11 +37,11 @@ def parse_set(text: str) -> EmbeddingSet:
 def read_set_list(path: str | os.PathLike) -> list[EmbeddingSet]:
     """A TSV of ``name<TAB>global_file[<TAB>local_file]`` rows ('#' starts a comment; relative paths
     are relative to the TSV's folder)."""
-    from hvppi.io.files import open_text
+    from hvppi.io.files import open_text, read_errors
 
     path = Path(path)
     sets = []
-    with open_text(path) as fh:
+    with read_errors(path), open_text(path) as fh:
         for line_no, line in enumerate(fh, start=1):
             line = line.rstrip("\r\n")
             if not line.strip() or line.lstrip().startswith("#"):

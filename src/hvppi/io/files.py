@@ -1,20 +1,27 @@
-"""Small file helpers: transparent gzip reading, atomic writes and atomic figure files."""
+"""Small file helpers: transparent gzip reading, read errors that name the file, atomic writes and
+atomic figure files."""
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import gzip
 import io
 import os
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
+
+from hvppi.io.errors import InputError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"
 
 
 def is_gzip(path: str | os.PathLike) -> bool:
@@ -23,7 +30,7 @@ def is_gzip(path: str | os.PathLike) -> bool:
         return fh.read(2) == GZIP_MAGIC
 
 
-def open_binary(path: str | os.PathLike) -> IO[bytes]:
+def open_binary(path: str | os.PathLike) -> gzip.GzipFile | io.BufferedReader:
     """Open a file for reading bytes, transparently decompressing gzip."""
     return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
 
@@ -34,18 +41,87 @@ def open_text(path: str | os.PathLike, errors: str = "strict") -> IO[str]:
 
 
 @contextlib.contextmanager
+def read_errors(path: str | os.PathLike) -> Iterator[None]:
+    """Turn the errors of reading a damaged or mistaken input file into :class:`InputError` naming ``path``.
+
+    Wrap the whole read (opening and consuming the file): a directory, a truncated or corrupt gzip
+    file, a corrupt zip archive and text that is not UTF-8 each become one message that says what is
+    wrong and what to do. Other errors pass through unchanged.
+    """
+    try:
+        yield
+    except IsADirectoryError:
+        raise InputError("is a directory, not a file; give the path of the file itself", path) from None
+    except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile) as exc:
+        raise InputError(_damage_message(path, exc), path) from None
+    except UnicodeDecodeError as exc:
+        line, column = _undecodable_place(path)
+        raise InputError(_undecodable_message(exc, column), path, line) from None
+
+
+def _magic(path: str | os.PathLike) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4)
+    except OSError:
+        return b""
+
+
+def _damage_message(path: str | os.PathLike, exc: BaseException) -> str:
+    magic = _magic(path)
+    if isinstance(exc, zipfile.BadZipFile) or magic.startswith(ZIP_MAGIC):
+        kind = "zip archive"
+    elif magic.startswith(GZIP_MAGIC):
+        kind = "gzip file"
+    else:
+        kind = "compressed file"
+    if isinstance(exc, EOFError):
+        return f"truncated {kind}: its compressed data ends early; download or copy it again"
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    return f"corrupt {kind} ({detail}); download or copy it again"
+
+
+def _undecodable_message(exc: UnicodeDecodeError, column: int | None) -> str:
+    shown = " ".join(f"0x{b:02x}" for b in exc.object[exc.start : exc.end][:4])
+    where = "" if column is None else f" at column {column}"
+    return f"not UTF-8 text (byte {shown}{where}); save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)"
+
+
+def _undecodable_place(path: str | os.PathLike) -> tuple[int | None, int | None]:
+    """1-based line and byte column of the first bytes that are not UTF-8; (None, None) if not found.
+
+    Lines are split as the readers split them (at ``\\n``, ``\\r\\n`` or ``\\r``)."""
+    try:
+        with io.TextIOWrapper(open_binary(path), encoding="latin-1", newline="") as fh:
+            for number, line in enumerate(fh, start=1):
+                raw = line.encode("latin-1")
+                if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                    raw = raw[len(codecs.BOM_UTF8) :]
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    return number, exc.start + 1
+    except (OSError, EOFError, zlib.error):
+        pass
+    return None, None
+
+
+@contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
-    tmp = Path(tmp)
+    tmp = Path(tmp_name)
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the permissions open() would
     try:
         yield tmp
+        # mkstemp makes 0600, and writers that replace the file (safetensors) keep that: give the file the
+        # permissions open() would
+        if tmp.is_file():
+            os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -56,7 +132,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 def atomic_write(path: str | os.PathLike, mode: str = "w") -> Iterator[IO]:
     """Open a temporary file for writing that replaces ``path`` only when the block succeeds."""
     with atomic_path(path) as tmp:
-        kwargs = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
+        kwargs: dict[str, Any] = {"encoding": "utf-8", "newline": ""} if "b" not in mode else {}
         with open(tmp, mode, **kwargs) as fh:
             yield fh
 

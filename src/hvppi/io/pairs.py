@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from hvppi.io.errors import InputError
-from hvppi.io.files import atomic_write, open_text
+from hvppi.io.files import atomic_write, open_text, read_errors
 from hvppi.io.sequences import add_sequence
 
 _HUMAN_COLUMNS = ("human_pro", "human_id")
@@ -124,15 +124,20 @@ class PairTable:
                 if pid not in sequences:
                     raise InputError("no sequence for this ID in the sequence input", self.source(row), line, pid)
 
-    def require_both_classes(self, what: str = "pairs") -> np.ndarray:
-        """The labels; InputError unless the pairs are labelled and hold both classes."""
+    def require_labels(self, what: str = "pairs") -> np.ndarray:
+        """The labels; InputError unless the pairs are labelled."""
         if self.labels is None:
             raise InputError(f"{what} must be labelled (0/1)", self.path)
-        present = set(np.unique(self.labels).tolist())
+        return self.labels
+
+    def require_both_classes(self, what: str = "pairs") -> np.ndarray:
+        """The labels; InputError unless the pairs are labelled and hold both classes."""
+        labels = self.require_labels(what)
+        present = set(np.unique(labels).tolist())
         if present != {0, 1}:
             only = "positive (1)" if present == {1} else "negative (0)"
             raise InputError(f"{what} hold only {only} labels; both classes are needed", self.path)
-        return self.labels
+        return labels
 
     def fingerprint(self, sequences: dict[str, str]) -> str:
         """SHA-256 over the pairs, labels and sequences, independent of row order."""
@@ -169,7 +174,10 @@ def _read_csv(path: Path, lines: list[str]) -> PairTable:
     vcol = _column(header, _VIRUS_COLUMNS, path, True)
     lcol = _column(header, _LABEL_COLUMNS, path, False)
     with_seqs = "human_seq" in header and "virus_seq" in header
-    humans, viruses, labels, line_numbers = [], [], [], []
+    humans: list[str] = []
+    viruses: list[str] = []
+    labels: list[int] = []
+    line_numbers: list[int] = []
     sequences: dict[str, str] = {}
     origin: dict[str, tuple] = {}
     for row in reader:
@@ -192,7 +200,10 @@ def _read_csv(path: Path, lines: list[str]) -> PairTable:
 
 
 def _read_tsv(path: Path, lines: list[str]) -> PairTable:
-    humans, viruses, labels, line_numbers = [], [], [], []
+    humans: list[str] = []
+    viruses: list[str] = []
+    labels: list[int] = []
+    line_numbers: list[int] = []
     n_columns = None
     for number, raw in enumerate(lines, start=1):
         text = raw.rstrip("\r\n")
@@ -230,7 +241,7 @@ def read_pairs(path: str | os.PathLike) -> PairTable:
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", path)
-    with open_text(path) as fh:
+    with read_errors(path), open_text(path) as fh:
         lines = fh.readlines()
     first = next((line for line in lines if line.strip()), "")
     names = {name.strip() for name in first.split(",")}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from hvppi.io.alphabet import unknown_letter
 from hvppi.io.errors import InputError
-from hvppi.io.files import open_text
+from hvppi.io.files import open_text, read_errors
 
 Record = tuple[int, str, str, Callable[[int], int] | None]
 """(line, ID, sequence, the line of a 0-based position in the sequence or None: always ``line``)."""
@@ -44,7 +44,8 @@ def _line_locator(chunks: list[tuple[int, str]]) -> Callable[[int], int]:
 
 
 def _fasta_chunks(path: Path, lines: Iterable[str]) -> Iterator[tuple[int, str, list[tuple[int, str]]]]:
-    header_line, protein_id, chunks = None, None, []
+    header_line, protein_id = 0, None  # header_line is set together with protein_id
+    chunks: list[tuple[int, str]] = []
     for number, line in enumerate(lines, start=1):
         line = line.strip()
         if not line:
@@ -129,7 +130,7 @@ def read_sequences(path: str | os.PathLike, allow_duplicates: bool = True) -> di
         raise InputError("file not found", path)
     store: dict[str, str] = {}
     origin: dict[str, tuple] = {}
-    with open_text(path) as fh:
+    with read_errors(path), open_text(path) as fh:
         lines = fh.readlines()
     first = next((line for line in lines if line.strip()), "")
     records = _fasta_records if first.lstrip().startswith(">") else _table_records

@@ -19,7 +19,7 @@ import torch
 
 from hvppi.io.alphabet import tokenize
 from hvppi.io.errors import InputError
-from hvppi.io.files import atomic_path, atomic_write, open_text, save_figure
+from hvppi.io.files import atomic_path, atomic_write, open_text, read_errors, save_figure
 from hvppi.ppi.inference import encode_proteins
 from hvppi.ppi.model import InteractionModel, TowerName
 
@@ -48,6 +48,8 @@ def protein_attention(
         progress=progress,
         desc=f"attention ({tower})",
     )
+    if weights is None:  # with_attention=True always returns them
+        raise RuntimeError("encode_proteins returned no attention weights")
     return dict(zip(sequences, weights))
 
 
@@ -84,7 +86,7 @@ def read_annotations(path: str | os.PathLike, sequences: dict[str, str]) -> list
     if not path.exists():
         raise InputError("file not found", path)
     regions = []
-    with open_text(path) as fh:
+    with read_errors(path), open_text(path) as fh:
         for number, row in enumerate(csv.reader(fh, delimiter="\t"), start=1):
             if not row or not "".join(row).strip() or row[0].startswith("#"):
                 continue
@@ -162,7 +164,7 @@ def region_enrichment(
         )
         observed_all.append(observed)
         null_all.append(null)
-    pooled = {"proteins": len(rows)}
+    pooled: dict[str, float] = {"proteins": len(rows)}
     if rows:
         observed = float(np.mean(observed_all))
         null = np.mean(np.stack(null_all), axis=0)

@@ -20,8 +20,7 @@ class FrequencyBaseline:
         self.pseudo_count = pseudo_count
 
     def fit(self, pairs: PairTable) -> FrequencyBaseline:
-        pairs.require_both_classes("baseline training pairs")
-        labels = pairs.labels.astype(int)
+        labels = pairs.require_both_classes("baseline training pairs").astype(int)
         self.prior_ = float(labels.mean())
         self.human_ = self._counts(pairs.human_ids, labels)
         self.virus_ = self._counts(pairs.virus_ids, labels)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,31 +59,31 @@ def evaluate_model(
 ) -> EvaluationResult:
     """Score labelled ``pairs`` and compute the metrics at the model's stored cutoff and at Youden's
     cutoff of these pairs; with ``baseline_pairs``, also the frequency baseline fitted on them."""
-    pairs.require_both_classes("evaluation pairs")
+    labels = pairs.require_both_classes("evaluation pairs")
     scores = score_pairs(model, pairs, sequences, device=device, progress=progress)
     result = EvaluationResult(
         name=name or Path(pairs.path).name,
         pairs_path=pairs.path,
         model_path=info.path,
-        labels=pairs.labels.astype(int),
+        labels=labels.astype(int),
         scores=scores,
-        at_model_cutoff=binary_metrics(pairs.labels, scores, info.cutoff),
-        at_youden_cutoff=binary_metrics(pairs.labels, scores),
+        at_model_cutoff=binary_metrics(labels, scores, info.cutoff),
+        at_youden_cutoff=binary_metrics(labels, scores),
     )
     if baseline_pairs is not None:
         result.baseline_scores = FrequencyBaseline().fit(baseline_pairs).score(pairs)
-        result.baseline = binary_metrics(pairs.labels, result.baseline_scores)
-        result.baseline["fitted_on"] = baseline_pairs.path
+        result.baseline = {**binary_metrics(labels, result.baseline_scores), "fitted_on": baseline_pairs.path}
     return result
 
 
 def summarize(results: list[EvaluationResult]) -> dict:
     """Mean ± SD over replicate results (sample SD)."""
-    summary = {"replicates": len(results)}
+    summary: dict[str, Any] = {"replicates": len(results)}
     summary["at_model_cutoff"] = mean_sd([r.at_model_cutoff for r in results])
     summary["at_youden_cutoff_of_these_pairs"] = mean_sd([r.at_youden_cutoff for r in results])
-    if all(r.baseline is not None for r in results):
-        summary["frequency_baseline"] = mean_sd([r.baseline for r in results])
+    baselines = [r.baseline for r in results if r.baseline is not None]
+    if len(baselines) == len(results):
+        summary["frequency_baseline"] = mean_sd(baselines)
     return summary
 
 
@@ -176,7 +177,7 @@ def plan_evaluation(
     pair_names = short_names([pairs_paths[j] for j in pairs_index])
     given = [str(x) for x in model_of if x is not None]
     path_names = iter(short_names(given)) if given else iter(())
-    model_names = ["default" if x is None else next(path_names) for x in model_of]
+    model_names = ["lstm-phv-benchmark" if x is None else next(path_names) for x in model_of]
     jobs = []
     for i in range(k):
         if len(set(model_of)) == 1:

@@ -66,19 +66,20 @@ def encode_proteins(
     device = torch.device(device)
     lengths = np.array([len(t) for t in token_arrays], dtype=np.int64)
     vectors = np.zeros((len(token_arrays), tower.protein_dim), dtype=np.float32)
-    attention: list[np.ndarray] | None = [None] * len(token_arrays) if with_attention else None
+    weights_of: dict[int, np.ndarray] = {}  # index → attention weights, with_attention only
     batches = length_batches(lengths)
     with tqdm(total=len(token_arrays), desc=desc, unit="protein", disable=not progress, leave=False) as bar:
         for batch in batches:
             tokens, batch_lengths = pad_tokens([token_arrays[i] for i in batch])
             pooled, weights = tower(tokens.to(device), batch_lengths)
             vectors[batch] = pooled.float().cpu().numpy()
-            if attention is not None:
+            if with_attention:
                 weights = weights.float().cpu().numpy()
                 for row, i in enumerate(batch):
-                    attention[i] = weights[row, : lengths[i]].copy()
+                    weights_of[i] = weights[row, : lengths[i]].copy()
             bar.update(len(batch))
     tower.train(was_training)
+    attention = [weights_of[i] for i in range(len(token_arrays))] if with_attention else None
     return vectors, attention
 
 

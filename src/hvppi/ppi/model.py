@@ -127,6 +127,7 @@ class Tower(nn.Module):
     """
 
     chunk_size = 32
+    features: torch.Tensor  # a registered buffer: (tokens, n_features)
 
     def __init__(self, config: ModelConfig, features: torch.Tensor) -> None:
         super().__init__()

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors import SafetensorError
@@ -25,13 +26,26 @@ from hvppi.io.errors import ModelFileError
 from hvppi.io.files import atomic_path
 from hvppi.ppi.features import FEATURE_SET
 from hvppi.ppi.model import InteractionModel, ModelConfig
+from hvppi.ppi.screen_model import MODEL_KIND as SCREENING_KIND
+
+if TYPE_CHECKING:
+    from hvppi.ppi.screen_model import ScreeningModel
 
 FORMAT_NAME = "hvppi-interaction-model"
 FORMAT_VERSION = 1
 BUNDLED_MODELS = {
-    "default": "default.safetensors",
-    "viral-disjoint": "viral_disjoint.safetensors",
+    "default": "screening.safetensors",
+    "screening": "screening.safetensors",
+    "lstm-phv-benchmark": "lstm_phv_benchmark.safetensors",
+    "lstm-phv-viral-disjoint": "lstm_phv_viral_disjoint.safetensors",
+    "viral-disjoint": "lstm_phv_viral_disjoint.safetensors",
 }
+"""Models shipped with hvppi, by name: ``default`` (= ``screening``) is the screening model of
+:mod:`hvppi.ppi.screen_model`; ``lstm-phv-benchmark`` the paper's BiLSTM-attention model trained on
+the LSTM-PHV benchmark's training split (for reproducing the paper's table); ``lstm-phv-viral-disjoint``
+(alias ``viral-disjoint``) the same recipe without 20% of the viral proteins. See MODEL_CARD.md."""
+DEFAULT_MODEL = "default"
+DEFAULT_INTERACTION_MODEL = "lstm-phv-benchmark"
 
 
 @dataclass
@@ -46,6 +60,12 @@ class ModelInfo:
     training: dict = field(default_factory=dict)
     path: str | None = None
     file_sha256: str | None = None
+
+    def require_file_sha256(self) -> str:
+        """The SHA-256 of the model file; ModelFileError for a description not read from a file."""
+        if self.file_sha256 is None:
+            raise ModelFileError("the model was not loaded from a file, so it has no file SHA-256; save and load it")
+        return self.file_sha256
 
     def to_json(self) -> str:
         return json.dumps(
@@ -63,18 +83,17 @@ class ModelInfo:
         )
 
 
-def bundled_model_path(name: str = "default") -> Path:
-    """Path of a model shipped with hvppi: "default" (trained on the benchmark's training split) or
-    "viral-disjoint" (trained without the held-out viral proteins; see MODEL_CARD.md)."""
+def bundled_model_path(name: str = DEFAULT_MODEL) -> Path:
+    """Path of a model shipped with hvppi, by its name in ``BUNDLED_MODELS``."""
     if name not in BUNDLED_MODELS:
         raise ModelFileError(f"no bundled model {name!r}; bundled: {', '.join(BUNDLED_MODELS)}")
     return Path(str(resources.files("hvppi.models").joinpath(BUNDLED_MODELS[name])))
 
 
-def resolve_model_path(model: str | os.PathLike | None) -> Path:
-    """A model file path, or the path of a bundled model given by name (None → "default")."""
+def resolve_model_path(model: str | os.PathLike | None, default: str = DEFAULT_MODEL) -> Path:
+    """A model file path, or the path of a bundled model given by name (None → ``default``)."""
     if model is None:
-        return bundled_model_path()
+        return bundled_model_path(default)
     path = Path(model)
     if not path.exists() and str(model) in BUNDLED_MODELS:
         return bundled_model_path(str(model))
@@ -88,16 +107,26 @@ def save_model(path: str | os.PathLike, model: InteractionModel, info: ModelInfo
         save_file(state, str(tmp), metadata={"hvppi": info.to_json()})
 
 
+_DAMAGED = "if it was copied or downloaded, the copy may be truncated or damaged: copy or download it again"
+
+
+def _check_model_file(path: Path) -> None:
+    """ModelFileError naming ``path`` unless it is an existing file (a directory is a common slip)."""
+    if not path.exists():
+        raise ModelFileError(f"{path}: model file not found")
+    if path.is_dir():
+        raise ModelFileError(f"{path}: is a directory, not a model file; give the path of the .safetensors file")
+
+
 def read_model_info(path: str | os.PathLike) -> ModelInfo:
     """Read and check the self-description of a model file, without loading the weights."""
     path = Path(path)
-    if not path.exists():
-        raise ModelFileError(f"{path}: model file not found")
+    _check_model_file(path)
     try:
         with safe_open(str(path), framework="pt") as fh:
             metadata = fh.metadata() or {}
     except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelFileError(f"{path}: not a readable safetensors model file ({exc})") from None
+        raise ModelFileError(f"{path}: not a readable safetensors model file ({exc}); {_DAMAGED}") from None
     if "hvppi" not in metadata:
         raise ModelFileError(f"{path}: a safetensors file, but not an hvppi model (no 'hvppi' metadata)")
     try:
@@ -125,13 +154,22 @@ def read_model_info(path: str | os.PathLike) -> ModelInfo:
 def load_model(
     path: str | os.PathLike | None = None, device: str | torch.device = "cpu"
 ) -> tuple[InteractionModel, ModelInfo]:
-    """Load a model file, or a bundled model by name ("default" when ``path`` is None), in evaluation mode."""
-    path = resolve_model_path(path)
+    """Load an interaction (BiLSTM-attention) model file, or a bundled one by name, in evaluation mode.
+
+    ``path`` None loads ``lstm-phv-benchmark``. A screening model is refused with a hint: load it with
+    :func:`load_screening_model`, or :func:`load_any_model` to take either kind.
+    """
+    path = resolve_model_path(path, DEFAULT_INTERACTION_MODEL)
+    if model_kind(path) == "screening":
+        raise ModelFileError(
+            f"{path}: a screening model; this needs a BiLSTM-attention interaction model "
+            f"(e.g. {DEFAULT_INTERACTION_MODEL}, or a file from 'hvppi train')"
+        )
     info = read_model_info(path)
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
-        raise ModelFileError(f"{path}: corrupt model weights ({exc})") from None
+        raise ModelFileError(f"{path}: corrupt model weights ({exc}); {_DAMAGED}") from None
     table = state.get("human_tower.features")
     if table is None or tuple(table.shape) != (N_TOKENS, info.config.n_features):
         raise ModelFileError(f"{path}: the weights lack a ({N_TOKENS}, {info.config.n_features}) feature table")
@@ -141,3 +179,38 @@ def load_model(
     except (RuntimeError, TypeError, ValueError, IndexError) as exc:
         raise ModelFileError(f"{path}: weights do not fit the configuration ({exc})") from None
     return model.to(device).eval(), info
+
+
+def model_kind(path: str | os.PathLike) -> str:
+    """ "interaction" (a BiLSTM-attention model) or "screening", from the file's metadata alone."""
+    path = Path(path)
+    _check_model_file(path)
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            metadata = fh.metadata() or {}
+        document = json.loads(metadata.get("hvppi", "{}"))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFileError(f"{path}: not a readable safetensors model file ({exc}); {_DAMAGED}") from None
+    if not isinstance(document, dict):
+        raise ModelFileError(f"{path}: its hvppi metadata is not a JSON object")
+    return "screening" if document.get("kind") == SCREENING_KIND else "interaction"
+
+
+def load_screening_model(path: str | os.PathLike | None = None) -> ScreeningModel:
+    """Load a screening model file, or a bundled one by name (``default`` when ``path`` is None)."""
+    from hvppi.ppi.screen_model import ScreeningModel
+
+    path = resolve_model_path(path, DEFAULT_MODEL)
+    if model_kind(path) != "screening":
+        raise ModelFileError(f"{path}: a BiLSTM-attention interaction model, not a screening model")
+    return ScreeningModel.load(path)
+
+
+def load_any_model(
+    path: str | os.PathLike | None = None, device: str | torch.device = "cpu"
+) -> ScreeningModel | tuple[InteractionModel, ModelInfo]:
+    """The screening model, or (interaction model, its description), whichever the file holds (``default`` if None)."""
+    resolved = resolve_model_path(path, DEFAULT_MODEL)
+    if model_kind(resolved) == "screening":
+        return load_screening_model(resolved)
+    return load_model(resolved, device)

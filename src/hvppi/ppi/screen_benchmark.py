@@ -73,14 +73,19 @@ class ScreeningData:
 
     @classmethod
     def from_pairs(cls, pairs: PairTable, sequences: dict[str, str]) -> ScreeningData:
-        """Positives are the pairs labelled 1; candidates every human protein of the table."""
-        if pairs.labels is None:
-            raise InputError("the screening benchmark needs labelled pairs (human_id, virus_id, label)", pairs.path)
+        """Positives are the pairs labelled 1; candidates every human protein of the table.
+
+        IDs with the same sequence are one protein (the first ID in sorted order names it), so a protein is
+        never a candidate negative under one ID while a known partner under another.
+        """
+        labels = pairs.require_labels("pairs of the screening benchmark")
         pairs.check_sequences(sequences)
-        human_ids = sorted(set(pairs.human_ids))
-        positive = np.flatnonzero(pairs.labels == 1)
-        virus_ids = sorted({pairs.virus_ids[i] for i in positive})
-        both = set(human_ids) & set(virus_ids)
+        human_name = _names_by_sequence(sorted(set(pairs.human_ids)), sequences)
+        positive = np.flatnonzero(labels == 1)
+        virus_name = _names_by_sequence(sorted({pairs.virus_ids[i] for i in positive}), sequences)
+        human_ids = sorted(set(human_name.values()))
+        virus_ids = sorted(set(virus_name.values()))
+        both = set(human_name) & set(virus_name)
         if both:
             raise InputError(
                 f"{len(both)} IDs are both human and viral (e.g. {sorted(both)[0]}); are some columns swapped?",
@@ -88,13 +93,36 @@ class ScreeningData:
             )
         vi = {v: i for i, v in enumerate(virus_ids)}
         hi = {h: i for i, h in enumerate(human_ids)}
-        index = sorted({(vi[pairs.virus_ids[i]], hi[pairs.human_ids[i]]) for i in positive})
+        index = sorted({(vi[virus_name[pairs.virus_ids[i]]], hi[human_name[pairs.human_ids[i]]]) for i in positive})
         return cls(
             virus_ids,
             [sequences[v] for v in virus_ids],
             human_ids,
             [sequences[h] for h in human_ids],
             np.asarray(index, dtype=np.int64).reshape(-1, 2),
+        )
+
+    def subset(self, viral: int, human: int, seed: int = 0) -> ScreeningData:
+        """A seeded random ``viral`` viral proteins with their pairs; as candidates, their partners plus random
+        other human proteins up to ``human`` (for quick, repeatable checks of the benchmark)."""
+        rng = np.random.default_rng(seed)
+        chosen_viral = np.sort(rng.choice(len(self.virus_ids), min(viral, len(self.virus_ids)), replace=False))
+        keep = np.isin(self.pairs[:, 0], chosen_viral)
+        partners = np.unique(self.pairs[keep, 1])
+        others = np.setdiff1d(np.arange(len(self.human_ids)), partners)
+        extra = rng.choice(others, max(0, min(human - len(partners), len(others))), replace=False)
+        chosen_human = np.sort(np.concatenate([partners, extra]))
+        new_viral = np.full(len(self.virus_ids), -1)
+        new_viral[chosen_viral] = np.arange(len(chosen_viral))
+        new_human = np.full(len(self.human_ids), -1)
+        new_human[chosen_human] = np.arange(len(chosen_human))
+        pairs = np.stack([new_viral[self.pairs[keep, 0]], new_human[self.pairs[keep, 1]]], axis=1)
+        return ScreeningData(
+            [self.virus_ids[i] for i in chosen_viral],
+            [self.virus_sequences[i] for i in chosen_viral],
+            [self.human_ids[i] for i in chosen_human],
+            [self.human_sequences[i] for i in chosen_human],
+            pairs,
         )
 
     def reference(self) -> Reference:
@@ -115,6 +143,12 @@ class ScreeningData:
         keep = row_of[self.pairs[:, 0]] >= 0
         out[row_of[self.pairs[keep, 0]], self.pairs[keep, 1]] = True
         return out
+
+
+def _names_by_sequence(ids: list[str], sequences: dict[str, str]) -> dict[str, str]:
+    """Each ID → the first of ``ids`` with the same sequence."""
+    first: dict[str, str] = {}
+    return {pid: first.setdefault(sequences[pid], pid) for pid in ids}
 
 
 def accession(protein_id: str) -> str:

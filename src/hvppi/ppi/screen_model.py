@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from safetensors import SafetensorError
+from tqdm.auto import tqdm
 
 from hvppi._version import __version__
 from hvppi.align.similarity import kmer_cosine, kmer_counts, local_similarity
@@ -186,19 +188,20 @@ class Candidates:
     reference_index: np.ndarray
     kmer: np.ndarray
     log_length: np.ndarray
+    reference_canonical: np.ndarray | None = None
+    """Each reference human protein → the first reference protein with its sequence (None: all distinct)."""
 
     @classmethod
     def build(cls, candidates: Sequence[str], references: Sequence[str]) -> Candidates:
         by_sequence: dict[str, int] = {}
-        for r, sequence in enumerate(references):
-            by_sequence.setdefault(sequence, r)
+        canonical = np.array([by_sequence.setdefault(s, r) for r, s in enumerate(references)], dtype=np.int64)
         index = np.array([by_sequence.get(s, -1) for s in candidates], dtype=np.int64)
         kmer = kmer_cosine(candidates, references)
         same = np.flatnonzero(index >= 0)
         reference_sequences = np.asarray(references, dtype=object)
-        for c in same:  # zero every reference copy of the candidate's own sequence
+        for c in same.tolist():  # zero every reference copy of the candidate's own sequence
             kmer[c, reference_sequences == candidates[c]] = 0.0
-        return cls(index, kmer, np.log([len(s) for s in candidates]).astype(np.float32))
+        return cls(index, kmer, np.log([len(s) for s in candidates]).astype(np.float32), canonical)
 
 
 # --------------------------------------------------------------------------------------- features
@@ -222,6 +225,8 @@ class Evidence:
         row_of = np.full(int(max(pair_virus.max(initial=0), self.known_viral.max(initial=0))) + 1, -1)
         row_of[self.known_viral] = np.arange(len(self.known_viral))
         rows, human = row_of[pair_virus[keep]], pair_human[keep]
+        if candidates.reference_canonical is not None:  # partners of a sequence under any of its IDs
+            human = candidates.reference_canonical[human]
         n_known, n_cand = len(self.known_viral), len(candidates.reference_index)
         reference = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, human)), shape=(n_known, n_reference_human))
         reference.sum_duplicates()
@@ -238,11 +243,12 @@ class Evidence:
             partners = reference.indices[reference.indptr[j] : reference.indptr[j + 1]]
             if partners.size:
                 self.near_partner[j] = candidates.kmer[:, partners].max(1)
-        inverse = np.zeros(n_cand, dtype=np.float32)
-        has = self.popularity > 0
-        inverse[has] = 1.0 / np.sqrt(self.popularity[has])
-        self.normalised = (self.adjacency @ sp.diags(inverse)).tocsr()
+        inverse = np.zeros(n_reference_human, dtype=np.float32)
+        has = reference_popularity > 0
+        inverse[has] = 1.0 / np.sqrt(reference_popularity[has])
+        self.normalised = (reference @ sp.diags(inverse)).tocsr()
         self.has_partner = has.astype(np.float32)
+        self.candidate_reference = np.where(mapped, candidates.reference_index, -1)
         k = min(10, candidates.kmer.shape[1])
         nearest = np.argpartition(-candidates.kmer, k - 1, axis=1)[:, :k]
         weight = np.take_along_axis(candidates.kmer, nearest, 1)
@@ -282,10 +288,12 @@ class Evidence:
             out[i, :, 3] = (sw[i, top[i], None] * self.near_partner[top[i]]).max(0)
         weights = np.zeros(sw.shape, dtype=np.float32)
         np.put_along_axis(weights, top, np.take_along_axis(sw, top, 1), 1)
-        profile = np.asarray(adjacency.T.dot(weights.T)).T
-        spread = np.asarray(self.normalised.T.dot(self.normalised.dot((profile * self.has_partner).T))).T
-        spread -= profile * self.has_partner
-        out[:, :, 4] = np.log1p(10.0 * np.maximum(spread, 0))
+        # co-partner propagation over the reference human proteins (so a candidate's value does not depend on
+        # which other candidates are scored), then read off for the candidates that are reference proteins
+        profile = np.asarray(self.reference_adjacency.T.dot(weights.T)).T * self.has_partner
+        spread = np.asarray(self.normalised.T.dot(self.normalised.dot(profile.T))).T - profile
+        mapped = self.candidate_reference >= 0
+        out[:, mapped, 4] = np.log1p(10.0 * np.maximum(spread[:, self.candidate_reference[mapped]], 0))
         out[:, :, 5] = self.smoothed_popularity[None]
         best = sw.max(1)
         out[:, :, 6] = best[:, None]
@@ -405,7 +413,10 @@ def _fit_trees(x: np.ndarray, y: np.ndarray, weight: np.ndarray, config: Screeni
         l2_regularization=config.l2_regularization,
         random_state=config.seed,
     )
-    return TreeEnsemble.from_sklearn(model.fit(x, y, sample_weight=weight))
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(config.threads or None):
+        return TreeEnsemble.from_sklearn(model.fit(x, y, sample_weight=weight))
 
 
 def per_virus_weights(labels: np.ndarray, virus: np.ndarray) -> np.ndarray:
@@ -463,6 +474,8 @@ class ScreeningModel:
     composition_sd: np.ndarray
     config: ScreeningConfig
     metadata: dict[str, Any] = field(default_factory=dict)
+    file_sha256: str = ""
+    path: str = ""
 
     # scoring -----------------------------------------------------------------------------------
     def candidates(self, human_sequences: Sequence[str]) -> Candidates:
@@ -494,11 +507,48 @@ class ScreeningModel:
         return raw, self.calibration(raw)
 
     def score_matrix(
-        self, virus_sequences: Sequence[str], human_sequences: Sequence[str]
+        self, virus_sequences: Sequence[str], human_sequences: Sequence[str], chunk_size: int = 32
     ) -> tuple[np.ndarray, np.ndarray]:
         """(raw scores, probabilities), each (len(virus_sequences), len(human_sequences))."""
         evidence = self.evidence(self.candidates(human_sequences))
-        return self.score(evidence.features(self.similarities(virus_sequences)))
+        raw = np.zeros((len(virus_sequences), len(human_sequences)))
+        probability = np.zeros_like(raw)
+        for start in range(0, len(virus_sequences), chunk_size):
+            chunk = list(virus_sequences[start : start + chunk_size])
+            raw[start : start + len(chunk)], probability[start : start + len(chunk)] = self.score(
+                evidence.features(self.similarities(chunk))
+            )
+        return raw, probability
+
+    def score_pairs(
+        self, human_ids: Sequence[str], virus_ids: Sequence[str], sequences: dict[str, str]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(raw score, calibrated probability) of each pair (human_ids[k], virus_ids[k]), in input order.
+
+        Each distinct protein is compared with the reference once.
+        """
+        humans = list(dict.fromkeys(human_ids))
+        viruses = list(dict.fromkeys(virus_ids))
+        raw, probability = self.score_matrix([sequences[v] for v in viruses], [sequences[h] for h in humans])
+        hi = {h: k for k, h in enumerate(humans)}
+        vi = {v: k for k, v in enumerate(viruses)}
+        rows = np.array([vi[v] for v in virus_ids], dtype=np.int64)
+        columns = np.array([hi[h] for h in human_ids], dtype=np.int64)
+        return raw[rows, columns], probability[rows, columns]
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the model file it was loaded from or saved to; of its arrays and settings otherwise."""
+        if self.file_sha256:
+            return self.file_sha256
+        import hashlib
+
+        digest = hashlib.sha256(json.dumps(asdict(self.config), sort_keys=True).encode())
+        for array in (*asdict(self.trees).values(), self.calibration.x, self.calibration.y):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        for sequence in (*self.reference.virus_sequences, *self.reference.human_sequences):
+            digest.update(sequence.encode())
+        digest.update(self.reference.pair_virus.tobytes() + self.reference.pair_human.tobytes())
+        return digest.hexdigest()
 
     # files ---------------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
@@ -532,6 +582,8 @@ class ScreeningModel:
         }
         with atomic_path(path) as tmp:
             save_file(tensors, str(tmp), metadata={"hvppi": json.dumps(document)})
+        self.file_sha256 = _file_sha256(Path(path))
+        self.path = str(path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ScreeningModel:
@@ -543,7 +595,7 @@ class ScreeningModel:
             with safe_open(str(path), framework="numpy") as fh:
                 meta = fh.metadata() or {}
                 tensors = {key: fh.get_tensor(key) for key in fh.keys()}  # noqa: SIM118 (safe_open has no __iter__)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, SafetensorError) as exc:
             raise ModelFileError(f"{path}: not a readable safetensors file ({exc})") from None
         try:
             document = json.loads(meta["hvppi"])
@@ -577,6 +629,8 @@ class ScreeningModel:
                 raise
             raise ModelFileError(f"{path}: corrupt screening model ({exc})") from None
         model._check(path)
+        model.file_sha256 = _file_sha256(path)
+        model.path = str(path)
         return model
 
     def _check(self, path: Path) -> None:
@@ -591,17 +645,47 @@ class ScreeningModel:
             problems.append("pairs point outside the reference proteins")
         if any(len(a) != n_nodes for a in (trees.threshold, trees.left, trees.right, trees.leaf, trees.value)):
             problems.append("tree arrays differ in length")
-        internal = ~trees.leaf
-        if n_nodes and (
-            (trees.feature[internal] >= len(FEATURES)).any()
-            or (trees.left[internal] >= n_nodes).any()
-            or (trees.right[internal] >= n_nodes).any()
-        ):
-            problems.append("tree nodes point outside the tree")
-        if not (np.isfinite(trees.value).all() and np.isfinite(self.calibration.y).all()):
+        if len(trees.missing_left) != n_nodes or len(trees.roots) == 0:
+            problems.append("tree arrays differ in length")
+        elif not problems:
+            internal = np.flatnonzero(~trees.leaf)
+            starts = np.sort(trees.roots)
+            if starts[0] != 0 or (np.diff(starts) <= 0).any() or starts[-1] >= n_nodes:
+                problems.append("tree roots point outside the nodes")
+            # children come after their parent within the parent's tree: every path ends at a leaf
+            tree_end = np.append(starts[1:], n_nodes)[np.searchsorted(starts, internal, side="right") - 1]
+            for child in (trees.left[internal], trees.right[internal]):
+                if ((child <= internal) | (child >= tree_end)).any():
+                    problems.append("tree nodes point outside their tree")
+                    break
+            if ((trees.feature[internal] < 0) | (trees.feature[internal] >= len(FEATURES))).any():
+                problems.append("tree nodes read features that do not exist")
+        arrays = (
+            trees.value,
+            trees.threshold,
+            self.calibration.x,
+            self.calibration.y,
+            self.composition_mean,
+            self.composition_sd,
+        )
+        if not all(np.isfinite(np.asarray(a, dtype=np.float64)).all() for a in arrays):
             problems.append("non-finite values")
+        if len(self.calibration.x) != len(self.calibration.y) or len(self.calibration.x) == 0:
+            problems.append("calibration arrays differ in length")
+        if np.shape(self.composition_mean) != (420,) or np.shape(self.composition_sd) != (420,):
+            problems.append("composition statistics have the wrong shape")
         if problems:
             raise ModelFileError(f"{path}: corrupt screening model ({'; '.join(problems)})")
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _pack(sequences: Sequence[str]) -> np.ndarray:
@@ -646,6 +730,7 @@ def fit_on_bundle(
     groups: Sequence[str],
     config: ScreeningConfig,
     calibrate: bool = True,
+    progress: bool = False,
 ) -> tuple[TreeEnsemble, IsotonicCalibration | None, dict[str, Any]]:
     """Fit trees (and calibration) on the viral proteins ``train_viral`` of a universe whose similarities are known.
 
@@ -654,7 +739,13 @@ def fit_on_bundle(
     """
     rng = np.random.default_rng(config.seed)
     train_viral = np.asarray(train_viral, dtype=np.int64)
-    fold = group_folds([groups[i] for i in train_viral], config.folds, config.seed)
+    train_groups = [groups[i] for i in train_viral]
+    if len(set(train_groups)) < config.folds:
+        raise ValueError(
+            f"{len(set(train_groups))} CD-HIT clusters of training viral proteins; the out-of-fold features need at "
+            f"least {config.folds} (ScreeningConfig.folds)"
+        )
+    fold = group_folds(train_groups, config.folds, config.seed)
     n_human = len(reference.human_ids)
     labels = np.zeros((len(train_viral), n_human), dtype=bool)
     row_of = {int(v): i for i, v in enumerate(train_viral)}
@@ -662,7 +753,7 @@ def fit_on_bundle(
         if int(v) in row_of:
             labels[row_of[int(v)], h] = True
     features = np.zeros((len(train_viral), n_human, len(FEATURES)), dtype=np.float32)
-    for f in range(config.folds):
+    for f in tqdm(range(config.folds), desc="out-of-fold features", unit="fold", disable=not progress, leave=False):
         inside = np.flatnonzero(fold == f)
         if not inside.size:
             continue
@@ -694,7 +785,7 @@ def fit_on_bundle(
     if calibrate:
         out_of_fold = np.zeros(labels.shape, dtype=np.float64)
         row_fold = fold[virus]
-        for f in range(config.folds):
+        for f in tqdm(range(config.folds), desc="calibration", unit="fold", disable=not progress, leave=False):
             inside = fold == f
             if not inside.any():
                 continue
@@ -703,6 +794,19 @@ def fit_on_bundle(
         calibration = IsotonicCalibration.fit(out_of_fold.ravel(), labels.ravel().astype(np.float64), seed=config.seed)
     info = {"training_rows": int(len(y)), "training_positives": int(y.sum()), "viral_proteins": int(len(train_viral))}
     return trees, calibration, info
+
+
+def _first_by_sequence(sequences: Sequence[str]) -> tuple[list[int], np.ndarray]:
+    """Indices of the first protein of each distinct sequence, and each protein's new index among them."""
+    first: dict[str, int] = {}
+    keep: list[int] = []
+    new_index = np.empty(len(sequences), dtype=np.int64)
+    for i, sequence in enumerate(sequences):
+        if sequence not in first:
+            first[sequence] = len(keep)
+            keep.append(i)
+        new_index[i] = first[sequence]
+    return keep, new_index
 
 
 def fit_screening_model(
@@ -715,16 +819,22 @@ def fit_screening_model(
     progress: bool = False,
     metadata: dict[str, Any] | None = None,
 ) -> ScreeningModel:
-    """Fit a screening model on positive pairs (viral index, human index) over the given proteins."""
+    """Fit a screening model on positive pairs (viral index, human index) over the given proteins.
+
+    Proteins with the same sequence become one (the first ID names it); pairs are merged accordingly.
+    """
     from hvppi.datasets.clustering import cdhit_clusters
 
     config = config or ScreeningConfig()
     pair_array = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    virus_keep, virus_map = _first_by_sequence(virus_sequences)
+    human_keep, human_map = _first_by_sequence(human_sequences)
+    pair_array = np.unique(np.stack([virus_map[pair_array[:, 0]], human_map[pair_array[:, 1]]], axis=1), axis=0)
     reference = Reference(
-        list(virus_ids),
-        list(virus_sequences),
-        list(human_ids),
-        list(human_sequences),
+        [virus_ids[i] for i in virus_keep],
+        [virus_sequences[i] for i in virus_keep],
+        [human_ids[i] for i in human_keep],
+        [human_sequences[i] for i in human_keep],
         pair_array[:, 0],
         pair_array[:, 1],
     )
@@ -734,7 +844,7 @@ def fit_screening_model(
     )
     groups = [clusters[v] for v in reference.virus_ids]
     trees, calibration, info = fit_on_bundle(
-        reference, np.unique(reference.pair_virus), bundle, groups, config, calibrate=True
+        reference, np.unique(reference.pair_virus), bundle, groups, config, calibrate=True, progress=progress
     )
     assert calibration is not None
     return ScreeningModel(

@@ -32,9 +32,8 @@ from hvppi.io.validation import require_fraction, require_int
 from hvppi.ppi.inference import encode_proteins
 from hvppi.ppi.model import InteractionModel, TowerName
 from hvppi.ppi.modelfile import ModelInfo
+from hvppi.ppi.screen_model import Evidence, ScreeningModel
 from hvppi.ppi.vectors import VectorStore
-
-COLUMNS = ("human_id", "virus_id", "score", "call", "rank")
 
 
 def tower_vectors(
@@ -49,7 +48,7 @@ def tower_vectors(
     """(n, 64) vectors of ``sequences`` (in their order) from the ``tower`` ("human"/"virus") of ``model``."""
     module = model.tower(tower)
     found, missing, changed = store.lookup(sequences) if store is not None else ({}, list(sequences), [])
-    if changed:
+    if store is not None and changed:
         log(f"{len(changed)} {tower} proteins changed sequence since {store.path} was written; encoding them again")
     todo = missing + changed
     if todo:
@@ -89,17 +88,18 @@ class ScreenSettings:
         require_int("chunk_size", self.chunk_size, minimum=1)
 
 
-def _identity(info: ModelInfo, human: dict, virus: dict, settings: ScreenSettings, fmt: str) -> dict:
-    def digest(seqs):
-        h = hashlib.sha256()
-        for pid, seq in seqs.items():
-            h.update(f"{pid}\t{seq}\n".encode())
-        return h.hexdigest()
+def _digest(sequences: dict[str, str]) -> str:
+    h = hashlib.sha256()
+    for pid, seq in sequences.items():
+        h.update(f"{pid}\t{seq}\n".encode())
+    return h.hexdigest()
 
+
+def _identity(model_sha256: str | None, human: dict, virus: dict, settings: ScreenSettings, fmt: str) -> dict:
     return {
-        "model_sha256": info.file_sha256,
-        "human": digest(human),
-        "virus": digest(virus),
+        "model_sha256": model_sha256,
+        "human": _digest(human),
+        "virus": _digest(virus),
         "top_k": settings.top_k,
         "min_score": settings.min_score,
         "chunk_size": settings.chunk_size,
@@ -107,15 +107,22 @@ def _identity(info: ModelInfo, human: dict, virus: dict, settings: ScreenSetting
     }
 
 
-def _rows(scores: np.ndarray, human_ids: np.ndarray, virus_id: str, cutoff: float, settings: ScreenSettings) -> dict:
+def _ranked(
+    scores: np.ndarray, settings: ScreenSettings, keep_score: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Order of the candidates kept (best first) and their ranks; ``min_score`` applies to ``keep_score``."""
     order = np.argsort(-scores, kind="stable")
     ranks = np.arange(1, len(order) + 1)
     keep = np.ones(len(order), dtype=bool)
     if settings.top_k is not None:
         keep &= ranks <= settings.top_k
     if settings.min_score is not None:
-        keep &= scores[order] >= settings.min_score
-    order, ranks = order[keep], ranks[keep]
+        keep &= (scores if keep_score is None else keep_score)[order] >= settings.min_score
+    return order[keep], ranks[keep]
+
+
+def _rows(scores: np.ndarray, human_ids: np.ndarray, virus_id: str, cutoff: float, settings: ScreenSettings) -> dict:
+    order, ranks = _ranked(scores, settings)
     return {
         "human_id": human_ids[order],
         "virus_id": np.full(len(order), virus_id, dtype=object),
@@ -125,47 +132,78 @@ def _rows(scores: np.ndarray, human_ids: np.ndarray, virus_id: str, cutoff: floa
     }
 
 
-def _write_chunk(path: Path, blocks: list[dict], fmt: str) -> None:
+Column = tuple[str, str]
+"""A output column: name and type ("string", "float64", "int8" or "int64")."""
+
+LSTM_COLUMNS: tuple[Column, ...] = (
+    ("human_id", "string"),
+    ("virus_id", "string"),
+    ("score", "float64"),
+    ("call", "int8"),
+    ("rank", "int64"),
+)
+
+
+def _text(value: object, kind: str) -> str:
+    if kind == "float64":
+        return f"{value:.7g}"
+    return str(value)
+
+
+def _write_chunk(path: Path, blocks: list[dict], fmt: str, columns: tuple[Column, ...] = LSTM_COLUMNS) -> None:
     with atomic_path(path) as tmp:
         if fmt == "parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            table = pa.table({c: np.concatenate([b[c] for b in blocks]) if blocks else [] for c in COLUMNS})
-            pq.write_table(table, tmp)
+            schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in columns])
+            data: dict[str, np.ndarray | list] = {
+                name: np.concatenate([b[name] for b in blocks]) if blocks else [] for name, _ in columns
+            }
+            pq.write_table(pa.table(data, schema=schema), tmp)
         else:
             with open(tmp, "w", encoding="utf-8") as fh:
                 for b in blocks:
-                    fh.writelines(
-                        f"{h}\t{v}\t{s:.7g}\t{c}\t{r}\n"
-                        for h, v, s, c, r in zip(b["human_id"], b["virus_id"], b["score"], b["call"], b["rank"])
-                    )
+                    values = [b[name] for name, _ in columns]
+                    kinds = [kind for _, kind in columns]
+                    fh.writelines("\t".join(_text(v, k) for v, k in zip(row, kinds)) + "\n" for row in zip(*values))
 
 
-def _join_chunks(parts: list[Path], out: Path, fmt: str) -> None:
+def _join_chunks(parts: list[Path], out: Path, fmt: str, columns: tuple[Column, ...] = LSTM_COLUMNS) -> None:
     with atomic_path(out) as tmp:
         if fmt == "parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            schema = pa.schema(
-                [
-                    ("human_id", pa.string()),
-                    ("virus_id", pa.string()),
-                    ("score", pa.float64()),
-                    ("call", pa.int8()),
-                    ("rank", pa.int64()),
-                ]
-            )
+            schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in columns])
             with pq.ParquetWriter(tmp, schema) as writer:
                 for part in parts:
                     writer.write_table(pq.read_table(part).cast(schema))
         else:
             with open(tmp, "wb") as fh:
-                fh.write(("\t".join(COLUMNS) + "\n").encode())
+                fh.write(("\t".join(name for name, _ in columns) + "\n").encode())
                 for part in parts:
                     with open(part, "rb") as src:
                         shutil.copyfileobj(src, fh)
+
+
+def _open_parts(out: Path, identity: dict, restart: bool) -> tuple[Path, str]:
+    """The parts folder of ``out``, checked against (or started for) a screen with ``identity``."""
+    parts_dir = out.with_name(out.name + ".parts")
+    manifest = parts_dir / "screen.json"
+    if parts_dir.exists():
+        previous = json.loads(manifest.read_text()) if manifest.exists() else None
+        if restart:
+            shutil.rmtree(parts_dir)
+        elif previous != identity:
+            raise InputError(
+                "an unfinished screen with other inputs, settings or model is here; rerun with --restart to discard it",
+                parts_dir,
+            )
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_write(manifest) as fh:
+        json.dump(identity, fh)
+    return parts_dir, identity["format"]
 
 
 def screen(
@@ -186,21 +224,7 @@ def screen(
     settings = settings or ScreenSettings()
     out = Path(out)
     fmt = "parquet" if out.suffix == ".parquet" else "tsv"
-    parts_dir = out.with_name(out.name + ".parts")
-    identity = _identity(info, human, virus, settings, fmt)
-    manifest = parts_dir / "screen.json"
-    if parts_dir.exists():
-        previous = json.loads(manifest.read_text()) if manifest.exists() else None
-        if restart:
-            shutil.rmtree(parts_dir)
-        elif previous != identity:
-            raise InputError(
-                "an unfinished screen with other inputs, settings or model is here; rerun with --restart to discard it",
-                parts_dir,
-            )
-    parts_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_write(manifest) as fh:
-        json.dump(identity, fh)
+    parts_dir, _ = _open_parts(out, _identity(info.file_sha256, human, virus, settings, fmt), restart)
 
     model.eval()
     device = torch.device(device)
@@ -231,6 +255,138 @@ def screen(
     shutil.rmtree(parts_dir)
     return {
         "out": str(out),
+        "viral_proteins": len(virus_ids),
+        "human_proteins": len(human_ids),
+        "pairs_scored": len(virus_ids) * len(human_ids),
+        "format": fmt,
+    }
+
+
+SCREENING_COLUMNS: tuple[Column, ...] = (
+    ("virus_id", "string"),
+    ("human_id", "string"),
+    ("rank", "int64"),
+    ("score", "float64"),
+    ("probability", "float64"),
+    ("best_partner_virus", "string"),
+    ("best_partner_similarity", "float64"),
+    ("nearest_training_virus", "string"),
+    ("nearest_similarity", "float64"),
+    ("nearest_identity", "float64"),
+    ("nearest_binds", "int8"),
+)
+"""Rows of a screen with the screening model; the evidence columns say why a pair ranks where it does."""
+
+FLAT_SPREAD = 1e-3
+"""A viral protein whose calibrated probabilities vary less than this (SD over candidates) gets a warning."""
+
+
+def _screening_rows(
+    model: ScreeningModel,
+    evidence: Evidence,
+    virus_ids: list[str],
+    virus_sequences: list[str],
+    human_ids: np.ndarray,
+    settings: ScreenSettings,
+    log: Callable[[str], None],
+) -> list[dict]:
+    from hvppi.align.kernels import pair_stats
+
+    similarities = model.similarities(virus_sequences)
+    features = evidence.features(similarities)
+    raw, probability = model.score(features)
+    sw = similarities.smith_waterman
+    nearest = sw.argmax(axis=1)
+    reference = model.reference
+    _, identity = pair_stats(
+        virus_sequences, [reference.virus_sequences[j] for j in nearest], matrix="BLOSUM62", gap_open=11, gap_extend=1
+    )
+    by_candidate = evidence.adjacency.tocsc()
+    nearest_binds = np.asarray(evidence.adjacency[nearest].todense()) > 0
+    blocks = []
+    for i, virus_id in enumerate(virus_ids):
+        spread = float(probability[i].std())
+        if spread < FLAT_SPREAD:
+            log(
+                f"warning: {virus_id}: its scores barely vary (probability SD {spread:.2g}); the nearest training viral "
+                f"protein has similarity {sw[i, nearest[i]]:.2f}, so the ranking rests mostly on the human proteins' "
+                "popularity"
+            )
+        order, ranks = _ranked(raw[i], settings, keep_score=probability[i])
+        partner_virus = np.full(len(order), "", dtype=object)
+        partner_similarity = np.zeros(len(order))
+        for k, c in enumerate(order):
+            rows = by_candidate.indices[by_candidate.indptr[c] : by_candidate.indptr[c + 1]]
+            if rows.size:
+                best = rows[np.argmax(sw[i, rows])]
+                partner_virus[k] = reference.virus_ids[best]
+                partner_similarity[k] = sw[i, best]
+        blocks.append(
+            {
+                "virus_id": np.full(len(order), virus_id, dtype=object),
+                "human_id": human_ids[order],
+                "rank": ranks,
+                "score": raw[i, order],
+                "probability": probability[i, order],
+                "best_partner_virus": partner_virus,
+                "best_partner_similarity": partner_similarity,
+                "nearest_training_virus": np.full(len(order), reference.virus_ids[nearest[i]], dtype=object),
+                "nearest_similarity": np.full(len(order), float(sw[i, nearest[i]])),
+                "nearest_identity": np.full(len(order), float(identity[i])),
+                "nearest_binds": nearest_binds[i, order].astype(np.int8),
+            }
+        )
+    return blocks
+
+
+def screen_with_screening_model(
+    model: ScreeningModel,
+    virus: dict[str, str],
+    human: dict[str, str],
+    out: str | Path,
+    settings: ScreenSettings | None = None,
+    progress: bool = True,
+    restart: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Rank every human protein for every viral protein with the screening model, with evidence columns.
+
+    Rows (``SCREENING_COLUMNS``) are grouped by viral protein in input order, best first; ``min_score``
+    applies to the calibrated probability. Chunks of viral proteins are written to ``OUT.parts/`` as
+    they finish, so an interrupted screen continues where it stopped.
+    """
+    settings = settings or ScreenSettings()
+    out = Path(out)
+    fmt = "parquet" if out.suffix == ".parquet" else "tsv"
+    parts_dir, _ = _open_parts(out, _identity(model.fingerprint(), human, virus, settings, fmt), restart)
+    longest = max((len(s) for s in model.reference.virus_sequences), default=0)
+    for virus_id, sequence in virus.items():
+        if len(sequence) > longest:
+            log(
+                f"warning: {virus_id} has {len(sequence):,} residues, more than any training viral protein "
+                f"({longest:,}); a polyprotein is best screened as its mature chains"
+            )
+    human_ids = np.array(list(human), dtype=object)
+    evidence = model.evidence(model.candidates(list(human.values())))
+    virus_ids = list(virus)
+    chunks = [virus_ids[i : i + settings.chunk_size] for i in range(0, len(virus_ids), settings.chunk_size)]
+    parts = [parts_dir / f"chunk-{k:06d}.{fmt}" for k in range(len(chunks))]
+    done = sum(p.exists() for p in parts)
+    if done:
+        log(f"resuming: {done} of {len(chunks)} chunks of viral proteins already screened")
+    with tqdm(
+        total=len(virus_ids) * len(human_ids), desc="screening", unit="pair", unit_scale=True, disable=not progress
+    ) as bar:
+        for chunk, part in zip(chunks, parts):
+            if not part.exists():
+                blocks = _screening_rows(model, evidence, chunk, [virus[v] for v in chunk], human_ids, settings, log)
+                _write_chunk(part, blocks, fmt, SCREENING_COLUMNS)
+            bar.update(len(chunk) * len(human_ids))
+    _join_chunks(parts, out, fmt, SCREENING_COLUMNS)
+    shutil.rmtree(parts_dir)
+    return {
+        "out": str(out),
+        "model": "screening",
         "viral_proteins": len(virus_ids),
         "human_proteins": len(human_ids),
         "pairs_scored": len(virus_ids) * len(human_ids),

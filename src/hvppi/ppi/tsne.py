@@ -70,7 +70,7 @@ def write_map(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = pairs.labels.astype(int)
+    labels = pairs.require_labels("pairs to map").astype(int)
     calls = (scores >= cutoff).astype(int)
     with atomic_write(tsv_path) as fh:
         fh.write("human_id\tvirus_id\tlabel\tscore\tcall\tx\ty\n")

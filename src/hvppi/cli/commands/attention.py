@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         sequences,
         args.tower,
         info.path,
-        info.file_sha256,
+        info.require_file_sha256(),
         regions=regions,
         permutations=args.permutations,
         seed=args.seed,

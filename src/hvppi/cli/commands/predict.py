@@ -17,21 +17,22 @@ from hvppi.cli.options import (
 HELP = "score human–virus pairs"
 
 DESCRIPTION = """\
-Score pairs with a trained model (the bundled one by default). Writes a TSV with columns human_id,
-virus_id, score (interaction probability) and call (1 if score >= the cutoff), in input order. Each
-distinct protein is encoded once."""
+Score pairs with a trained model (the bundled screening model by default). Writes a TSV with columns
+human_id, virus_id, score (interaction probability; for the screening model its calibrated probability)
+and call (1 if score >= the cutoff), in input order. Each distinct protein is encoded once."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``hvppi predict``."""
     add_pairs_inputs(parser, "pairs to score (labels, if any, are ignored)")
     parser.add_argument("--out", required=True, metavar="TSV", help="output TSV")
-    add_model(parser)
+    add_model(parser, interaction_only=False)
     parser.add_argument(
         "--cutoff",
         type=float,
         default=None,
-        help="score threshold of the call (default: the model's cutoff, Youden's on its validation pairs)",
+        help="score threshold of the call (default: the model's cutoff, Youden's on its validation pairs; "
+        "0.5 for the screening model)",
     )
     add_run_options(parser)
 
@@ -39,12 +40,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Score the pairs and write the TSV."""
     from hvppi.ppi.inference import score_pairs, write_predictions
+    from hvppi.ppi.modelfile import load_screening_model, model_kind, resolve_model_path
 
-    model, info, device = load_model_for(args)
-    pairs, sequences = load_pairs_and_sequences(args)
-    prepare_output(args.out)
-    cutoff = info.cutoff if args.cutoff is None else args.cutoff
-    scores = score_pairs(model, pairs, sequences, device=device, progress=not args.quiet)
+    if model_kind(resolve_model_path(args.model)) == "screening":
+        screening = load_screening_model(args.model)
+        pairs, sequences = load_pairs_and_sequences(args)
+        prepare_output(args.out)
+        cutoff = 0.5 if args.cutoff is None else args.cutoff
+        _, scores = screening.score_pairs(pairs.human_ids, pairs.virus_ids, sequences)
+    else:
+        model, info, device = load_model_for(args)
+        pairs, sequences = load_pairs_and_sequences(args)
+        prepare_output(args.out)
+        cutoff = info.cutoff if args.cutoff is None else args.cutoff
+        scores = score_pairs(model, pairs, sequences, device=device, progress=not args.quiet)
     called = write_predictions(args.out, pairs, scores, cutoff)
     print(
         f"wrote {len(pairs)} scored pairs to {args.out} ({called} called interacting at cutoff {cutoff:.4g})",

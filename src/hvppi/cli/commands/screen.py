@@ -4,17 +4,33 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hvppi.ppi.screening import ScreenSettings
 
 from hvppi.cli.options import SEQUENCE_FORMATS, add_model, add_run_options, load_model_for, log
 
 HELP = "score every viral protein against every human protein"
 
 DESCRIPTION = """\
-Screen a viral proteome against human proteins: each protein is encoded once, only the head runs per
-pair. Writes rows human_id, virus_id, score, call, rank (rank 1 = highest score within its viral
-protein), grouped by viral protein in input order, to a TSV, or Parquet if OUT ends in .parquet.
-Results stream to OUT.parts/ as they come; an interrupted screen, run again with the same arguments,
-continues where it stopped. Prints a JSON summary."""
+Rank human proteins for each viral protein. Writes rows grouped by viral protein in input order, rank 1
+first, to a TSV, or Parquet if OUT ends in .parquet. Results stream to OUT.parts/ as they come; an
+interrupted screen, run again with the same arguments, continues where it stopped. Prints a JSON summary.
+
+With the screening model (the default), the rows are virus_id, human_id, rank, score (log-odds),
+probability (calibrated on held-out viral proteins), and the evidence: best_partner_virus (the training
+viral partner of this human protein most similar to the query) and best_partner_similarity (their
+normalised Smith-Waterman similarity, 1 = identical), nearest_training_virus, nearest_similarity and
+nearest_identity (the training viral protein most similar to the query; identity of their global
+alignment) and nearest_binds (1 if that protein has this human partner). A viral protein longer than
+every training viral protein, or whose scores barely vary, is warned about.
+
+With a BiLSTM-attention model (--model lstm-phv-benchmark or a file of 'hvppi train'), each protein is
+encoded once and only the head runs per pair; rows are human_id, virus_id, score, call, rank. That model
+learned the benchmark's negatives and ranks human proteins almost alike for every virus (see the model
+card)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--virus", required=True, metavar="FASTA", help=f"viral proteins: {SEQUENCE_FORMATS}")
     parser.add_argument("--human", required=True, metavar="FASTA", help=f"human proteins: {SEQUENCE_FORMATS}")
     parser.add_argument("--out", required=True, metavar="FILE", help="output .tsv or .parquet")
-    add_model(parser)
+    add_model(parser, interaction_only=False)
     parser.add_argument(
         "--top-k",
         type=int,
@@ -31,10 +47,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="keep the K best human proteins per viral protein (default: all)",
     )
     parser.add_argument(
-        "--min-score", type=float, default=None, metavar="S", help="keep pairs scoring at least S (default: all)"
+        "--min-score",
+        type=float,
+        default=None,
+        metavar="S",
+        help="keep pairs whose probability is at least S (default: all)",
     )
-    parser.add_argument("--human-vectors", metavar="H5", help="reuse and extend human tower vectors of 'hvppi encode'")
-    parser.add_argument("--virus-vectors", metavar="H5", help="reuse and extend viral tower vectors of 'hvppi encode'")
+    parser.add_argument(
+        "--human-vectors", metavar="H5", help="BiLSTM models: reuse and extend human tower vectors of 'hvppi encode'"
+    )
+    parser.add_argument(
+        "--virus-vectors", metavar="H5", help="BiLSTM models: reuse and extend viral tower vectors of 'hvppi encode'"
+    )
     parser.add_argument(
         "--restart", action="store_true", help="discard an unfinished screen at OUT instead of continuing it"
     )
@@ -44,16 +68,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Screen and print the summary as JSON."""
     from hvppi.io.sequences import read_sequences
+    from hvppi.ppi.modelfile import model_kind, resolve_model_path
     from hvppi.ppi.screening import ScreenSettings, screen
     from hvppi.ppi.vectors import VectorStore
 
+    settings = ScreenSettings(top_k=args.top_k, min_score=args.min_score)
+    if model_kind(resolve_model_path(args.model)) == "screening":
+        return _run_screening(args, settings)
     model, info, device = load_model_for(args)
     virus = read_sequences(args.virus, allow_duplicates=False)
     human = read_sequences(args.human, allow_duplicates=False)
-    settings = ScreenSettings(top_k=args.top_k, min_score=args.min_score)
     stores = [
-        VectorStore(path, tower, info.file_sha256) if path else None
-        for path, tower in ((args.human_vectors, "human"), (args.virus_vectors, "virus"))
+        VectorStore(args.human_vectors, "human", info.require_file_sha256()) if args.human_vectors else None,
+        VectorStore(args.virus_vectors, "virus", info.require_file_sha256()) if args.virus_vectors else None,
     ]
     try:
         summary = screen(
@@ -74,5 +101,31 @@ def run(args: argparse.Namespace) -> int:
         for store in stores:
             if store is not None:
                 store.close()
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _run_screening(args: argparse.Namespace, settings: ScreenSettings) -> int:
+    from hvppi.io.sequences import read_sequences
+    from hvppi.ppi.modelfile import load_screening_model
+    from hvppi.ppi.screening import screen_with_screening_model
+
+    if args.human_vectors or args.virus_vectors:
+        raise ValueError("--human-vectors/--virus-vectors are for BiLSTM-attention models, not the screening model")
+    model = load_screening_model(args.model)
+    if args.threads:
+        model.config = replace(model.config, threads=args.threads)
+    virus = read_sequences(args.virus, allow_duplicates=False)
+    human = read_sequences(args.human, allow_duplicates=False)
+    summary = screen_with_screening_model(
+        model,
+        virus,
+        human,
+        args.out,
+        replace(settings, chunk_size=32),
+        progress=not args.quiet,
+        restart=args.restart,
+        log=log,
+    )
     print(json.dumps(summary, indent=2))
     return 0

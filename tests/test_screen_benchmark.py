@@ -1,0 +1,571 @@
+"""The screening benchmark (hvppi.ppi.screen_benchmark) and ``hvppi benchmark screen``.
+
+Metrics are checked against scikit-learn and counts by hand; the end-to-end run on a small real
+subset of the LSTM-PHV benchmark is checked against baselines recomputed here from the pairs.
+"""
+
+import csv
+import functools
+import io
+import json
+import math
+import shutil
+import zipfile
+from collections import Counter
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+from threadpoolctl import threadpool_limits
+
+from hvppi.align.similarity import local_similarity
+from hvppi.cli import main
+from hvppi.io.errors import InputError
+from hvppi.io.pairs import read_pairs
+from hvppi.ppi import screen_model
+from hvppi.ppi.screen_benchmark import (
+    CURVE_KS,
+    METHODS,
+    METRIC_LABELS,
+    METRICS,
+    ScreeningBenchmark,
+    ScreeningData,
+    SplitResult,
+    bootstrap,
+    format_report,
+    hold_out_groups,
+    ranking_metrics,
+    read_families,
+    recall_curve,
+    reliability_table,
+    run_screening_benchmark,
+    write_benchmark,
+)
+from hvppi.ppi.screen_model import ScreeningConfig
+
+TINY = ScreeningConfig(max_iter=20, min_samples_leaf=5, negatives_per_virus=30, folds=3)
+PNG = b"\x89PNG\r\n\x1a\n"
+AA = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
+
+
+def recall_by_hand(scores, labels, k):
+    order = sorted(range(len(scores)), key=lambda i: -scores[i])
+    return sum(labels[i] for i in order[:k]) / sum(labels)
+
+
+# --------------------------------------------------------------------------------------- metrics
+
+
+@pytest.mark.parametrize("n, positives", [(37, 3), (250, 12), (1000, 40)])
+def test_ranking_metrics_equal_sklearn_without_ties(n, positives):
+    rng = np.random.default_rng(n)
+    scores = rng.permutation(n) + rng.random(n) * 0.5  # distinct
+    labels = np.zeros(n, dtype=bool)
+    labels[rng.choice(n, positives, replace=False)] = True
+    scores[labels] += rng.random(positives) * n / 3  # better than random, not perfect
+    got = ranking_metrics(scores, labels, np.random.default_rng(0))
+    assert set(got) == set(METRICS)
+    assert got["roc_auc"] == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    assert got["average_precision"] == pytest.approx(average_precision_score(labels, scores), abs=1e-12)
+    assert got["recall_top_1pct"] == pytest.approx(recall_by_hand(scores, labels, math.ceil(0.01 * n)))
+    assert got["recall_top_50"] == pytest.approx(recall_by_hand(scores, labels, min(50, n)))
+
+
+def test_ranking_metrics_small_cases_by_hand():
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5])
+    labels = np.array([False, True, False, False, True])
+    got = ranking_metrics(scores, labels, np.random.default_rng(0))
+    assert got["roc_auc"] == pytest.approx(2 / 6)  # of 6 (positive, negative) pairs, 2 are ordered right
+    assert got["average_precision"] == pytest.approx((1 / 2 + 2 / 5) / 2)
+    assert got["recall_top_1pct"] == 0.0  # the top 1 of 5 is a negative
+    assert got["recall_top_50"] == 1.0  # fewer than 50 candidates: all of them
+    with pytest.raises(ValueError):
+        ranking_metrics(scores, np.zeros(5, dtype=bool), np.random.default_rng(0))
+    with pytest.raises(ValueError):
+        ranking_metrics(scores, np.ones(5, dtype=bool), np.random.default_rng(0))
+
+
+def test_ties_count_half_for_auc_and_are_broken_at_random_for_recall():
+    rng = np.random.default_rng(4)
+    n, positives = 200, 10
+    labels = np.zeros(n, dtype=bool)
+    labels[rng.choice(n, positives, replace=False)] = True
+    constant = np.zeros(n)  # popularity that cannot tell the candidates apart
+    draws = [ranking_metrics(constant, labels, np.random.default_rng(s)) for s in range(300)]
+    assert {d["roc_auc"] for d in draws} == {0.5}
+    assert np.mean([d["recall_top_50"] for d in draws]) == pytest.approx(50 / n, abs=0.03)
+    assert np.mean([d["recall_top_1pct"] for d in draws]) == pytest.approx(2 / n, abs=0.01)
+    # a few tied levels: AUC with half credit as sklearn's; AP between the best and worst tie orders
+    levels = rng.integers(0, 5, n).astype(float)
+    levels[labels] += 1
+    got = ranking_metrics(levels, labels, np.random.default_rng(1))
+    assert got["roc_auc"] == pytest.approx(roc_auc_score(labels, levels), abs=1e-12)
+    best = average_precision_score(labels, levels + 1e-6 * labels)
+    worst = average_precision_score(labels, levels - 1e-6 * labels)
+    assert worst - 1e-12 <= got["average_precision"] <= best + 1e-12 and worst < best
+
+
+def test_recall_curve_by_hand():
+    rng = np.random.default_rng(5)
+    scores = rng.random(120)
+    labels = rng.random(120) < 0.1
+    ks = np.array([1, 5, 30, 120, 500])
+    got = recall_curve(scores, labels, ks, np.random.default_rng(0))
+    np.testing.assert_allclose(got, [recall_by_hand(scores, labels, min(k, 120)) for k in ks])
+
+
+def test_bootstrap_interval_holds_the_mean_and_shrinks_with_more_rows():
+    rng = np.random.default_rng(6)
+    widths = {}
+    for n in (40, 640):
+        values = np.column_stack([rng.normal(0.7, 0.2, n), rng.random(n), np.full(n, 0.25)])
+        mean, low, high = bootstrap(values, resamples=2000, seed=1)
+        np.testing.assert_allclose(mean, values.mean(0))
+        assert (low <= mean).all() and (mean <= high).all()
+        assert low[2] == high[2] == pytest.approx(0.25)  # a constant column has no spread
+        # a percentile interval of the mean: about +-1.96 standard errors
+        expected = 2 * 1.96 * values[:, 0].std() / math.sqrt(n)
+        assert high[0] - low[0] == pytest.approx(expected, rel=0.2)
+        widths[n] = high[0] - low[0]
+        again = bootstrap(values, resamples=2000, seed=1)
+        np.testing.assert_array_equal(again[1], low)
+    assert widths[640] < widths[40] / 2.5  # 16 times the rows: a quarter of the width
+
+
+@pytest.mark.parametrize("fraction", [0.1, 0.25, 0.5])
+def test_hold_out_groups_keeps_groups_whole_and_reaches_the_fraction(fraction):
+    rng = np.random.default_rng(7)
+    sizes = rng.integers(1, 8, 40)
+    groups = [f"g{g}" for g, size in enumerate(sizes) for _ in range(size)]
+    held = hold_out_groups(groups, fraction, seed=3)
+    chosen = {groups[i] for i in held}
+    assert sorted(held.tolist()) == [i for i, g in enumerate(groups) if g in chosen]  # whole groups
+    target = math.ceil(fraction * len(groups))
+    assert len(held) >= target
+    counts = Counter(groups)
+    assert any(len(held) - counts[g] < target for g in chosen)  # it stops as soon as it gets there
+    np.testing.assert_array_equal(hold_out_groups(groups, fraction, seed=3), held)
+    assert any(set(hold_out_groups(groups, fraction, seed=s).tolist()) != set(held.tolist()) for s in range(4, 8))
+
+
+@pytest.mark.parametrize("fraction", [0, 1, -0.2, 1.5])
+def test_hold_out_groups_rejects_fractions_outside_0_1(fraction):
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        hold_out_groups(["a", "b"], fraction, seed=0)
+
+
+def test_reliability_table_by_hand():
+    probability = np.array([0.0005, 0.0005, 0.002, 0.05, 0.05, 0.05, 0.2, 0.9, 0.95, 1.0])
+    labels = np.array([0, 0, 0, 1, 0, 0, 0, 1, 1, 1], dtype=bool)
+    rows = reliability_table(probability, labels)
+    assert [(r["bin_low"], r["pairs"]) for r in rows] == [(0.0, 2), (1e-3, 1), (3e-2, 3), (0.1, 1), (0.3, 3)]
+    assert rows[2]["observed"] == pytest.approx(1 / 3) and rows[2]["mean_predicted"] == pytest.approx(0.05)
+    assert rows[-1]["bin_high"] == 1.0 and rows[-1]["observed"] == 1.0  # probability 1 is in the last bin
+    assert sum(r["pairs"] for r in rows) == len(probability)
+
+
+# --------------------------------------------------------------------------------------- inputs
+
+
+def test_read_families_csv_tsv_and_zip(tmp_path):
+    rows = [
+        ("Q1-PRO_0000001", "Flaviviridae"),
+        ("Q1", "Flaviviridae"),
+        ("Q1-2", "Herpesviridae"),  # outvoted
+        ("P2", "nan"),  # no family
+        ("P3", ""),
+        ("P4", "Papillomaviridae"),
+    ]
+    text = "Uniprot_human,Uniprot_virus,Family_virus\n" + "".join(f"H,{v},{f}\n" for v, f in rows)
+    (tmp_path / "f.csv").write_text(text)
+    expected = {"Q1": "Flaviviridae", "P4": "Papillomaviridae"}
+    assert read_families(tmp_path / "f.csv") == expected
+    (tmp_path / "f.tsv").write_text("virus_id\tfamily\n" + "".join(f"{v}\t{f}\n" for v, f in rows))
+    assert read_families(tmp_path / "f.tsv") == expected
+    with zipfile.ZipFile(tmp_path / "f.zip", "w") as archive:
+        archive.writestr("table.csv", text)
+    assert read_families(tmp_path / "f.zip") == expected
+    with zipfile.ZipFile(tmp_path / "two.zip", "w") as archive:
+        archive.writestr("a.csv", text)
+        archive.writestr("b.csv", text)
+    with pytest.raises(InputError, match="one file"):
+        read_families(tmp_path / "two.zip")
+    (tmp_path / "bad.csv").write_text("protein,kind\nP1,x\n")
+    with pytest.raises(InputError, match="family column"):
+        read_families(tmp_path / "bad.csv")
+    with pytest.raises(InputError):
+        read_families(tmp_path / "missing.csv")
+
+
+def merged_families(path):
+    """Family of each viral accession of the merged-hvi zip, where one family has most votes (counted here)."""
+    with zipfile.ZipFile(path) as archive:
+        text = archive.read(archive.namelist()[0]).decode("utf-8-sig")
+    votes = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        family = row["Family_virus"].strip()
+        if family and family.lower() != "nan":
+            votes.setdefault(row["Uniprot_virus"].split("-")[0], Counter())[family] += 1
+    out = {}
+    for virus, counter in votes.items():
+        top = counter.most_common(2)
+        if len(top) == 1 or top[0][1] > top[1][1]:
+            out[virus] = top[0][0]
+    return out
+
+
+@pytest.fixture(scope="module")
+def real_families(shared_data):
+    path = shared_data / "merged-hvi" / "merged_dataset_complete_redundancy_reduced.zip"
+    return path, merged_families(path)
+
+
+def test_read_families_of_the_merged_hvi_zip(real_families):
+    path, expected = real_families
+    got = read_families(path)
+    assert got["Q99IB8"] == "Flaviviridae" and got["P06428"] == "Papillomaviridae"
+    assert len(expected) > 1000
+    assert {v: got.get(v) for v in expected} == expected
+
+
+def test_screening_data_from_pairs(tmp_path):
+    rng = np.random.default_rng(8)
+    ids = ["H1", "H2", "H3", "H4", "V1", "V2", "V3", "V4"]
+    sequences = {p: "".join(rng.choice(AA, 40)) for p in ids}
+    (tmp_path / "p.txt").write_text("H2\tV3\t1\nH1\tV1\t1\nH2\tV1\t1\nH3\tV2\t0\nH1\tV1\t1\nH4\tV4\t0\n")
+    data = ScreeningData.from_pairs(read_pairs(tmp_path / "p.txt"), sequences)
+    assert data.human_ids == ["H1", "H2", "H3", "H4"]  # every human protein is a candidate
+    assert data.virus_ids == ["V1", "V3"]  # only viral proteins with a known partner
+    assert data.human_sequences[2] == sequences["H3"] and data.virus_sequences[1] == sequences["V3"]
+    assert sorted(map(tuple, data.pairs.tolist())) == [(0, 0), (0, 1), (1, 1)]  # duplicates once
+    np.testing.assert_array_equal(data.labels(np.array([1, 0])), [[0, 1, 0, 0], [1, 1, 0, 0]])
+    reference = data.reference()
+    assert reference.virus_ids == ["V1", "V3"] and reference.partners()[0].tolist() == [0, 1]
+    (tmp_path / "unlabelled.txt").write_text("H1\tV1\n")
+    with pytest.raises(InputError, match="labelled"):
+        ScreeningData.from_pairs(read_pairs(tmp_path / "unlabelled.txt"), sequences)
+    (tmp_path / "swapped.txt").write_text("H1\tV1\t1\nV1\tH2\t0\n")
+    with pytest.raises(InputError, match="both human and viral"):
+        ScreeningData.from_pairs(read_pairs(tmp_path / "swapped.txt"), sequences)
+    (tmp_path / "unknown.txt").write_text("H1\tV9\t1\n")
+    with pytest.raises(InputError, match="no sequence"):
+        ScreeningData.from_pairs(read_pairs(tmp_path / "unknown.txt"), sequences)
+
+
+# --------------------------------------------------------------------------------------- reports
+
+
+def made_up_split(rng, name, n, family=None, reliability=False):
+    per_virus = {m: np.clip(rng.normal(0.5 + 0.08 * k, 0.15, (n, len(METRICS))), 0, 1) for k, m in enumerate(METHODS)}
+    info = {"held_out_pairs": 3 * n, "candidates": 500, "training_viral_proteins": 90}
+    if family:
+        info.update({"family": family, "family_viral_proteins": n})
+    split = SplitResult(name, [f"V{name[:3]}{i}" for i in range(n)], per_virus, {}, info)
+    split.recall_curves = {m: np.linspace(0, 1, len(CURVE_KS)) ** (k + 1) for k, m in enumerate(METHODS)}
+    if reliability:
+        split.reliability = reliability_table(rng.random(400) ** 3, rng.random(400) < 0.2)
+    return split
+
+
+@pytest.fixture()
+def made_up_benchmark():
+    rng = np.random.default_rng(9)
+    identity = [made_up_split(rng, "held-out viral proteins, CD-HIT 0.9", 30, reliability=True)]
+    identity.append(made_up_split(rng, "held-out viral proteins, CD-HIT 0.4", 25))
+    family = [made_up_split(rng, f"family {f} held out", n, family=f) for f, n in (("Alpha", 12), ("Beta", 9))]
+    family[1].per_virus["model"][:, 0] = 0.1  # the model loses on Beta
+    return ScreeningBenchmark(identity, family, {"seed": 0, "identities": [0.9, 0.4]}, resamples=500)
+
+
+def test_summary_means_intervals_and_paired_differences(made_up_benchmark):
+    split = made_up_benchmark.identity_splits[0]
+    summary = split.summary(resamples=500, seed=0)
+    assert summary["held_out_viral_proteins"] == 30 and summary["held_out_pairs"] == 90
+    assert list(summary["methods"]) == list(METHODS)
+    for method, metrics in summary["methods"].items():
+        for j, metric in enumerate(METRICS):
+            mean, low, high = metrics[metric]
+            assert mean == pytest.approx(split.per_virus[method][:, j].mean())
+            assert low <= mean <= high
+    assert set(summary["differences"]) == {"model - popularity", "model - homology", "model - model, constant virus"}
+    for other in ("popularity", "homology", "model, constant virus"):
+        for j, metric in enumerate(METRICS):
+            mean, low, high = summary["differences"][f"model - {other}"][metric]
+            expected = split.per_virus["model"][:, j].mean() - split.per_virus[other][:, j].mean()
+            assert mean == pytest.approx(expected, abs=1e-12) and low <= mean <= high
+    assert summary["reliability"] == split.reliability
+
+
+def test_format_report_and_written_files(made_up_benchmark, tmp_path):
+    report = made_up_benchmark.to_dict()
+    text = format_report(report)
+    for split in report["identity_splits"]:
+        assert f"### {split['split']}" in text
+    for method in METHODS:
+        mean, low, high = report["identity_splits"][0]["methods"][method]["roc_auc"]
+        assert f"| {method} | {mean:.3f} [{low:.3f}, {high:.3f}] |" in text
+    for difference in ("model - popularity", "model - homology", "model - model, constant virus"):
+        assert f"| {difference} |" in text
+    assert all(label in text for label in METRIC_LABELS.values())
+    assert "### Leave one virus family out" in text and "| Alpha | 12 | 36 |" in text
+    assert "above popularity's for 1 of 2 families" in text  # Beta's model AUC was set to 0.1
+    written = write_benchmark(tmp_path, made_up_benchmark, "made-up data")
+    assert set(written) == {
+        "benchmark.json",
+        "benchmark.md",
+        "per_virus.tsv",
+        "auc_distribution.png",
+        "recall_at_k.png",
+        "reliability.png",
+    }
+    assert json.loads((tmp_path / "benchmark.json").read_text()) == json.loads(json.dumps(report))
+    assert (tmp_path / "benchmark.md").read_text() == "# Screening benchmark: made-up data\n\n" + text
+    for png in ("auc_distribution.png", "recall_at_k.png", "reliability.png"):
+        assert (tmp_path / png).read_bytes()[:8] == PNG
+    lines = (tmp_path / "per_virus.tsv").read_text().splitlines()
+    assert lines[0].split("\t") == ["split", "virus_id", "method", *METRICS]
+    splits = made_up_benchmark.identity_splits + made_up_benchmark.family_splits
+    assert len(lines) - 1 == sum(len(s.held_out) for s in splits) * len(METHODS)
+    first = lines[1].split("\t")
+    split = splits[0]
+    assert first[:3] == [split.name, split.held_out[0], METHODS[0]]
+    np.testing.assert_allclose([float(x) for x in first[3:]], split.per_virus[METHODS[0]][0], rtol=1e-5)
+
+
+# --------------------------------------------------------------------------------------- end to end
+
+
+@pytest.fixture(scope="module")
+def real_subset(shared_data, benchmark_sequences, real_families, tmp_path_factory):
+    """80 viral proteins of the benchmark with a family (from the 3 largest families mostly), their positive
+    pairs, and 400 human candidates; no sequence occurs under two IDs (see test_screen_model's xfail)."""
+    if shutil.which("cd-hit") is None:
+        pytest.skip("cd-hit is not installed")
+    sequences = benchmark_sequences
+    _, families = real_families
+    partners = {}
+    with open(shared_data / "lstm-phv-benchmark" / "protein_pair_label_pos.txt") as fh:
+        for line in fh:
+            human, virus, _ = line.split()
+            partners.setdefault(virus, set()).add(human)
+    repeated = {s for s, n in Counter(sequences.values()).items() if n > 1}
+    usable = [
+        v
+        for v in sorted(partners)
+        if v.split("-")[0] in families
+        and len(sequences[v]) <= 600
+        and len(partners[v]) <= 8
+        and sequences[v] not in repeated
+        and not {sequences[h] for h in partners[v]} & repeated
+    ]
+    rng = np.random.default_rng(10)
+    largest = [f for f, _ in Counter(families[v.split("-")[0]] for v in usable).most_common(3)]
+    from_largest = [v for v in usable if families[v.split("-")[0]] in largest]
+    others = [v for v in usable if v not in set(from_largest)]
+    viruses = sorted(rng.choice(from_largest, 60, replace=False).tolist() + rng.choice(others, 20, False).tolist())
+    humans = sorted({h for v in viruses for h in partners[v]})
+    spare = sorted({h for p in partners.values() for h in p} - set(humans))
+    spare = [h for h in spare if sequences[h] not in repeated and len(sequences[h]) <= 800]
+    fillers = rng.choice(spare, 400 - len(humans), replace=False).tolist()
+    lines = [f"{h}\t{v}\t1\n" for v in viruses for h in sorted(partners[v])]
+    lines += [f"{h}\t{viruses[k % len(viruses)]}\t0\n" for k, h in enumerate(fillers)]
+    path = tmp_path_factory.mktemp("subset") / "pairs.txt"
+    path.write_text("".join(lines))
+    return path, {p: sequences[p] for p in viruses + humans + fillers}, families
+
+
+@pytest.fixture(scope="module")
+def real_run(real_subset, real_families, tmp_path_factory):
+    path, sequences, _ = real_subset
+    data = ScreeningData.from_pairs(read_pairs(path), sequences)
+    messages = []
+    with threadpool_limits(1):
+        result = run_screening_benchmark(
+            data,
+            identities=(0.9,),
+            fraction=0.25,
+            families=read_families(real_families[0]),
+            family_count=2,
+            config=TINY,
+            resamples=200,
+            log=messages.append,
+        )
+    out = tmp_path_factory.mktemp("benchmark")
+    written = write_benchmark(out, result, "subset")
+    return data, result, out, written, messages
+
+
+def expected_baselines(data, held_out_ids):
+    """Per held-out viral protein: known-partner labels, popularity and homology scores, counted here."""
+    held = [data.virus_ids.index(v) for v in held_out_ids]
+    training = set(range(len(data.virus_ids))) - set(held)
+    training_partners = {}  # human index -> training viral indices
+    for v, h in data.pairs.tolist():
+        if v in training:
+            training_partners.setdefault(h, []).append(v)
+    popularity = np.array([len(training_partners.get(h, [])) for h in range(len(data.human_ids))], dtype=float)
+    sw = local_similarity([data.virus_sequences[i] for i in held], data.virus_sequences)
+    rows = []
+    for k, i in enumerate(held):
+        labels = np.zeros(len(data.human_ids), dtype=bool)
+        labels[[h for v, h in data.pairs.tolist() if v == i]] = True
+        homology = [max((sw[k, j] for j in training_partners.get(h, [])), default=0.0) for h in range(len(labels))]
+        rows.append((labels, popularity, np.array(homology)))
+    return rows
+
+
+@pytest.mark.slow
+def test_screening_benchmark_end_to_end_on_real_data(real_run, real_subset):
+    data, result, out, written, messages = real_run
+    family_of = {v: real_subset[2][v.split("-")[0]] for v in data.virus_ids}
+    assert len(data.virus_ids) == 80 and len(data.human_ids) == 400
+    assert messages[0].startswith("80 viral proteins with partners, 400 human candidates")
+    assert [s.name for s in result.identity_splits] == ["held-out viral proteins, CD-HIT 0.9"]
+    # CD-HIT split: at least a quarter of the viral proteins
+    assert len(result.identity_splits[0].held_out) >= 20
+    # families: the 2 largest among the 80 (counted here), each held out whole
+    two = [f for f, _ in Counter(family_of.values()).most_common(2)]
+    assert [s.info["family"] for s in result.family_splits] == two
+    for split, family in zip(result.family_splits, two):
+        assert sorted(split.held_out) == sorted(v for v in data.virus_ids if family_of[v] == family)
+    for split in result.identity_splits + result.family_splits:
+        assert list(split.per_virus) == list(METHODS)
+        for method in METHODS:
+            assert split.per_virus[method].shape == (len(split.held_out), len(METRICS))
+            assert ((split.per_virus[method] >= 0) & (split.per_virus[method] <= 1)).all()
+        # the baselines, recomputed from the pairs for each held-out viral protein
+        expected = expected_baselines(data, split.held_out)
+        popularity = [roc_auc_score(labels, pop) for labels, pop, _ in expected]
+        homology = [roc_auc_score(labels, hom) for labels, _, hom in expected]
+        np.testing.assert_allclose(split.per_virus["popularity"][:, 0], popularity, atol=1e-9)
+        np.testing.assert_allclose(split.per_virus["homology"][:, 0], homology, atol=1e-6)
+        assert split.info["held_out_pairs"] == sum(int(labels.sum()) for labels, _, _ in expected)
+        assert split.info["training_viral_proteins"] == 80 - len(split.held_out)
+        assert abs(split.per_virus["random"][:, 0].mean() - 0.5) < 0.2
+    assert result.identity_splits[0].reliability and not result.family_splits[0].reliability  # calibrated once
+
+
+@pytest.mark.slow
+def test_screening_benchmark_report_on_real_data(real_run):
+    data, result, out, written, _ = real_run
+    report = json.loads((out / "benchmark.json").read_text())
+    assert report["settings"]["identities"] == [0.9] and report["settings"]["fraction"] == 0.25
+    assert report["settings"]["family_count"] == 2
+    splits = result.identity_splits + result.family_splits
+    summaries = report["identity_splits"] + report["family_splits"]
+    for split, summary in zip(splits, summaries):
+        assert summary["held_out_viral_proteins"] == len(split.held_out)
+        for method in METHODS:
+            for j, metric in enumerate(METRICS):
+                mean, low, high = summary["methods"][method][metric]
+                assert mean == pytest.approx(split.per_virus[method][:, j].mean(), abs=1e-12)
+                assert low - 1e-12 <= mean <= high + 1e-12
+        for metric in METRICS:
+            difference = summary["differences"]["model - popularity"][metric]
+            means = summary["methods"]["model"][metric][0] - summary["methods"]["popularity"][metric][0]
+            assert difference[0] == pytest.approx(means, abs=1e-12)
+            assert difference[1] - 1e-12 <= difference[0] <= difference[2] + 1e-12
+    reliability = summaries[0]["reliability"]
+    assert sum(r["pairs"] for r in reliability) == len(splits[0].held_out) * 400
+    assert sum(r["observed"] * r["pairs"] for r in reliability) == pytest.approx(splits[0].info["held_out_pairs"])
+    assert set(written) >= {"benchmark.json", "benchmark.md", "per_virus.tsv", "auc_distribution.png"}
+    assert {"recall_at_k.png", "reliability.png"} <= set(written)
+    for png in ("auc_distribution.png", "recall_at_k.png", "reliability.png"):
+        assert (out / png).read_bytes()[:8] == PNG
+    text = (out / "benchmark.md").read_text()
+    assert text.startswith("# Screening benchmark: subset")
+    assert all(f"| {m} |" in text for m in METHODS) and "| model - popularity |" in text
+    rows = [line.split("\t") for line in (out / "per_virus.tsv").read_text().splitlines()[1:]]
+    for split in splits:
+        for method in METHODS:
+            mine = [r for r in rows if r[0] == split.name and r[2] == method]
+            assert [r[1] for r in mine] == split.held_out
+            np.testing.assert_allclose([[float(x) for x in r[3:]] for r in mine], split.per_virus[method], rtol=1e-5)
+
+
+# --------------------------------------------------------------------------------------- the CLI
+
+
+def test_cli_benchmark_screen_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["benchmark", "screen", "--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for option in ("--pairs", "--out-dir", "--identity", "--fraction", "--families", "--family-count", "--resamples"):
+        assert option in text
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--identity", "0.3"], "--identity 0.3"),
+        (["--identity", "0.9", "1.2"], "--identity 1.2"),
+        (["--resamples", "50"], "--resamples"),
+        (["--family-count", "0"], "--family-count"),
+    ],
+)
+def test_cli_benchmark_screen_bad_settings_fail_in_one_line(tmp_path, capsys, extra, message):
+    (tmp_path / "p.txt").write_text("H1\tV1\t1\n")
+    (tmp_path / "s.fa").write_text(">H1\nMKTAYIAKQRQISFVKSHFSRQ\n>V1\nMESLVPGFNEKTHVQLSLPV\n")
+    argv = ["benchmark", "screen", "--pairs", str(tmp_path / "p.txt"), "--sequences", str(tmp_path / "s.fa")]
+    code = main(argv + ["--out-dir", str(tmp_path / "out"), "--quiet", *extra])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("hvppi benchmark screen: error:") and message in err[0]
+    assert not (tmp_path / "out").exists()  # refused before any work
+
+
+def synthetic_universe(rng, families=6, members=4, humans=60):
+    """Viral families whose members bind their family's human proteins; a families CSV; a pairs file."""
+
+    def sequence(n):
+        return "".join(rng.choice(AA, int(n)))
+
+    sequences, lines, family_rows = {}, [], []
+    for f in range(families):
+        ancestor = sequence(rng.integers(80, 140))
+        for m in range(members):
+            letters = np.array(list(ancestor))
+            changed = rng.random(len(letters)) < 0.2
+            letters[changed] = rng.choice(AA, int(changed.sum()))
+            virus = f"P{f}{m:04d}"
+            sequences[virus] = "".join(letters)
+            family_rows.append(f"H,{virus}-PRO_1,Fam{(0, 0, 0, 1, 1, 2)[f]}")
+            for h in rng.choice(4, 3, replace=False):
+                lines.append(f"HS{4 * f + h}\t{virus}\t1")
+            lines.append(f"HS{families * 4 + int(rng.integers(0, 4))}\t{virus}\t1")  # hubs
+    for h in range(humans):
+        sequences[f"HS{h}"] = sequence(rng.integers(60, 160))
+        lines.append(f"HS{h}\tP00000\t0")
+    return sequences, "\n".join(lines) + "\n", "Uniprot_human,Uniprot_virus,Family_virus\n" + "\n".join(family_rows)
+
+
+def test_cli_benchmark_screen_end_to_end(tmp_path, capsys, monkeypatch):
+    """The options reach the benchmark, and its files are written (a fast model: the CLI's recipe is patched)."""
+    if shutil.which("cd-hit") is None:
+        pytest.skip("cd-hit is not installed")
+    sequences, pairs, families = synthetic_universe(np.random.default_rng(12))
+    (tmp_path / "s.fa").write_text("".join(f">{k}\n{v}\n" for k, v in sequences.items()))
+    (tmp_path / "p.txt").write_text(pairs)
+    (tmp_path / "families.csv").write_text(families)
+    monkeypatch.setattr(
+        screen_model,
+        "ScreeningConfig",
+        functools.partial(ScreeningConfig, max_iter=5, min_samples_leaf=5, negatives_per_virus=20, folds=2),
+    )
+    out = tmp_path / "bench"
+    argv = ["benchmark", "screen", "--pairs", str(tmp_path / "p.txt"), "--sequences", str(tmp_path / "s.fa")]
+    argv += ["--out-dir", str(out), "--identity", "0.9", "--fraction", "0.3", "--families"]
+    argv += [str(tmp_path / "families.csv"), "--family-count", "1", "--resamples", "100", "--title", "toy", "--quiet"]
+    with threadpool_limits(1):
+        code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 0
+    assert captured.out.startswith("# Screening benchmark: toy")
+    report = json.loads((out / "benchmark.json").read_text())
+    assert report["settings"]["fraction"] == 0.3 and report["settings"]["families_known"] == 24
+    assert report["settings"]["screening_config"]["max_iter"] == 5  # the patched recipe was used
+    assert [s["family"] for s in report["family_splits"]] == ["Fam0"]  # the largest: 12 viral proteins
+    assert report["family_splits"][0]["held_out_viral_proteins"] == 12
+    assert report["identity_splits"][0]["held_out_viral_proteins"] >= math.ceil(0.3 * 24)
+    assert report["identity_splits"][0]["candidates"] == 60
