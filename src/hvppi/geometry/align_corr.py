@@ -17,7 +17,8 @@ Spearman correlations are Pearson correlations of ``scipy.stats.rankdata`` ranks
 Cosine distance is an exact affine function of cosine similarity, so its correlations are those of
 cosine similarity with the sign flipped (the paper's +0.791 between "cosine" and squared Euclidean
 distance suggests it reported cosine distance; both are shown). The same correlations are computed
-within identity bins (default: below and from 0.3, low and high sequence similarity).
+within identity bins (default: below and from 0.3, low and high sequence similarity); a bin of fewer
+than ``MIN_BIN_PAIRS`` (30) pairs gets NaN correlations instead of noise.
 
 The alignment stats, the long part, are computed in blocks of rows (:func:`hvppi.align.blocks.aligned_pairs`),
 each saved in OUT/alignment.npz.parts/ as it finishes (an interrupted run resumes from the finished
@@ -51,6 +52,8 @@ LABELS = {
     "cosine_similarity": "cosine similarity of embeddings",
     "squared_euclidean": "squared Euclidean distance of embeddings",
 }
+MIN_BIN_PAIRS = 30
+"""Identity bins with fewer pairs get no correlations (NaN): a correlation of a handful of pairs says little."""
 _BASE = ("score", "identity", "cosine_similarity", "squared_euclidean")
 _FROM_BASE = np.array([0, 1, 2, 2, 3])
 _SIGN = np.array([1.0, 1.0, 1.0, -1.0, 1.0])
@@ -151,6 +154,11 @@ class AlignmentCorrelation:
     def n_pairs(self) -> int:
         return len(self.ids) * (len(self.ids) - 1) // 2
 
+    @property
+    def small_bins(self) -> list[dict]:
+        """The identity bins with too few pairs for a correlation (their correlations are NaN)."""
+        return [b for b in self.bins if b.get("too_few_pairs")]
+
     def to_dict(self) -> dict:
         def matrix(m):
             return {a: {b: _num(m[i, j]) for j, b in enumerate(VARIABLES)} for i, a in enumerate(VARIABLES)}
@@ -187,8 +195,11 @@ def alignment_correlation(
     progress: bool = False,
     alignment_cache: str | os.PathLike | None = None,
     block_rows: int = DEFAULT_BLOCK_ROWS,
+    min_bin_pairs: int = MIN_BIN_PAIRS,
 ) -> AlignmentCorrelation:
     """Correlations over all pairs of the given proteins (their sequences and embedding vectors, in order).
+
+    Identity bins with fewer than ``min_bin_pairs`` pairs get NaN correlations and ``too_few_pairs``.
 
     With ``alignment_cache`` (a file path), the alignments are saved there, and in blocks of
     ``block_rows`` rows while they run, so that a second or interrupted run reuses them."""
@@ -201,6 +212,8 @@ def alignment_correlation(
     edges = sorted(float(e) for e in identity_bins)
     if any(not 0 < e < 1 for e in edges):
         raise ValueError("identity bin edges must lie strictly between 0 and 1")
+    if min_bin_pairs < 0:
+        raise ValueError("min_bin_pairs must not be negative")
     norms = np.linalg.norm(vectors, axis=1)
     if not np.all(norms > 0):
         raise InputError(
@@ -211,6 +224,7 @@ def alignment_correlation(
         "gap_open": GAP_OPEN,
         "gap_extend": GAP_EXTEND,
         "identity_bins": edges,
+        "min_bin_pairs": min_bin_pairs,
         "end_gaps": "penalised as inner gaps",
         "identity": "matches / alignment columns including gaps",
     }
@@ -238,9 +252,25 @@ def alignment_correlation(
     bounds = [0.0, *edges, 1.0] if edges else []
     for low, high in zip(bounds[:-1], bounds[1:]):
         mask = (identity >= low) & ((identity < high) if high < 1.0 else (identity <= high))
-        p, s = (_expand(m) for m in correlation_matrices({k: v[mask] for k, v in pairs.items()}))
+        n_bin = int(mask.sum())
+        too_few = n_bin < min_bin_pairs
+        if too_few:
+            p = np.full((len(VARIABLES), len(VARIABLES)), np.nan)
+            s = p.copy()
+        else:
+            p, s = (_expand(m) for m in correlation_matrices({k: v[mask] for k, v in pairs.items()}))
         label = f"[{low:g}, {high:g}{']' if high == 1.0 else ')'}"
-        bins.append({"bin": label, "low": low, "high": high, "n_pairs": int(mask.sum()), "pearson": p, "spearman": s})
+        bins.append(
+            {
+                "bin": label,
+                "low": low,
+                "high": high,
+                "n_pairs": n_bin,
+                "too_few_pairs": too_few,
+                "pearson": p,
+                "spearman": s,
+            }
+        )
     return AlignmentCorrelation(ids, pearson, spearman, bins, parameters, pairs)
 
 
@@ -281,9 +311,15 @@ def run_alignment_correlation(
     threads: int = 1,
     progress: bool = False,
     plots: bool = True,
+    min_bin_pairs: int = MIN_BIN_PAIRS,
+    subtitle: str | None = None,
 ) -> AlignmentCorrelation:
     """Sample proteins present in both files, correlate, write OUT/correlations.json, pearson.tsv,
-    spearman.tsv, by_identity.tsv, proteins.txt and hexbin PNGs; returns the result."""
+    spearman.tsv, by_identity.tsv, proteins.txt and hexbin PNGs; returns the result.
+
+    Identity bins of fewer than ``min_bin_pairs`` pairs get NaN correlations (see
+    :attr:`AlignmentCorrelation.small_bins`). ``subtitle``: the plots' subtitle; None names the
+    embedding file (and its embedder, when the file says) and the sequence file."""
     from hvppi.geometry.readers import open_embeddings
     from hvppi.io.sequences import read_sequences
 
@@ -298,6 +334,7 @@ def run_alignment_correlation(
             )
         chosen = sample_proteins(common, fraction=None if count else fraction, count=count, seed=seed)
         ids, vectors = reader.protein_vectors(chosen)
+        embedder = reader.info.embedder
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     try:
@@ -309,6 +346,7 @@ def run_alignment_correlation(
             threads=threads,
             progress=progress,
             alignment_cache=out / "alignment.npz",
+            min_bin_pairs=min_bin_pairs,
         )
     except InputError as exc:
         if exc.path is None:
@@ -324,8 +362,19 @@ def run_alignment_correlation(
             "embeddings": str(embedding_path),
         }
     )
-    write_alignment_correlation(result, out, plots=plots)
+    if subtitle is None:
+        subtitle = plot_subtitle(embedding_path, sequence_path, embedder)
+    write_alignment_correlation(result, out, plots=plots, subtitle=subtitle)
     return result
+
+
+def plot_subtitle(
+    embedding_path: str | os.PathLike, sequence_path: str | os.PathLike, embedder: str | None = None
+) -> str:
+    """The hexbin plots' subtitle: the embedding file (with its embedder, the model, when known) and the
+    sequence file."""
+    model = f" ({embedder})" if embedder else ""
+    return f"embeddings {Path(embedding_path).name}{model}, sequences {Path(sequence_path).name}"
 
 
 def _matrix_tsv(m: np.ndarray) -> str:
@@ -335,9 +384,13 @@ def _matrix_tsv(m: np.ndarray) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_alignment_correlation(result: AlignmentCorrelation, out_dir: str | os.PathLike, plots: bool = True) -> None:
+def write_alignment_correlation(
+    result: AlignmentCorrelation, out_dir: str | os.PathLike, plots: bool = True, subtitle: str | None = None
+) -> None:
     """Write correlations.json, pearson.tsv, spearman.tsv, by_identity.tsv, proteins.txt and (with
-    ``plots``) the hexbin PNGs into ``out_dir``."""
+    ``plots``) the hexbin PNGs into ``out_dir``. by_identity.tsv has a ``pairs`` column (pairs in the
+    bin) and ``nan`` correlations for bins of too few pairs. ``subtitle``: the plots' subtitle (None:
+    the embedding and sequence files of ``result.parameters``, when it names them)."""
     out = Path(out_dir)
     with atomic_write(out / "correlations.json") as fh:
         json.dump(result.to_dict(), fh, indent=2)
@@ -345,7 +398,7 @@ def write_alignment_correlation(result: AlignmentCorrelation, out_dir: str | os.
         with atomic_write(out / f"{name}.tsv") as fh:
             fh.write(_matrix_tsv(getattr(result, name)))
     with atomic_write(out / "by_identity.tsv") as fh:
-        fh.write("identity_bin\tn_pairs\tmethod\tvariable\t" + "\t".join(VARIABLES) + "\n")
+        fh.write("identity_bin\tpairs\tmethod\tvariable\t" + "\t".join(VARIABLES) + "\n")
         for b in result.bins:
             for method in ("pearson", "spearman"):
                 for name, row in zip(VARIABLES, b[method]):
@@ -356,10 +409,20 @@ def write_alignment_correlation(result: AlignmentCorrelation, out_dir: str | os.
     if plots and result.pairs:
         from hvppi.geometry.plots import hexbin_plot
 
+        if subtitle is None:
+            embeddings, sequences = result.parameters.get("embeddings"), result.parameters.get("sequences")
+            subtitle = plot_subtitle(embeddings, sequences) if embeddings and sequences else ""
+
         for x in ("score", "identity"):
             for y in ("cosine_similarity", "squared_euclidean"):
                 i, j = VARIABLES.index(x), VARIABLES.index(y)
                 title = f"{result.n_pairs:,} pairs: Pearson {result.pearson[i, j]:+.3f}, Spearman {result.spearman[i, j]:+.3f}"
                 hexbin_plot(
-                    out / f"hexbin_{x}_vs_{y}.png", result.pairs[x], result.pairs[y], LABELS[x], LABELS[y], title
+                    out / f"hexbin_{x}_vs_{y}.png",
+                    result.pairs[x],
+                    result.pairs[y],
+                    LABELS[x],
+                    LABELS[y],
+                    title,
+                    subtitle=subtitle,
                 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import textwrap
 
 import matplotlib
 
@@ -13,22 +14,50 @@ import numpy as np
 from hvppi.io.files import save_figure
 
 
+def titled(title: str, subtitle: str = "", width: int = 70) -> str:
+    """``title`` with ``subtitle`` (wrapped to ``width`` characters) on the lines below it."""
+    lines = [title.strip(), textwrap.fill(subtitle.strip(), width) if subtitle.strip() else ""]
+    return "\n".join(line for line in lines if line)
+
+
 def hexbin_plot(
-    path: str | os.PathLike, x: np.ndarray, y: np.ndarray, xlabel: str, ylabel: str, title: str = ""
+    path: str | os.PathLike,
+    x: np.ndarray,
+    y: np.ndarray,
+    xlabel: str,
+    ylabel: str,
+    title: str = "",
+    subtitle: str = "",
 ) -> None:
-    """Density of many (x, y) points as hexagonal bins, counts on a log colour scale."""
+    """Density of many (x, y) points as hexagonal bins, counts on a log colour scale; ``subtitle`` (the
+    embedding and sequence files, say) goes under ``title``."""
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     hb = ax.hexbin(x, y, gridsize=80, bins="log", mincnt=1, cmap="viridis", linewidths=0)
     fig.colorbar(hb, ax=ax, label="pairs (log scale)")
     ax.set(xlabel=xlabel, ylabel=ylabel)
-    ax.set_title(title, fontsize=9)
+    ax.set_title(titled(title, subtitle), fontsize=9)
     save_figure(fig, path)
 
 
-def isotropy_bars(path: str | os.PathLike, rows: list[dict]) -> None:
+def isotropy_subtitle(rows: list[dict]) -> str:
+    """The embedding sets of ``rows`` (dicts with ``name``, ``global_file``, ``local_file`` and
+    ``embedder``, as :func:`hvppi.geometry.report.measure_set`'s): name, embedder and file names."""
+    parts = []
+    for r in rows:
+        files = [os.path.basename(str(f)) for f in (r.get("global_file"), r.get("local_file")) if f]
+        files = list(dict.fromkeys(files))
+        embedder = f" ({r['embedder']})" if r.get("embedder") else ""
+        parts.append(f"{r['name']}{embedder}: {', '.join(files)}" if files else f"{r['name']}{embedder}")
+    return "; ".join(parts)
+
+
+def isotropy_bars(
+    path: str | os.PathLike, rows: list[dict], title: str = "Isotropy of embedding sets", subtitle: str | None = None
+) -> None:
     """Bar charts of IsoScore, effective dimensions and average cosine per embedding set, global and local.
 
     ``rows``: dicts with ``name`` and ``global`` / ``local`` (an isotropy result dict or None).
+    ``subtitle``: under the title; None: :func:`isotropy_subtitle` (each set's embedder and files).
     """
     names = [r["name"] for r in rows]
     panels = [
@@ -50,5 +79,8 @@ def isotropy_bars(path: str | os.PathLike, rows: list[dict]) -> None:
         if key == "effective_dims" and shown and max(shown) > 20 * min(shown):
             ax.set_yscale("log")
     axes[0].legend(fontsize=8)
+    if subtitle is None:
+        subtitle = isotropy_subtitle(rows)
+    fig.suptitle(titled(title, subtitle, width=max(50, int(13 * fig.get_figwidth()))), fontsize=9)
     fig.tight_layout()
     save_figure(fig, path)

@@ -267,7 +267,12 @@ class EmbeddingReader:
                 "--local needs per-residue embeddings, but the file holds one vector per protein", self.path
             )
         if self._rows is not None:
-            for start in tqdm(range(0, self._rows.shape[0], chunk_rows), disable=not progress, unit="chunk"):
+            for start in tqdm(
+                range(0, self._rows.shape[0], chunk_rows),
+                desc=f"reading embeddings ({self.path.name})",
+                unit="chunk",
+                disable=not progress,
+            ):
                 chunk = np.asarray(self._rows[start : start + chunk_rows])
                 if not np.isfinite(chunk).all():
                     row = start + int(np.argmin(np.isfinite(chunk).all(axis=1)))
@@ -275,7 +280,9 @@ class EmbeddingReader:
                 yield chunk
             return
         buffer, buffered = [], 0
-        for name, pid in tqdm(self._entries, disable=not progress, unit="protein"):
+        for name, pid in tqdm(
+            self._entries, desc=f"reading embeddings ({self.path.name})", unit="protein", disable=not progress
+        ):
             if local:
                 whole: np.ndarray | None = None
                 if self._h5 is not None:

@@ -107,9 +107,16 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 def geometry_report(
-    sets: list[EmbeddingSet], out_dir: str | os.PathLike, chunk_rows: int | None = None, progress: bool = False
+    sets: list[EmbeddingSet],
+    out_dir: str | os.PathLike,
+    chunk_rows: int | None = None,
+    progress: bool = False,
+    title: str = "Isotropy of embedding sets",
+    subtitle: str | None = None,
 ) -> list[dict]:
-    """Measure every set; write OUT/report.md, OUT/report.json and OUT/isotropy.png; return the rows."""
+    """Measure every set; write OUT/report.md, OUT/report.json and OUT/isotropy.png; return the rows.
+
+    ``title`` and ``subtitle`` are the plot's; subtitle None names each set's embedder and files."""
     from hvppi._version import __version__
     from hvppi.geometry.plots import isotropy_bars
     from hvppi.io.files import atomic_write
@@ -145,5 +152,5 @@ def geometry_report(
     )
     with atomic_write(out / "report.md") as fh:
         fh.write(text)
-    isotropy_bars(out / "isotropy.png", rows)
+    isotropy_bars(out / "isotropy.png", rows, title=title, subtitle=subtitle)
     return rows

@@ -185,12 +185,16 @@ def plot_profile(
     weights: np.ndarray,
     regions: list[Region] | None = None,
     contacts: np.ndarray | None = None,
+    subtitle: str = "",
 ) -> None:
-    """Attention along the sequence (PNG), with annotated regions shaded and labelled."""
+    """Attention along the sequence (PNG), with annotated regions shaded and labelled; the title is the
+    protein ID, ``subtitle`` (the model and the sequence file, say) goes under it."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from hvppi.ppi.plots import titled
 
     fig, ax = plt.subplots(figsize=(max(6.0, min(16.0, len(sequence) / 40)), 3))
     positions = np.arange(1, len(weights) + 1)
@@ -208,7 +212,8 @@ def plot_profile(
         ax.plot(
             positions[contacts], np.zeros(contacts.sum()), "|", color="tab:red", ms=8, label="within 8 Å of partner"
         )
-    ax.set(xlabel="residue position", ylabel="attention weight", title=protein_id, xlim=(0.5, len(weights) + 0.5))
+    ax.set(xlabel="residue position", ylabel="attention weight", xlim=(0.5, len(weights) + 0.5))
+    ax.set_title(titled(protein_id, subtitle), fontsize=9)
     ax.legend(loc="upper right", fontsize=7)
     save_figure(fig, path, dpi=130)
 
@@ -244,6 +249,7 @@ def write_attention_report(
     seed: int = 0,
     plots: int = 20,
     structure: dict | None = None,
+    subtitle: str | None = None,
 ) -> dict:
     """Write every attention output to ``out_dir`` and return the report (also in attention_report.json).
 
@@ -251,9 +257,12 @@ def write_attention_report(
     ``regions``, enrichment.tsv and the pooled enrichment under "enrichment_pooled"; with ``structure``
     (keyword arguments of :func:`hvppi.ppi.structure.write_structure_comparison` other than out_dir,
     sequence and weights: structure_path, chain, partner, protein_id, cutoff), structure.tsv,
-    structure_profile.png and the comparison under "structure".
+    structure_profile.png and the comparison under "structure". ``subtitle``: the profile plots'
+    subtitle, naming the model and the sequences (None: the model and the tower).
     """
     import json
+
+    from hvppi.ppi.plots import model_label
 
     out = Path(out_dir)
     regions = regions or []
@@ -262,9 +271,11 @@ def write_attention_report(
     by_protein: dict[str, list[Region]] = {}
     for r in regions:
         by_protein.setdefault(r.protein_id, []).append(r)
+    if subtitle is None:
+        subtitle = f"{model_label(model_path)}, {tower} tower"
     for pid in list(sequences)[:plots]:
         path = out / "profiles" / f"{pid.replace('/', '_')}.png"
-        plot_profile(path, pid, sequences[pid], attention[pid], by_protein.get(pid))
+        plot_profile(path, pid, sequences[pid], attention[pid], by_protein.get(pid), subtitle=subtitle)
     report: dict = {"tower": tower, "model": model_path, "proteins": len(sequences)}
     if regions:
         rows, pooled = region_enrichment(attention, regions, permutations, seed)

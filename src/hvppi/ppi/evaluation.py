@@ -312,12 +312,23 @@ def format_evaluation(run: EvaluationRun) -> str:
     return table
 
 
-def write_evaluation(out_dir: str | os.PathLike, run: EvaluationRun) -> list[str]:
+def evaluation_subtitle(jobs: list[EvaluationJob]) -> str:
+    """The subtitle of the ROC and PR plots of :func:`plan_evaluation`'s jobs: the models (bundled name
+    or file name) on the pair files (the shortest path ends that tell them apart)."""
+    from hvppi.ppi.plots import model_label, plot_subtitle
+
+    return plot_subtitle([model_label(j.model) for j in jobs], short_names([j.pairs_path for j in jobs]))
+
+
+def write_evaluation(out_dir: str | os.PathLike, run: EvaluationRun, subtitle: str | None = None) -> list[str]:
     """Write scores TSVs (scores.tsv, or scores_1.tsv, scores_2.tsv, ... in result order), roc.png, pr.png
-    and metrics.json (each result names its scores file) to ``out_dir``; return the names written."""
+    and metrics.json (each result names its scores file) to ``out_dir``; return the names written.
+
+    ``subtitle``: the plots' subtitle (:func:`evaluation_subtitle`); None names the results' model
+    files and pair files."""
     import json
 
-    from hvppi.ppi.plots import roc_pr_plots
+    from hvppi.ppi.plots import model_label, plot_subtitle, roc_pr_plots
 
     out = Path(out_dir)
     several = len(run.results) > 1
@@ -332,7 +343,11 @@ def write_evaluation(out_dir: str | os.PathLike, run: EvaluationRun) -> list[str
             baselines_drawn.add((result.pairs_path, fitted_on))
             label = "frequency baseline" if one_pair_file else f"frequency baseline, {result.name}"
             curves.append((label, result.labels, result.baseline_scores))
-    roc_pr_plots(curves, out / "roc.png", out / "pr.png")
+    if subtitle is None:
+        subtitle = plot_subtitle(
+            [model_label(r.model_path) for r in run.results], short_names([r.pairs_path for r in run.results])
+        )
+    roc_pr_plots(curves, out / "roc.png", out / "pr.png", subtitle=subtitle)
     report = run.to_dict()
     for entry, name in zip(report["results"], score_files):
         entry["scores_file"] = name

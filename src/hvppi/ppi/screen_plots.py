@@ -33,7 +33,8 @@ def screening_plots(out_dir: str | os.PathLike, splits: Sequence[SplitResult], k
         ax.set(
             ylabel="ROC AUC per held-out viral protein", title=f"{split.name}\n({len(split.held_out)} viral proteins)"
         )
-    fig.suptitle(f"Screening: {title}", fontsize=10)
+    fig.suptitle(f"Screening model (hvppi default recipe) on {title}", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     save_figure(fig, out / "auc_distribution.png")
     plt.close(fig)
     written.append("auc_distribution.png")
@@ -45,7 +46,8 @@ def screening_plots(out_dir: str | os.PathLike, splits: Sequence[SplitResult], k
         ax.set_xscale("log")
         ax.set(xlabel="top k human candidates", ylabel="mean recall of known partners", title=split.name)
         ax.legend(fontsize=8)
-    fig.suptitle(f"Screening: {title}", fontsize=10)
+    fig.suptitle(f"Screening model (hvppi default recipe) on {title}", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     save_figure(fig, out / "recall_at_k.png")
     plt.close(fig)
     written.append("recall_at_k.png")
@@ -66,7 +68,8 @@ def screening_plots(out_dir: str | os.PathLike, splits: Sequence[SplitResult], k
             ylabel="observed share of partners",
             title=f"Reliability, {splits[0].name}",
         )
-        fig.suptitle(f"Screening model: {title}", fontsize=9)
+        fig.suptitle(f"Screening model (hvppi default recipe) on {title}", fontsize=9)
+        fig.tight_layout(rect=(0, 0, 1, 0.93))
         save_figure(fig, out / "reliability.png")
         plt.close(fig)
         written.append("reliability.png")

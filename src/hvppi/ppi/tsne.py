@@ -63,12 +63,16 @@ def write_map(
     scores: np.ndarray,
     cutoff: float,
     title: str = "",
+    subtitle: str = "",
 ) -> None:
-    """Coordinates as TSV and a scatter plot coloured by label, wrong calls marked."""
+    """Coordinates as TSV and a scatter plot coloured by label, wrong calls marked; ``subtitle`` (the
+    model and the pairs, :func:`hvppi.ppi.plots.plot_subtitle`) goes under the title."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from hvppi.ppi.plots import titled
 
     labels = pairs.require_labels("pairs to map").astype(int)
     calls = (scores >= cutoff).astype(int)
@@ -93,7 +97,8 @@ def write_map(
         lw=0.5,
         label=f"wrong call at cutoff {cutoff:.3g}: {wrong.sum():,}",
     )
-    ax.set(xlabel="t-SNE 1", ylabel="t-SNE 2", title=title or "t-SNE of the intermediate vectors")
+    ax.set(xlabel="t-SNE 1", ylabel="t-SNE 2")
+    ax.set_title(titled(title or "t-SNE of the intermediate vectors", subtitle), fontsize=10)
     ax.legend(loc="best", fontsize=7, markerscale=2)
     save_figure(fig, png_path)
 
@@ -116,17 +121,23 @@ def write_tsne(
     seed: int = 0,
     device: torch.device | str = "cpu",
     progress: bool = False,
+    subtitle: str | None = None,
 ) -> int:
     """t-SNE map of labelled pairs (a seeded ``max_pairs`` of them) to out_dir/tsne.tsv and tsne.png.
 
+    ``subtitle``: the plot's subtitle, naming the model and the pairs (None: the pairs' file names).
     Returns the number of pairs mapped.
     """
     from pathlib import Path
 
+    from hvppi.ppi.plots import plot_subtitle
+
+    if subtitle is None:
+        subtitle = plot_subtitle([], [Path(p).name for p in (pairs.path or "").split(" + ") if p])
     pairs.require_both_classes("pairs to map")
     pairs = sample_pairs(pairs, max_pairs, seed)
     vectors, scores = intermediate_vectors(model, pairs, sequences, device, progress)
     coords = tsne_map(vectors, seed=seed, verbose=1 if progress else 0)
     out = Path(out_dir)
-    write_map(out / "tsne.tsv", out / "tsne.png", pairs, coords, scores, cutoff)
+    write_map(out / "tsne.tsv", out / "tsne.png", pairs, coords, scores, cutoff, subtitle=subtitle)
     return len(pairs)

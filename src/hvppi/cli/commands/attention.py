@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from hvppi.cli.options import SEQUENCE_FORMATS, add_model, add_run_options, load_model_for, prepare_output
 
@@ -12,7 +13,7 @@ HELP = "per-residue attention: export, plots, region and structure analyses"
 
 DESCRIPTION = """\
 Export one tower's attention weights per residue (OUT_DIR/attention.tsv and attention.h5) and plot
-profiles (OUT_DIR/profiles/). With --annotations (TSV: protein_id, start, end, label; 1-based
+profiles (OUT_DIR/profiles/, titled with the protein, the model and the sequence file). With --annotations (TSV: protein_id, start, end, label; 1-based
 inclusive), test whether attention is higher inside the regions (circular-shift permutation p-values
 per protein and pooled; OUT_DIR/enrichment.tsv). With --structure, compare the attention of
 --protein with each residue's minimum heavy-atom distance to the partner chain (Spearman rho;
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     """Compute the attention and write the outputs."""
     from hvppi.io.sequences import read_sequences
     from hvppi.ppi.attention import protein_attention, read_annotations, write_attention_report
+    from hvppi.ppi.plots import model_label, plot_subtitle
 
     if args.structure and not (args.chain and args.partner and args.protein):
         raise ValueError("--structure needs --chain, --partner and --protein")
@@ -83,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         plots=args.plots,
         structure=structure,
+        subtitle=f"{plot_subtitle([model_label(args.model)], [Path(args.sequences).name])}, {args.tower} tower",
     )
     pooled = report.get("enrichment_pooled")
     if pooled is not None:

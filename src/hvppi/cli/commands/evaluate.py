@@ -33,7 +33,7 @@ that tell them apart (rep1/test.txt, rep2/test.txt).
 
 With --out-dir, writes metrics.json (every result, the files it came from, its scores file and the
 summary), scores.tsv (scores_1.tsv, scores_2.tsv, ... in column order when there are several
-results), roc.png and pr.png."""
+results), roc.png and pr.png (titled with the models and the pair files)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,7 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, and write the files of --out-dir."""
-    from hvppi.ppi.evaluation import evaluate_files, format_evaluation, plan_evaluation, write_evaluation
+    from hvppi.ppi.evaluation import (
+        evaluate_files,
+        evaluation_subtitle,
+        format_evaluation,
+        plan_evaluation,
+        write_evaluation,
+    )
     from hvppi.ppi.inference import resolve_device
 
     jobs = plan_evaluation(args.pairs, args.model, args.baseline)
@@ -75,6 +81,6 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_files(jobs, args.sequences, device, progress=not args.quiet)
     print(format_evaluation(result))
     if args.out_dir:
-        written = write_evaluation(args.out_dir, result)
+        written = write_evaluation(args.out_dir, result, subtitle=evaluation_subtitle(jobs))
         print(f"\nwrote {', '.join(written[:-1])} and {written[-1]} to {args.out_dir}", file=sys.stderr)
     return 0

@@ -37,9 +37,12 @@ Sample proteins that have both a sequence and an embedding (1% by default, as th
 open 10, extend 1: a gap of length L costs 10 + (L - 1); end gaps as inner gaps), identity (matches /
 alignment columns including gaps), cosine similarity, cosine distance and squared Euclidean distance
 (float64). Writes to OUT_DIR: correlations.json, pearson.tsv and spearman.tsv (5 x 5 matrices),
-by_identity.tsv (the same within identity bins), proteins.txt (the sample), hexbin_*.png, and
-alignment.npz (the alignments; a rerun with the same sample reuses them). 3,578 proteins make 6.4
-million pairs."""
+by_identity.tsv (the same within identity bins, with the pairs of each bin), proteins.txt (the
+sample), hexbin_*.png (titled with the embedding and sequence files), and alignment.npz (the
+alignments; a rerun with the same sample reuses them). 3,578 proteins make 6.4 million pairs.
+
+An identity bin with fewer than --min-bin-pairs pairs (default 30) gets no correlations: they are nan
+in by_identity.tsv (null in correlations.json), and a warning names the bin."""
 
 REPORT_DESCRIPTION = """\
 A table as the paper's: per embedding set its dimension, and for global (per-protein) and local
@@ -87,7 +90,15 @@ def run_align_corr(args: argparse.Namespace) -> int:
         threads=args.threads,
         progress=not args.quiet,
         plots=not args.no_plots,
+        min_bin_pairs=args.min_bin_pairs,
     )
+    if result.small_bins:
+        named = ", ".join(f"{b['bin']} ({b['n_pairs']} pairs)" for b in result.small_bins)
+        print(
+            f"warning: identity bins with fewer than {args.min_bin_pairs} pairs, correlations left out (nan in "
+            f"by_identity.tsv): {named}",
+            file=sys.stderr,
+        )
     i, j = VARIABLES.index("score"), VARIABLES.index("cosine_similarity")
     k = VARIABLES.index("squared_euclidean")
     print(
@@ -171,6 +182,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="0.3",
         metavar="E1,E2,...",
         help="identity bin edges (0.3: low < 0.3 <= high); '' for no bins",
+    )
+    p.add_argument(
+        "--min-bin-pairs",
+        type=int,
+        default=30,
+        metavar="N",
+        help="identity bins with fewer pairs get no correlations (nan in by_identity.tsv, and a warning)",
     )
     add_threads(p, "align")
     p.add_argument("--no-plots", action="store_true", help="skip the hexbin PNGs")

@@ -20,7 +20,7 @@ DESCRIPTION = """\
 Map the 128-d intermediate vectors (human ‖ virus tower vectors) of labelled pairs with t-SNE
 (perplexity 50, learning rate 200, at most 5,000 iterations, stop at gradient norm 1e-7). Writes
 OUT_DIR/tsne.tsv (IDs, label, score, call, x, y) and OUT_DIR/tsne.png (coloured by label, wrong calls
-circled)."""
+circled; titled with the model and the pair files)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Map the pairs and write the TSV and PNG."""
+    from hvppi.ppi.evaluation import short_names
+    from hvppi.ppi.plots import model_label, plot_subtitle
     from hvppi.ppi.tsne import write_tsne
 
     model, info, device = load_model_for(args)
@@ -52,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=device,
         progress=not args.quiet,
+        subtitle=plot_subtitle([model_label(args.model)], short_names(args.pairs)),
     )
     print(f"mapped {mapped} of {len(pairs)} pairs; wrote tsne.tsv and tsne.png to {args.out_dir}", file=sys.stderr)
     return 0
