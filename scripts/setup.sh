@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Set up hvppi in ./.venv: PyTorch 2.13.0 (CPU build where a local wheel is offered), the package
-# with its test extras (pytest, ruff, mypy, ...), and the cd-hit program used by `hvppi split` and
-# `hvppi dataset build` (Debian/Ubuntu, as root). Idempotent: a second run reuses what is there.
+# with its test extras (pytest, ruff, mypy, fastapi, selenium, ...), the cd-hit program used by
+# `hvppi split` and `hvppi dataset build`, and Chromium with its driver for the browser test of
+# `hvppi serve` (both with apt-get on Debian/Ubuntu, as root). Idempotent: a second run reuses what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 TORCH_VERSION=2.13.0
-STEPS=4
+STEPS=5
 START=$(date +%s)
 STEP_START=$START
 
-# "[k/4] what this step does ..." when a step starts, "      done in 12s" when it ends.
+# "[k/5] what this step does ..." when a step starts, "      done in 12s" when it ends.
 step() {
     STEP_START=$(date +%s)
     echo "[$1/$STEPS] $2"
@@ -23,6 +24,15 @@ done_step() { echo "      ${1:-done} in $(took "$STEP_START")"; }
 
 # pip's notes about absent local index folders are noise; its exit status is kept (pipefail).
 quiet_pip() { .venv/bin/python -m pip install -q "$@" 2>&1 | { grep -v "is ignored" || true; }; }
+# apt-get, quietly, with one 'apt-get update' per run; the exit status says whether the packages installed.
+APT_UPDATED=0
+apt_install() {
+    if [ "$APT_UPDATED" = 0 ]; then
+        apt-get update -qq >/dev/null 2>&1 || return 1
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null 2>&1
+}
 installed_version() { .venv/bin/python -c "import importlib.metadata as m; print(m.version('$1'))" 2>/dev/null || true; }
 
 if [ -x .venv/bin/python ]; then
@@ -54,7 +64,7 @@ if command -v cd-hit >/dev/null 2>&1; then
     done_step "checked"
 elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     step 4 "installing cd-hit with apt-get (used by 'hvppi split' and 'hvppi dataset build') ..."
-    if (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cd-hit) >/dev/null 2>&1; then
+    if apt_install cd-hit; then
         done_step
     else
         echo "warning: could not install cd-hit; 'hvppi split' and 'hvppi dataset build' need it (apt-get install cd-hit)" >&2
@@ -62,6 +72,22 @@ elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 else
     step 4 "cd-hit"
     echo "note: cd-hit not found; 'hvppi split' and 'hvppi dataset build' need it (apt-get install cd-hit, or conda install -c bioconda cd-hit)" >&2
+fi
+
+have_chromium() { { command -v chromium || command -v chromium-browser; } >/dev/null 2>&1 && { [ -x /usr/bin/chromedriver ] || command -v chromedriver >/dev/null 2>&1; }; }
+if have_chromium; then
+    step 5 "Chromium and chromedriver are already installed (for the browser test of 'hvppi serve')"
+    done_step "checked"
+elif [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    step 5 "installing chromium and chromium-driver with apt-get (the browser test of 'hvppi serve'; a minute or two) ..."
+    if apt_install chromium chromium-driver && have_chromium; then
+        done_step
+    else
+        echo "warning: could not install chromium and chromium-driver; the browser test of 'hvppi serve' will be skipped" >&2
+    fi
+else
+    step 5 "Chromium"
+    echo "note: chromium/chromedriver not found; the browser test of 'hvppi serve' is skipped (apt-get install chromium chromium-driver)" >&2
 fi
 
 echo "hvppi is set up in .venv ($(took "$START") in all). Use it with 'source .venv/bin/activate' (then 'hvppi --help'), or call .venv/bin/hvppi directly."

@@ -78,6 +78,7 @@ def test_every_command_is_covered():
         "embed",
         "geometry",
         "benchmark",
+        "serve",
     ]
     assert names == {(name,) for name in expected}
     assert {("dataset", "build"), ("geometry", "isotropy"), ("geometry", "align-corr"), ("geometry", "report")} <= set(

@@ -22,6 +22,7 @@ from hvppi.cli.commands import (
     geometry,
     predict,
     screen,
+    serve,
     split,
     train,
     tsne,
@@ -42,6 +43,7 @@ COMMANDS: dict[str, ModuleType] = {
     "embed": embed,
     "geometry": geometry,
     "benchmark": benchmark,
+    "serve": serve,
 }
 """Command name → module with HELP, DESCRIPTION, add_arguments(parser) and run(args) -> int."""
 

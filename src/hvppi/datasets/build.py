@@ -62,7 +62,7 @@ from hvppi.datasets.negatives import CandidatePool, candidate_pool, capped_total
 from hvppi.datasets.splits import stratified_split
 from hvppi.io.alphabet import STANDARD_AMINO_ACIDS
 from hvppi.io.errors import InputError
-from hvppi.io.files import atomic_write
+from hvppi.io.files import atomic_write, output_lock
 from hvppi.io.validation import (
     require_bool,
     require_choice,
@@ -555,30 +555,31 @@ def build_dataset(
     say = log or (lambda message: None)
     started = time.perf_counter()
     out = Path(out_dir)
-    thresholds = sorted(settings.mi_thresholds)
-    parameters = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()}
-    manifest: dict = {"hvppi_version": __version__, "rules": RULES, "parameters": parameters}
-    interactions, manifest["inputs"] = _read_inputs(mitab_paths, settings, say)
-    if isinstance(sequences, (str, os.PathLike)):
-        manifest["sequence_file"] = {"path": str(sequences), "sha256": file_sha256(sequences)}
-    pool = _load_pool(sequences)
+    with output_lock(out):
+        thresholds = sorted(settings.mi_thresholds)
+        parameters = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()}
+        manifest: dict = {"hvppi_version": __version__, "rules": RULES, "parameters": parameters}
+        interactions, manifest["inputs"] = _read_inputs(mitab_paths, settings, say)
+        if isinstance(sequences, (str, os.PathLike)):
+            manifest["sequence_file"] = {"path": str(sequences), "sha256": file_sha256(sequences)}
+        pool = _load_pool(sequences)
 
-    collected = collect_human_virus(interactions, thresholds, settings.mi_source)
-    manifest["counts"] = {
-        "rows_read": sum(i["rows"] for i in manifest["inputs"]),
-        "rows_parsed": len(interactions),
-        **collected.counts,
-    }
-    filtered = _filter_pairs(collected, pool, thresholds, settings, manifest, mitab_paths[0])
-    state = _cluster_and_align(filtered, thresholds, settings, out, progress, say, manifest)
-    _remove_earlier_builds(out, say)
-    for t in thresholds:
-        manifest[f"mi{t:g}"] = _build_threshold(t, state, settings, out, say)
+        collected = collect_human_virus(interactions, thresholds, settings.mi_source)
+        manifest["counts"] = {
+            "rows_read": sum(i["rows"] for i in manifest["inputs"]),
+            "rows_parsed": len(interactions),
+            **collected.counts,
+        }
+        filtered = _filter_pairs(collected, pool, thresholds, settings, manifest, mitab_paths[0])
+        state = _cluster_and_align(filtered, thresholds, settings, out, progress, say, manifest)
+        _remove_earlier_builds(out, say)
+        for t in thresholds:
+            manifest[f"mi{t:g}"] = _build_threshold(t, state, settings, out, say)
 
-    manifest["elapsed_seconds"] = round(time.perf_counter() - started, 2)
-    with atomic_write(out / "manifest.json") as fh:
-        json.dump(manifest, fh, indent=2)
-    return manifest
+        manifest["elapsed_seconds"] = round(time.perf_counter() - started, 2)
+        with atomic_write(out / "manifest.json") as fh:
+            json.dump(manifest, fh, indent=2)
+        return manifest
 
 
 @dataclass

@@ -40,7 +40,7 @@ from numpy.typing import ArrayLike
 
 from hvppi.align.blocks import DEFAULT_BLOCK_ROWS, aligned_pairs
 from hvppi.io.errors import InputError
-from hvppi.io.files import atomic_write
+from hvppi.io.files import atomic_write, output_lock
 
 MATRIX = "PAM250"
 GAP_OPEN = 10
@@ -323,49 +323,50 @@ def run_alignment_correlation(
     from hvppi.geometry.readers import open_embeddings
     from hvppi.io.sequences import read_sequences
 
-    sequences = read_sequences(sequence_path)
-    with open_embeddings(embedding_path) as reader:
-        embedded = reader.ids()
-        common = [pid for pid in embedded if pid in sequences]
-        if len(common) < 2:
-            raise InputError(
-                f"only {len(common)} of the file's {len(embedded)} proteins have a sequence in {sequence_path}",
-                embedding_path,
+    with output_lock(out_dir):
+        sequences = read_sequences(sequence_path)
+        with open_embeddings(embedding_path) as reader:
+            embedded = reader.ids()
+            common = [pid for pid in embedded if pid in sequences]
+            if len(common) < 2:
+                raise InputError(
+                    f"only {len(common)} of the file's {len(embedded)} proteins have a sequence in {sequence_path}",
+                    embedding_path,
+                )
+            chosen = sample_proteins(common, fraction=None if count else fraction, count=count, seed=seed)
+            ids, vectors = reader.protein_vectors(chosen)
+            embedder = reader.info.embedder
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        try:
+            result = alignment_correlation(
+                ids,
+                [sequences[i] for i in ids],
+                vectors,
+                identity_bins=identity_bins,
+                threads=threads,
+                progress=progress,
+                alignment_cache=out / "alignment.npz",
+                min_bin_pairs=min_bin_pairs,
             )
-        chosen = sample_proteins(common, fraction=None if count else fraction, count=count, seed=seed)
-        ids, vectors = reader.protein_vectors(chosen)
-        embedder = reader.info.embedder
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    try:
-        result = alignment_correlation(
-            ids,
-            [sequences[i] for i in ids],
-            vectors,
-            identity_bins=identity_bins,
-            threads=threads,
-            progress=progress,
-            alignment_cache=out / "alignment.npz",
-            min_bin_pairs=min_bin_pairs,
+        except InputError as exc:
+            if exc.path is None:
+                raise InputError(exc.reason, embedding_path, protein_id=exc.protein_id) from None
+            raise
+        result.parameters.update(
+            {
+                "fraction": None if count else fraction,
+                "count": count,
+                "seed": seed,
+                "proteins_with_both": len(common),
+                "sequences": str(sequence_path),
+                "embeddings": str(embedding_path),
+            }
         )
-    except InputError as exc:
-        if exc.path is None:
-            raise InputError(exc.reason, embedding_path, protein_id=exc.protein_id) from None
-        raise
-    result.parameters.update(
-        {
-            "fraction": None if count else fraction,
-            "count": count,
-            "seed": seed,
-            "proteins_with_both": len(common),
-            "sequences": str(sequence_path),
-            "embeddings": str(embedding_path),
-        }
-    )
-    if subtitle is None:
-        subtitle = plot_subtitle(embedding_path, sequence_path, embedder)
-    write_alignment_correlation(result, out, plots=plots, subtitle=subtitle)
-    return result
+        if subtitle is None:
+            subtitle = plot_subtitle(embedding_path, sequence_path, embedder)
+        write_alignment_correlation(result, out, plots=plots, subtitle=subtitle)
+        return result
 
 
 def plot_subtitle(

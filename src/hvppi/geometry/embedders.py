@@ -26,6 +26,7 @@ complete OUT of the same embedder; proteins whose sequence SHA-256 matches are n
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -44,6 +45,7 @@ from tqdm.auto import tqdm
 from hvppi._version import __version__
 from hvppi.io.alphabet import STANDARD_AMINO_ACIDS, check_letters, tokenize
 from hvppi.io.errors import HvppiError, InputError
+from hvppi.io.files import output_lock
 from hvppi.io.h5layout import dataset_key, sequence_sha256, write_protein_array
 from hvppi.ppi.features import FEATURE_SET, feature_table, residue_features
 from hvppi.ppi.inference import encode_proteins, length_batches, pad_tokens, resolve_device
@@ -435,46 +437,48 @@ def embed_sequences(
     sequences = _checked(sequences, embedder.max_length)
     if not sequences:
         raise ValueError("no sequences to embed")
-    files = [_EmbeddingFile(out_protein, "protein", embedder, restart)]
-    if out_residue is not None:
-        files.append(_EmbeddingFile(out_residue, "residue", embedder, restart))
-    done = set(sequences)
-    for f in files:
-        done &= f.done(sequences)
-    pending = [pid for pid in sequences if pid not in done]
-    if pending:
-        lengths = np.array([len(sequences[p]) for p in pending], dtype=np.int64)
-        try:
-            for f in files:
-                f.open()
-            with tqdm(
-                total=len(pending), desc=f"embedding with {embedder.name}", unit="protein", disable=not progress
-            ) as bar:
-                for batch in length_batches(lengths, batch_residues, max_batch):
-                    ids = [pending[i] for i in batch]
-                    try:
-                        vectors, residues = embedder.embed(
-                            [sequences[p] for p in ids], residues=out_residue is not None
-                        )
-                    except TokenizationError as exc:
-                        raise InputError(str(exc), protein_id=ids[exc.index]) from None
-                    files[0].write(ids, vectors, sequences)
-                    if residues is not None:
-                        files[1].write(ids, residues, sequences)
-                    bar.update(len(ids))
-                    if on_batch is not None:
-                        on_batch(ids)
-        finally:
-            for f in files:
-                f.close()
-    for f in files:
-        f.finish()
-    return EmbedResult(
-        embedder.name,
-        embedder.dim,
-        len(sequences),
-        len(pending),
-        len(sequences) - len(pending),
-        str(out_protein),
-        None if out_residue is None else str(out_residue),
-    )
+    residue_lock = output_lock(out_residue) if out_residue is not None else contextlib.nullcontext()
+    with output_lock(out_protein), residue_lock:
+        files = [_EmbeddingFile(out_protein, "protein", embedder, restart)]
+        if out_residue is not None:
+            files.append(_EmbeddingFile(out_residue, "residue", embedder, restart))
+        done = set(sequences)
+        for f in files:
+            done &= f.done(sequences)
+        pending = [pid for pid in sequences if pid not in done]
+        if pending:
+            lengths = np.array([len(sequences[p]) for p in pending], dtype=np.int64)
+            try:
+                for f in files:
+                    f.open()
+                with tqdm(
+                    total=len(pending), desc=f"embedding with {embedder.name}", unit="protein", disable=not progress
+                ) as bar:
+                    for batch in length_batches(lengths, batch_residues, max_batch):
+                        ids = [pending[i] for i in batch]
+                        try:
+                            vectors, residues = embedder.embed(
+                                [sequences[p] for p in ids], residues=out_residue is not None
+                            )
+                        except TokenizationError as exc:
+                            raise InputError(str(exc), protein_id=ids[exc.index]) from None
+                        files[0].write(ids, vectors, sequences)
+                        if residues is not None:
+                            files[1].write(ids, residues, sequences)
+                        bar.update(len(ids))
+                        if on_batch is not None:
+                            on_batch(ids)
+            finally:
+                for f in files:
+                    f.close()
+        for f in files:
+            f.finish()
+        return EmbedResult(
+            embedder.name,
+            embedder.dim,
+            len(sequences),
+            len(pending),
+            len(sequences) - len(pending),
+            str(out_protein),
+            None if out_residue is None else str(out_residue),
+        )

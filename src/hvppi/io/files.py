@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import fcntl
 import gzip
 import io
 import os
+import sys
 import tempfile
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -148,3 +151,100 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, dpi: int = 150, format:
             fig.savefig(tmp, format=format, dpi=dpi, bbox_inches="tight")
     finally:
         plt.close(fig)
+
+
+_HELD_LOCKS: dict[str, int] = {}
+_HELD_LOCKS_GUARD = threading.Lock()
+
+
+def lock_path(path: str | os.PathLike) -> Path:
+    """The lock file of the output ``path``: ``.NAME.lock`` beside it."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.lock")
+
+
+def _lock_holder(fd: int) -> str:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        text = os.read(fd, 4096).decode("utf-8", "replace")
+    except OSError:
+        return "?"
+    pid = text.split("\n", 1)[0].strip()
+    return pid if pid.isdigit() else "?"
+
+
+@contextlib.contextmanager
+def output_lock(path: str | os.PathLike, command: str | None = None) -> Iterator[Path]:
+    """Hold the advisory lock of the output ``path`` (a file or a folder) while the block runs.
+
+    The lock is an ``fcntl.flock`` on ``.NAME.lock`` beside ``path``, which holds the holder's PID and
+    command line. A second process that asks for it gets :class:`InputError` naming the holder's PID;
+    the kernel drops the lock of a process that dies, so a lock file left by a killed run is simply
+    taken over. The lock is re-entrant within a process (nested library calls on one output), and its
+    file is removed on release. Yields the lock file's path.
+    """
+    lock = lock_path(path).absolute()
+    key = str(lock)
+    with _HELD_LOCKS_GUARD:
+        if key in _HELD_LOCKS:
+            _HELD_LOCKS[key] += 1
+            reentered = True
+        else:
+            reentered = False
+    if reentered:
+        try:
+            yield lock
+        finally:
+            with _HELD_LOCKS_GUARD:
+                _HELD_LOCKS[key] -= 1
+        return
+    fd = _acquire(lock, path, command)
+    with _HELD_LOCKS_GUARD:
+        _HELD_LOCKS[key] = 1
+    try:
+        yield lock
+    finally:
+        with _HELD_LOCKS_GUARD:
+            del _HELD_LOCKS[key]
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        os.close(fd)
+
+
+def _acquire(lock: Path, path: str | os.PathLike, command: str | None) -> int:
+    """Open and flock ``lock``; the returned descriptor holds the lock. InputError if another process holds it."""
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the output's folder ({exc.strerror or exc})", lock.parent) from None
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise InputError(
+                f"cannot create the lock file {lock.name} ({exc.strerror or exc}); check the folder is writable", path
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _lock_holder(fd)
+            os.close(fd)
+            raise InputError(
+                f"another hvppi process (PID {holder}) is writing this output; wait for it to finish or stop it", path
+            ) from None
+        except OSError:
+            os.close(fd)
+            raise
+        # the holder before us may have removed the file between our open and our lock: lock the file on disk
+        try:
+            same = os.path.samestat(os.fstat(fd), os.stat(lock))
+        except FileNotFoundError:
+            same = False
+        if not same:
+            os.close(fd)
+            continue
+        text = f"{os.getpid()}\n{command or ' '.join(sys.argv)}\n"
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, text.encode(), 0)
+        return fd

@@ -208,7 +208,9 @@ def set_threads(threads: int) -> None:
 def write_predictions(path, pairs: PairTable, scores: np.ndarray, cutoff: float) -> int:
     """Write ``human_id, virus_id, score, call`` rows in input order (atomically); return how many are called 1."""
     from hvppi.io.files import atomic_write
+    from hvppi.ppi.metrics import check_cutoff
 
+    check_cutoff(cutoff)
     calls = np.asarray(scores) >= cutoff
     with atomic_write(path) as fh:
         fh.write("human_id\tvirus_id\tscore\tcall\n")

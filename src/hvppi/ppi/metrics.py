@@ -7,7 +7,15 @@ import math
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
+from hvppi.io.validation import require_fraction
+
 METRIC_NAMES = ("roc_auc", "pr_auc", "sensitivity", "specificity", "accuracy", "mcc", "f1", "cutoff")
+
+
+def check_cutoff(cutoff: float, name: str = "cutoff") -> float:
+    """``cutoff`` as a float if it is a finite score threshold in [0, 1]; else ValueError naming ``name``."""
+    require_fraction(name, cutoff)
+    return float(cutoff)
 
 
 def youden_cutoff(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -27,6 +35,8 @@ def binary_metrics(labels: np.ndarray, scores: np.ndarray, cutoff: float | None 
         raise ValueError("metrics need both positive and negative labels")
     if cutoff is None:
         cutoff = youden_cutoff(labels, scores)
+    else:
+        check_cutoff(cutoff)
     calls = scores >= cutoff
     tp = float(np.sum(calls & (labels == 1)))
     tn = float(np.sum(~calls & (labels == 0)))

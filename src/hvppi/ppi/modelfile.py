@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from importlib import resources
@@ -107,6 +108,57 @@ def save_model(path: str | os.PathLike, model: InteractionModel, info: ModelInfo
         save_file(state, str(tmp), metadata={"hvppi": info.to_json()})
 
 
+MAX_WIDTH = 4096
+"""Largest LSTM, attention or head layer a model file may ask for (the paper's model uses 32 and 64)."""
+MAX_HEAD_LAYERS = 16
+MAX_FEATURES = 256
+
+
+def check_config_bounds(config: ModelConfig) -> None:
+    """ValueError unless every size of ``config`` is within the bounds a model file may ask for, so a
+    tampered file cannot make loading allocate gigabytes."""
+    for name in ("lstm_hidden", "attention_hidden"):
+        if getattr(config, name) > MAX_WIDTH:
+            raise ValueError(f"{name} {getattr(config, name)} exceeds the maximum of {MAX_WIDTH}")
+    if config.n_features > MAX_FEATURES:
+        raise ValueError(f"n_features {config.n_features} exceeds the maximum of {MAX_FEATURES}")
+    if len(config.head_widths) > MAX_HEAD_LAYERS:
+        raise ValueError(f"{len(config.head_widths)} head layers exceed the maximum of {MAX_HEAD_LAYERS}")
+    if any(width > MAX_WIDTH for width in config.head_widths):
+        raise ValueError(f"head_widths {list(config.head_widths)} exceed the maximum width of {MAX_WIDTH}")
+
+
+def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+    """Shape of every tensor of an interaction model with ``config``, computed without allocating
+    (the modules are built on PyTorch's meta device)."""
+    with torch.device("meta"):
+        model = InteractionModel(config, torch.empty(N_TOKENS, config.n_features))
+    return {name: tuple(tensor.shape) for name, tensor in model.state_dict().items()}
+
+
+def _check_header_shapes(path: Path, config: ModelConfig) -> None:
+    """ModelFileError unless the safetensors header lists exactly the tensors ``config`` needs, with their shapes."""
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            found = {name: tuple(fh.get_slice(name).get_shape()) for name in fh.keys()}  # noqa: SIM118 (not a dict)
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFileError(f"{path}: not a readable safetensors model file ({exc}); {_DAMAGED}") from None
+    expected = expected_shapes(config)
+    missing = sorted(set(expected) - set(found))
+    extra = sorted(set(found) - set(expected))
+    wrong = [name for name in expected if name in found and found[name] != expected[name]]
+    problems = []
+    if missing:
+        problems.append(f"missing tensors {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}")
+    if extra:
+        problems.append(f"unexpected tensors {', '.join(extra[:3])}{' ...' if len(extra) > 3 else ''}")
+    if wrong:
+        name = wrong[0]
+        problems.append(f"tensor {name} has shape {list(found[name])}, the configuration needs {list(expected[name])}")
+    if problems:
+        raise ModelFileError(f"{path}: weights do not fit the configuration ({'; '.join(problems)})")
+
+
 _DAMAGED = "if it was copied or downloaded, the copy may be truncated or damaged: copy or download it again"
 
 
@@ -131,15 +183,24 @@ def read_model_info(path: str | os.PathLike) -> ModelInfo:
         raise ModelFileError(f"{path}: a safetensors file, but not an hvppi model (no 'hvppi' metadata)")
     try:
         doc = json.loads(metadata["hvppi"])
+        if not isinstance(doc, dict):
+            raise ValueError(f"the metadata is a JSON {type(doc).__name__}, not an object")
         if doc.get("format") != FORMAT_NAME:
             raise ValueError(f"format is {doc.get('format')!r}")
         if int(doc.get("format_version", -1)) > FORMAT_VERSION:
             raise ValueError(f"format version {doc['format_version']} is newer than this hvppi ({__version__}) reads")
         if doc["feature_set"] != FEATURE_SET:
             raise ValueError(f"feature set {doc['feature_set']!r} is unknown to this hvppi (knows {FEATURE_SET!r})")
+        if not isinstance(doc["config"], dict):
+            raise ValueError("config is not a JSON object")
+        config = ModelConfig.from_dict(doc["config"])
+        check_config_bounds(config)
+        cutoff = float(doc["cutoff"])
+        if not (math.isfinite(cutoff) and 0.0 <= cutoff <= 1.0):
+            raise ValueError(f"cutoff must be a finite score in [0, 1], got {doc['cutoff']!r}")
         return ModelInfo(
-            config=ModelConfig.from_dict(doc["config"]),
-            cutoff=float(doc["cutoff"]),
+            config=config,
+            cutoff=cutoff,
             feature_set=doc["feature_set"],
             package_version=doc["package_version"],
             training_data_sha256=doc.get("training_data_sha256"),
@@ -166,10 +227,14 @@ def load_model(
             f"(e.g. {DEFAULT_INTERACTION_MODEL}, or a file from 'hvppi train')"
         )
     info = read_model_info(path)
+    _check_header_shapes(path, info.config)
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(f"{path}: corrupt model weights ({exc}); {_DAMAGED}") from None
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ModelFileError(f"{path}: tensor {name} holds NaN or infinite weights; {_DAMAGED}")
     table = state.get("human_tower.features")
     if table is None or tuple(table.shape) != (N_TOKENS, info.config.n_features):
         raise ModelFileError(f"{path}: the weights lack a ({N_TOKENS}, {info.config.n_features}) feature table")

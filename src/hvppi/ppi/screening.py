@@ -4,7 +4,9 @@ The towers are independent, so each protein is encoded once (optionally reusing 
 ``hvppi encode``) and only the small head runs per pair. Results stream to disk in chunks of viral
 proteins: each chunk is written to ``OUT.parts/`` atomically, so a re-run of an interrupted screen
 skips the chunks already written and no row appears twice; at the end the chunks are joined into
-OUT (TSV, or Parquet if OUT ends in ``.parquet``). Memory stays flat in the number of pairs.
+OUT (TSV, or Parquet if OUT ends in ``.parquet``). Memory stays flat in the number of pairs. The
+output lock (``.OUT.lock`` beside OUT, :func:`hvppi.io.files.output_lock`) refuses a second screen of
+the same OUT while one runs, so ``restart`` never discards the parts of a live process.
 
 The head runs in float64: its sigmoid layers saturate, and in float32 the top scores of a viral
 protein collapse onto a few identical values (2 distinct among the top 50 for typical viral proteins
@@ -27,12 +29,12 @@ from tqdm.auto import tqdm
 
 from hvppi.io.alphabet import tokenize
 from hvppi.io.errors import InputError
-from hvppi.io.files import atomic_path, atomic_write
+from hvppi.io.files import atomic_path, atomic_write, output_lock
 from hvppi.io.validation import require_fraction, require_int
 from hvppi.ppi.inference import encode_proteins
 from hvppi.ppi.model import InteractionModel, TowerName
 from hvppi.ppi.modelfile import ModelInfo
-from hvppi.ppi.screen_model import Evidence, ScreeningModel
+from hvppi.ppi.screen_model import Evidence, ScreeningModel, ViralSimilarities
 from hvppi.ppi.vectors import VectorStore
 
 
@@ -223,43 +225,44 @@ def screen(
     """Score every viral × human pair and write ranked rows to ``out``. See the module docstring."""
     settings = settings or ScreenSettings()
     out = Path(out)
-    fmt = "parquet" if out.suffix == ".parquet" else "tsv"
-    parts_dir, _ = _open_parts(out, _identity(info.file_sha256, human, virus, settings, fmt), restart)
+    with output_lock(out):
+        fmt = "parquet" if out.suffix == ".parquet" else "tsv"
+        parts_dir, _ = _open_parts(out, _identity(info.file_sha256, human, virus, settings, fmt), restart)
 
-    model.eval()
-    device = torch.device(device)
-    human_ids = np.array(list(human), dtype=object)
-    virus_ids = list(virus)
-    head = copy.deepcopy(model.head).double().eval()
-    human_matrix = torch.from_numpy(tower_vectors(model, "human", human, human_store, device, progress, log))
-    human_matrix = human_matrix.to(device, torch.float64)
-    chunks = [virus_ids[i : i + settings.chunk_size] for i in range(0, len(virus_ids), settings.chunk_size)]
-    parts = [parts_dir / f"chunk-{k:06d}.{fmt}" for k in range(len(chunks))]
-    done = sum(p.exists() for p in parts)
-    if done:
-        log(f"resuming: {done} of {len(chunks)} chunks of viral proteins already screened")
-    with tqdm(
-        total=len(virus_ids) * len(human_ids), desc="screening", unit="pair", unit_scale=True, disable=not progress
-    ) as bar:
-        for chunk, part in zip(chunks, parts):
-            if part.exists():
+        model.eval()
+        device = torch.device(device)
+        human_ids = np.array(list(human), dtype=object)
+        virus_ids = list(virus)
+        head = copy.deepcopy(model.head).double().eval()
+        human_matrix = torch.from_numpy(tower_vectors(model, "human", human, human_store, device, progress, log))
+        human_matrix = human_matrix.to(device, torch.float64)
+        chunks = [virus_ids[i : i + settings.chunk_size] for i in range(0, len(virus_ids), settings.chunk_size)]
+        parts = [parts_dir / f"chunk-{k:06d}.{fmt}" for k in range(len(chunks))]
+        done = sum(p.exists() for p in parts)
+        if done:
+            log(f"resuming: {done} of {len(chunks)} chunks of viral proteins already screened")
+        with tqdm(
+            total=len(virus_ids) * len(human_ids), desc="screening", unit="pair", unit_scale=True, disable=not progress
+        ) as bar:
+            for chunk, part in zip(chunks, parts):
+                if part.exists():
+                    bar.update(len(chunk) * len(human_ids))
+                    continue
+                sub = {v: virus[v] for v in chunk}
+                vv = torch.from_numpy(tower_vectors(model, "virus", sub, virus_store, device, False, log))
+                scores = head_scores_against(head, human_matrix, vv.to(device, torch.float64))
+                blocks = [_rows(scores[i], human_ids, v, info.cutoff, settings) for i, v in enumerate(chunk)]
+                _write_chunk(part, blocks, fmt)
                 bar.update(len(chunk) * len(human_ids))
-                continue
-            sub = {v: virus[v] for v in chunk}
-            vv = torch.from_numpy(tower_vectors(model, "virus", sub, virus_store, device, False, log))
-            scores = head_scores_against(head, human_matrix, vv.to(device, torch.float64))
-            blocks = [_rows(scores[i], human_ids, v, info.cutoff, settings) for i, v in enumerate(chunk)]
-            _write_chunk(part, blocks, fmt)
-            bar.update(len(chunk) * len(human_ids))
-    _join_chunks(parts, out, fmt)
-    shutil.rmtree(parts_dir)
-    return {
-        "out": str(out),
-        "viral_proteins": len(virus_ids),
-        "human_proteins": len(human_ids),
-        "pairs_scored": len(virus_ids) * len(human_ids),
-        "format": fmt,
-    }
+        _join_chunks(parts, out, fmt)
+        shutil.rmtree(parts_dir)
+        return {
+            "out": str(out),
+            "viral_proteins": len(virus_ids),
+            "human_proteins": len(human_ids),
+            "pairs_scored": len(virus_ids) * len(human_ids),
+            "format": fmt,
+        }
 
 
 SCREENING_COLUMNS: tuple[Column, ...] = (
@@ -281,37 +284,50 @@ FLAT_SPREAD = 1e-3
 """A viral protein whose calibrated probabilities vary less than this (SD over candidates) gets a warning."""
 
 
-def _screening_rows(
-    model: ScreeningModel,
-    evidence: Evidence,
-    virus_ids: list[str],
-    virus_sequences: list[str],
-    human_ids: np.ndarray,
-    settings: ScreenSettings,
-    log: Callable[[str], None],
-) -> list[dict]:
+@dataclass
+class ViralBlock:
+    """What the screening model needs of a block of viral proteins, computed once per block: their
+    similarities to the reference, the nearest reference viral protein and its global identity."""
+
+    similarities: ViralSimilarities
+    nearest: np.ndarray
+    identity: np.ndarray
+
+
+def viral_block(model: ScreeningModel, virus_sequences: list[str]) -> ViralBlock:
+    """Compare a block of viral proteins with the model's reference viral proteins."""
     from hvppi.align.kernels import pair_stats
 
     similarities = model.similarities(virus_sequences)
-    features = evidence.features(similarities)
-    raw, probability = model.score(features)
-    sw = similarities.smith_waterman
-    nearest = sw.argmax(axis=1)
-    reference = model.reference
+    nearest = similarities.smith_waterman.argmax(axis=1)
     _, identity = pair_stats(
-        virus_sequences, [reference.virus_sequences[j] for j in nearest], matrix="BLOSUM62", gap_open=11, gap_extend=1
+        virus_sequences,
+        [model.reference.virus_sequences[j] for j in nearest],
+        matrix="BLOSUM62",
+        gap_open=11,
+        gap_extend=1,
     )
+    return ViralBlock(similarities, nearest, np.asarray(identity, dtype=np.float64))
+
+
+def screening_rows(
+    model: ScreeningModel,
+    evidence: Evidence,
+    block: ViralBlock,
+    virus_ids: list[str],
+    human_ids: np.ndarray,
+    settings: ScreenSettings,
+) -> tuple[list[dict], np.ndarray]:
+    """Ranked rows (``SCREENING_COLUMNS``, plus ``_order``: the candidates' indices) of each viral protein of
+    ``block`` against the candidates of ``evidence``, and the probabilities of all their pairs."""
+    raw, probability = model.score(evidence.features(block.similarities))
+    sw = block.similarities.smith_waterman
+    nearest = block.nearest
+    reference = model.reference
     by_candidate = evidence.adjacency.tocsc()
     nearest_binds = np.asarray(evidence.adjacency[nearest].todense()) > 0
     blocks = []
     for i, virus_id in enumerate(virus_ids):
-        spread = float(probability[i].std())
-        if spread < FLAT_SPREAD:
-            log(
-                f"warning: {virus_id}: its scores barely vary (probability SD {spread:.2g}); the nearest training viral "
-                f"protein has similarity {sw[i, nearest[i]]:.2f}, so the ranking rests mostly on the human proteins' "
-                "popularity"
-            )
         order, ranks = _ranked(raw[i], settings, keep_score=probability[i])
         partner_virus = np.full(len(order), "", dtype=object)
         partner_similarity = np.zeros(len(order))
@@ -332,10 +348,38 @@ def _screening_rows(
                 "best_partner_similarity": partner_similarity,
                 "nearest_training_virus": np.full(len(order), reference.virus_ids[nearest[i]], dtype=object),
                 "nearest_similarity": np.full(len(order), float(sw[i, nearest[i]])),
-                "nearest_identity": np.full(len(order), float(identity[i])),
+                "nearest_identity": np.full(len(order), float(block.identity[i])),
                 "nearest_binds": nearest_binds[i, order].astype(np.int8),
+                "_order": order,
             }
         )
+    return blocks, probability
+
+
+def warn_flat(virus_id: str, spread: float, nearest_similarity: float, log: Callable[[str], None]) -> None:
+    """Warn about a viral protein whose probabilities barely vary (SD ``spread`` below ``FLAT_SPREAD``)."""
+    if spread < FLAT_SPREAD:
+        log(
+            f"warning: {virus_id}: its scores barely vary (probability SD {spread:.2g}); the nearest training viral "
+            f"protein has similarity {nearest_similarity:.2f}, so the ranking rests mostly on the human proteins' "
+            "popularity"
+        )
+
+
+def _screening_rows(
+    model: ScreeningModel,
+    evidence: Evidence,
+    virus_ids: list[str],
+    virus_sequences: list[str],
+    human_ids: np.ndarray,
+    settings: ScreenSettings,
+    log: Callable[[str], None],
+) -> list[dict]:
+    block = viral_block(model, virus_sequences)
+    blocks, probability = screening_rows(model, evidence, block, virus_ids, human_ids, settings)
+    sw = block.similarities.smith_waterman
+    for i, virus_id in enumerate(virus_ids):
+        warn_flat(virus_id, float(probability[i].std()), float(sw[i, block.nearest[i]]), log)
     return blocks
 
 
@@ -357,38 +401,41 @@ def screen_with_screening_model(
     """
     settings = settings or ScreenSettings()
     out = Path(out)
-    fmt = "parquet" if out.suffix == ".parquet" else "tsv"
-    parts_dir, _ = _open_parts(out, _identity(model.fingerprint(), human, virus, settings, fmt), restart)
-    longest = max((len(s) for s in model.reference.virus_sequences), default=0)
-    for virus_id, sequence in virus.items():
-        if len(sequence) > longest:
-            log(
-                f"warning: {virus_id} has {len(sequence):,} residues, more than any training viral protein "
-                f"({longest:,}); a polyprotein is best screened as its mature chains"
-            )
-    human_ids = np.array(list(human), dtype=object)
-    evidence = model.evidence(model.candidates(list(human.values())))
-    virus_ids = list(virus)
-    chunks = [virus_ids[i : i + settings.chunk_size] for i in range(0, len(virus_ids), settings.chunk_size)]
-    parts = [parts_dir / f"chunk-{k:06d}.{fmt}" for k in range(len(chunks))]
-    done = sum(p.exists() for p in parts)
-    if done:
-        log(f"resuming: {done} of {len(chunks)} chunks of viral proteins already screened")
-    with tqdm(
-        total=len(virus_ids) * len(human_ids), desc="screening", unit="pair", unit_scale=True, disable=not progress
-    ) as bar:
-        for chunk, part in zip(chunks, parts):
-            if not part.exists():
-                blocks = _screening_rows(model, evidence, chunk, [virus[v] for v in chunk], human_ids, settings, log)
-                _write_chunk(part, blocks, fmt, SCREENING_COLUMNS)
-            bar.update(len(chunk) * len(human_ids))
-    _join_chunks(parts, out, fmt, SCREENING_COLUMNS)
-    shutil.rmtree(parts_dir)
-    return {
-        "out": str(out),
-        "model": "screening",
-        "viral_proteins": len(virus_ids),
-        "human_proteins": len(human_ids),
-        "pairs_scored": len(virus_ids) * len(human_ids),
-        "format": fmt,
-    }
+    with output_lock(out):
+        fmt = "parquet" if out.suffix == ".parquet" else "tsv"
+        parts_dir, _ = _open_parts(out, _identity(model.fingerprint(), human, virus, settings, fmt), restart)
+        longest = max((len(s) for s in model.reference.virus_sequences), default=0)
+        for virus_id, sequence in virus.items():
+            if len(sequence) > longest:
+                log(
+                    f"warning: {virus_id} has {len(sequence):,} residues, more than any training viral protein "
+                    f"({longest:,}); a polyprotein is best screened as its mature chains"
+                )
+        human_ids = np.array(list(human), dtype=object)
+        evidence = model.evidence(model.candidates(list(human.values())))
+        virus_ids = list(virus)
+        chunks = [virus_ids[i : i + settings.chunk_size] for i in range(0, len(virus_ids), settings.chunk_size)]
+        parts = [parts_dir / f"chunk-{k:06d}.{fmt}" for k in range(len(chunks))]
+        done = sum(p.exists() for p in parts)
+        if done:
+            log(f"resuming: {done} of {len(chunks)} chunks of viral proteins already screened")
+        with tqdm(
+            total=len(virus_ids) * len(human_ids), desc="screening", unit="pair", unit_scale=True, disable=not progress
+        ) as bar:
+            for chunk, part in zip(chunks, parts):
+                if not part.exists():
+                    blocks = _screening_rows(
+                        model, evidence, chunk, [virus[v] for v in chunk], human_ids, settings, log
+                    )
+                    _write_chunk(part, blocks, fmt, SCREENING_COLUMNS)
+                bar.update(len(chunk) * len(human_ids))
+        _join_chunks(parts, out, fmt, SCREENING_COLUMNS)
+        shutil.rmtree(parts_dir)
+        return {
+            "out": str(out),
+            "model": "screening",
+            "viral_proteins": len(virus_ids),
+            "human_proteins": len(human_ids),
+            "pairs_scored": len(virus_ids) * len(human_ids),
+            "format": fmt,
+        }

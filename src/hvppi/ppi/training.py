@@ -15,7 +15,10 @@
 * Optionally, negatives are subsampled afresh each epoch to ``negative_ratio`` × the positives.
 
 Every epoch writes ``checkpoint.pt`` (resumable exactly: batch order and dropout are seeded from
-(seed, epoch)), appends a line to ``log.jsonl`` and, on improvement, rewrites ``model.safetensors``.
+(seed, epoch)), adds a line to ``log.jsonl`` and, on improvement, rewrites ``model.safetensors``. The
+checkpoint holds the log too and ``log.jsonl`` is rewritten from it, so a kill between the two loses no
+line (a resume restores them). The output lock (``.OUT.lock`` beside the folder) refuses a second
+training run into the same folder while one runs.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from tqdm.auto import tqdm
 from hvppi._version import __version__
 from hvppi.datasets.splits import held_out_count, stratified_parts, stratified_split
 from hvppi.io.errors import InputError
-from hvppi.io.files import atomic_path, atomic_write
+from hvppi.io.files import atomic_path, atomic_write, output_lock
 from hvppi.io.pairs import PairTable
 from hvppi.io.validation import require_choice, require_fraction, require_int, require_positive
 from hvppi.ppi.inference import encode_pairs, pad_tokens, resolve_device, sigmoid, tokenize_sequences
@@ -185,6 +188,7 @@ class _Run:
     identity: dict
     model_config: ModelConfig
     config: TrainConfig
+    log_entries: list[dict] = dataclasses.field(default_factory=list)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -207,9 +211,15 @@ class _EpochData:
 
 
 def _checkpoint_payload(
-    model: InteractionModel, optimizer: torch.optim.Optimizer, state: _State, best_state: dict, identity: dict
+    model: InteractionModel,
+    optimizer: torch.optim.Optimizer,
+    state: _State,
+    best_state: dict,
+    identity: dict,
+    log_entries: list[dict] | None = None,
 ) -> dict:
     return {
+        "log": json.dumps(log_entries or []),
         "format": "hvppi-checkpoint",
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
@@ -258,6 +268,38 @@ def train(
     config = config or TrainConfig()
     device = resolve_device(device)
     out_dir = Path(out_dir)
+    with output_lock(out_dir):
+        return _train_locked(
+            pairs,
+            sequences,
+            out_dir,
+            model_config,
+            config,
+            validation,
+            resume,
+            device,
+            progress,
+            log,
+            time_limit,
+            call_started,
+        )
+
+
+def _train_locked(
+    pairs: PairTable,
+    sequences: dict[str, str],
+    out_dir: Path,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    validation: PairTable | None,
+    resume: bool,
+    device: torch.device,
+    progress: bool,
+    log: Callable[[str], None],
+    time_limit: float | None,
+    call_started: float,
+) -> dict:
+    """The body of :func:`train`, run under the output lock of ``out_dir``."""
     train_pairs, val_pairs = _training_and_validation(pairs, validation, config)
     ids = set(train_pairs.human_ids) | set(train_pairs.virus_ids) | set(val_pairs.human_ids) | set(val_pairs.virus_ids)
     data = _EpochData(
@@ -347,10 +389,9 @@ def _resume_or_start(run: _Run, resume: bool, device: torch.device, log: Callabl
         log(
             f"resuming after epoch {state.epoch} (best validation loss {state.best_loss:.5f} at epoch {state.best_epoch})"
         )
-        if run.log_path.exists():
-            kept = [l for l in _log_lines(run.log_path) if json.loads(l)["epoch"] <= state.epoch]
-            with atomic_write(run.log_path) as fh:
-                fh.write("".join(line + "\n" for line in kept))
+        if not run.log_entries and run.log_path.exists():  # a checkpoint of an hvppi that kept no log in it
+            run.log_entries = [e for e in map(json.loads, _log_lines(run.log_path)) if e["epoch"] <= state.epoch]
+        _write_log(run)
     elif run.checkpoint_path.exists():
         raise InputError(
             "a training run is already here; use --resume to continue it or another output folder", run.out_dir
@@ -381,6 +422,7 @@ def _load_checkpoint(run: _Run, device: torch.device) -> None:
     run.state = _State(
         ckpt["epoch"], ckpt["best_loss"], ckpt["best_epoch"], ckpt["best_cutoff"], json.loads(ckpt["best_metrics"])
     )
+    run.log_entries = json.loads(ckpt.get("log", "[]"))
 
 
 def _stop_reason(state: _State, config: TrainConfig, call_started: float, time_limit: float | None) -> str | None:
@@ -400,7 +442,6 @@ def _run_epoch(run: _Run, data: _EpochData, device: torch.device, progress: bool
     chosen, train_loss, residues = _train_one_epoch(run, data, epoch, rng, device, progress)
     train_seconds = time.perf_counter() - started
     val_loss, val_metrics, _ = _evaluate(run.model, data.validation, data.tokens, device, run.config.beta)
-    improved = _record_epoch(run, epoch, val_loss, val_metrics)
     entry = {
         "epoch": epoch,
         "train_loss": train_loss,
@@ -409,10 +450,10 @@ def _run_epoch(run: _Run, data: _EpochData, device: torch.device, progress: bool
         "train_pairs": len(chosen),
         "residues_per_s": residues / train_seconds,
         "seconds": time.perf_counter() - started,
-        "best": improved,
+        "best": val_loss < run.state.best_loss,
     }
-    with open(run.log_path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(entry) + "\n")
+    improved = _record_epoch(run, epoch, val_loss, val_metrics, entry)
+    _write_log(run)
     log(
         f"epoch {epoch}: train loss {train_loss:.4f}, val loss {val_loss:.4f}, val ROC AUC "
         f"{val_metrics['roc_auc']:.4f}, PR AUC {val_metrics['pr_auc']:.4f}"
@@ -450,9 +491,17 @@ def _train_one_epoch(
     return chosen, total / len(chosen), residues
 
 
-def _record_epoch(run: _Run, epoch: int, val_loss: float, val_metrics: dict) -> bool:
+def _write_log(run: _Run) -> None:
+    """Rewrite ``log.jsonl`` (atomically) from the log entries the checkpoint holds."""
+    with atomic_write(run.log_path) as fh:
+        fh.write("".join(json.dumps(entry) + "\n" for entry in run.log_entries))
+
+
+def _record_epoch(run: _Run, epoch: int, val_loss: float, val_metrics: dict, entry: dict | None = None) -> bool:
     """Advance the state; on a new best validation loss keep the weights and rewrite the model file.
-    Always rewrite the checkpoint. Returns whether this epoch is the new best."""
+    Always rewrite the checkpoint, with the log ``entry`` of this epoch added to the log it holds (so
+    log and checkpoint are one atomic step; ``log.jsonl`` is rewritten from it). Returns whether this
+    epoch is the new best."""
     state = run.state
     state.epoch = epoch
     improved = val_loss < state.best_loss
@@ -461,8 +510,11 @@ def _record_epoch(run: _Run, epoch: int, val_loss: float, val_metrics: dict) -> 
         state.best_cutoff, state.best_metrics = val_metrics["cutoff"], val_metrics
         run.best_state = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
         _save_best(run.out_dir / MODEL, run.model_config, run.best_state, state, run.identity, run.config)
+    if entry is not None:
+        run.log_entries = [e for e in run.log_entries if e.get("epoch") != epoch] + [entry]
     with atomic_path(run.checkpoint_path) as tmp:
-        torch.save(_checkpoint_payload(run.model, run.optimizer, state, run.best_state, run.identity), tmp)
+        payload = _checkpoint_payload(run.model, run.optimizer, state, run.best_state, run.identity, run.log_entries)
+        torch.save(payload, tmp)
     return improved
 
 

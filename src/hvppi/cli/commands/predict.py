@@ -40,7 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Score the pairs and write the TSV."""
     from hvppi.ppi.inference import score_pairs, write_predictions
+    from hvppi.ppi.metrics import check_cutoff
     from hvppi.ppi.modelfile import load_screening_model, model_kind, resolve_model_path
+
+    if args.cutoff is not None:
+        check_cutoff(args.cutoff, "--cutoff")
 
     if model_kind(resolve_model_path(args.model)) == "screening":
         screening = load_screening_model(args.model)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from hvppi.ppi.screening import ScreenSettings
@@ -30,7 +30,13 @@ every training viral protein, or whose scores barely vary, is warned about.
 With a BiLSTM-attention model (--model lstm-phv-benchmark or a file of 'hvppi train'), each protein is
 encoded once and only the head runs per pair; rows are human_id, virus_id, score, call, rank. That model
 learned the benchmark's negatives and ranks human proteins almost alike for every virus (see the model
-card)."""
+card).
+
+With --dask local:N (N local worker processes) or --dask ADDRESS (a running dask.distributed scheduler,
+e.g. tcp://host:8786, or its scheduler file *.json), the screen runs as one task per tile of
+--human-block x --virus-block pairs on the workers; tiles go to OUT.tiles/ (which every worker must
+see), a re-run skips finished tiles, and OUT is the same as without --dask. Needs: pip install
+'hvppi[dask]'."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +68,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--restart", action="store_true", help="discard an unfinished screen at OUT instead of continuing it"
     )
+    parser.add_argument(
+        "--dask",
+        metavar="SPEC",
+        default=None,
+        help="run on a Dask cluster: local:N (N local worker processes) or a scheduler address or file",
+    )
+    parser.add_argument(
+        "--human-block",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="with --dask: human proteins per tile (default: 2000)",
+    )
+    parser.add_argument(
+        "--virus-block",
+        type=int,
+        default=64,
+        metavar="N",
+        help="with --dask: viral proteins per tile (default: 64)",
+    )
     add_run_options(parser)
 
 
@@ -73,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
     from hvppi.ppi.vectors import VectorStore
 
     settings = ScreenSettings(top_k=args.top_k, min_score=args.min_score)
+    if args.dask:
+        return _run_dask(args, settings)
     if model_kind(resolve_model_path(args.model)) == "screening":
         return _run_screening(args, settings)
     model, info, device = load_model_for(args)
@@ -127,5 +155,41 @@ def _run_screening(args: argparse.Namespace, settings: ScreenSettings) -> int:
         restart=args.restart,
         log=log,
     )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _run_dask(args: argparse.Namespace, settings: ScreenSettings) -> int:
+    from hvppi.io.sequences import read_sequences
+    from hvppi.ppi.distributed import dask_client, screen_distributed
+    from hvppi.ppi.modelfile import load_model, load_screening_model, model_kind, resolve_model_path
+
+    if args.human_vectors or args.virus_vectors:
+        raise ValueError("--human-vectors/--virus-vectors are not used with --dask (each tile's workers encode)")
+    info = None
+    model: Any
+    if model_kind(resolve_model_path(args.model)) == "screening":
+        model = load_screening_model(args.model)
+        if args.threads:
+            model.config = replace(model.config, threads=args.threads)
+    else:
+        model, info = load_model(args.model)
+    virus = read_sequences(args.virus, allow_duplicates=False)
+    human = read_sequences(args.human, allow_duplicates=False)
+    with dask_client(args.dask, log=log) as client:
+        summary = screen_distributed(
+            client,
+            model,
+            virus,
+            human,
+            args.out,
+            settings,
+            info=info,
+            human_block=args.human_block,
+            virus_block=args.virus_block,
+            progress=not args.quiet,
+            restart=args.restart,
+            log=log,
+        )
     print(json.dumps(summary, indent=2))
     return 0

@@ -1,0 +1,271 @@
+"use strict";
+// The hvppi page: submit FASTA, follow the job, show ranked tables and attention profiles.
+// Talks only to this server's /api (see README "Web page").
+
+const $ = (id) => document.getElementById(id);
+const NUMERIC = new Set(["rank", "score", "probability", "best_partner_similarity", "nearest_similarity", "nearest_identity", "nearest_binds"]);
+const SHOWN_ROWS = 500;
+const state = { config: null, job: null, columns: [], rows: [], byProtein: new Map(), sort: { column: "rank", desc: false }, selected: null };
+
+function showMessage(text) {
+  const box = $("message");
+  box.textContent = text;
+  box.hidden = !text;
+}
+
+async function api(path, options) {
+  let response;
+  try {
+    response = await fetch(path, options);
+  } catch (err) {
+    throw new Error("the server did not answer (" + err.message + ")");
+  }
+  let body = null;
+  try { body = await response.json(); } catch (err) { body = null; }
+  if (!response.ok) {
+    throw new Error((body && body.error) || ("HTTP " + response.status));
+  }
+  return body;
+}
+
+function megabytes(n) { return (n / 1e6).toFixed(1) + " MB"; }
+
+async function loadConfig() {
+  try {
+    const c = await api("/api/config");
+    state.config = c;
+    $("server-info").textContent = "Screening model " + c.model + " against " + c.human_proteins.toLocaleString() + " human proteins (" + c.human_source + ").";
+    $("limits").textContent = "at most " + c.limits.max_proteins + " proteins, " + c.limits.max_residues.toLocaleString() + " residues each, " + megabytes(c.limits.max_body_bytes) + " per submission";
+    $("attention-model").textContent = c.attention_model;
+    for (const [i, ex] of c.examples.entries()) {
+      const opt = document.createElement("option");
+      opt.value = String(i);
+      opt.textContent = ex.name;
+      $("example").appendChild(opt);
+    }
+  } catch (err) {
+    $("server-info").textContent = "cannot reach the server: " + err.message;
+  }
+}
+
+async function submit(event) {
+  event.preventDefault();
+  showMessage("");
+  const form = new FormData();
+  const file = $("file").files[0];
+  if (file) {
+    const limit = state.config ? state.config.limits.max_body_bytes : Infinity;
+    if (file.size > limit) {
+      showMessage(file.name + ": the file is " + megabytes(file.size) + "; this server takes at most " + megabytes(limit));
+      return;
+    }
+    form.append("file", file, file.name);
+  } else {
+    form.append("fasta", $("fasta").value);
+  }
+  $("submit").disabled = true;
+  try {
+    const status = await api("/api/jobs", { method: "POST", body: form });
+    location.hash = "job=" + status.id;
+    follow(status.id);
+  } catch (err) {
+    showMessage(err.message);
+  } finally {
+    $("submit").disabled = false;
+  }
+}
+
+function showStatus(s) {
+  $("job-section").hidden = false;
+  $("job-section").dataset.state = s.state;
+  $("job-id").textContent = s.id;
+  $("progress").max = Math.max(s.total, 1);
+  $("progress").value = s.state === "done" ? Math.max(s.total, 1) : s.done;
+  let text = s.state;
+  if (s.state === "queued") text = "queued" + (s.position ? " (position " + s.position + ")" : "");
+  if (s.state === "running") text = "running: " + s.done + " of " + s.total + " viral proteins screened";
+  if (s.state === "done") text = "done: " + s.total + " viral protein" + (s.total === 1 ? "" : "s") + " screened";
+  if (s.state === "failed") text = "failed: " + s.error;
+  $("job-state").textContent = text;
+  const list = $("warnings");
+  list.replaceChildren();
+  for (const w of s.warnings || []) {
+    const li = document.createElement("li");
+    li.textContent = w;
+    list.appendChild(li);
+  }
+}
+
+async function follow(jobId) {
+  state.job = jobId;
+  $("results-section").hidden = true;
+  $("attention-section").hidden = true;
+  while (state.job === jobId) {
+    let s;
+    try {
+      s = await api("/api/jobs/" + jobId);
+    } catch (err) {
+      showMessage(err.message);
+      return;
+    }
+    showStatus(s);
+    if (s.state === "done") { await loadResults(jobId); return; }
+    if (s.state === "failed") { showMessage(s.error); return; }
+    await new Promise((r) => setTimeout(r, 400));
+  }
+}
+
+async function loadResults(jobId) {
+  const data = await api("/api/jobs/" + jobId + "/results");
+  state.columns = data.columns;
+  state.byProtein = new Map();
+  const vi = data.columns.indexOf("virus_id");
+  for (const row of data.rows) {
+    if (!state.byProtein.has(row[vi])) state.byProtein.set(row[vi], []);
+    state.byProtein.get(row[vi]).push(row);
+  }
+  const select = $("protein");
+  select.replaceChildren();
+  for (const [pid, rows] of state.byProtein) {
+    const opt = document.createElement("option");
+    opt.value = pid;
+    opt.textContent = pid + " (" + rows.length.toLocaleString() + " human proteins)";
+    select.appendChild(opt);
+  }
+  $("download-tsv").href = "/api/jobs/" + jobId + "/results.tsv";
+  $("download-parquet").href = "/api/jobs/" + jobId + "/results.parquet";
+  state.sort = { column: "rank", desc: false };
+  $("results-section").hidden = false;
+  renderTable();
+}
+
+function formatCell(column, value) {
+  if (typeof value === "number" && !Number.isInteger(value)) {
+    return column === "score" ? value.toFixed(3) : value.toFixed(4);
+  }
+  return String(value);
+}
+
+function renderTable() {
+  const cols = state.columns;
+  const thead = $("results").tHead;
+  thead.replaceChildren();
+  const tr = document.createElement("tr");
+  cols.forEach((c, i) => {
+    const th = document.createElement("th");
+    th.textContent = c;
+    th.dataset.column = c;
+    if (state.sort.column === c) th.className = state.sort.desc ? "sorted-desc" : "sorted-asc";
+    th.addEventListener("click", () => {
+      state.sort = { column: c, desc: state.sort.column === c ? !state.sort.desc : NUMERIC.has(c) && c !== "rank" };
+      renderTable();
+    });
+    tr.appendChild(th);
+  });
+  thead.appendChild(tr);
+
+  const rows = state.byProtein.get($("protein").value) || [];
+  const needle = $("filter").value.trim().toLowerCase();
+  const minP = parseFloat($("min-probability").value) || 0;
+  const pi = cols.indexOf("probability");
+  let kept = rows.filter((r) => (!needle || r.some((v) => String(v).toLowerCase().includes(needle))) && (pi < 0 || r[pi] >= minP));
+  const si = cols.indexOf(state.sort.column);
+  const sign = state.sort.desc ? -1 : 1;
+  kept = kept.slice().sort((a, b) => (a[si] < b[si] ? -1 : a[si] > b[si] ? 1 : 0) * sign);
+  const tbody = $("results").tBodies[0];
+  tbody.replaceChildren();
+  const hi = cols.indexOf("human_id");
+  const vi = cols.indexOf("virus_id");
+  for (const r of kept.slice(0, SHOWN_ROWS)) {
+    const row = document.createElement("tr");
+    r.forEach((v, i) => {
+      const td = document.createElement("td");
+      td.textContent = formatCell(cols[i], v);
+      if (NUMERIC.has(cols[i])) td.className = "num";
+      row.appendChild(td);
+    });
+    row.addEventListener("click", () => {
+      for (const other of tbody.querySelectorAll("tr.selected")) other.classList.remove("selected");
+      row.classList.add("selected");
+      showAttention(r[vi], r[hi]);
+    });
+    tbody.appendChild(row);
+  }
+  $("table-info").textContent = "showing " + Math.min(kept.length, SHOWN_ROWS).toLocaleString() + " of " + kept.length.toLocaleString() + " rows" + (kept.length < rows.length ? " (filtered from " + rows.length.toLocaleString() + ")" : "") + "; click a column to sort, a row for its attention profile";
+}
+
+const SVG = "http://www.w3.org/2000/svg";
+function svgElement(name, attrs) {
+  const el = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  return el;
+}
+
+function plotProfile(container, title, protein, colour) {
+  container.replaceChildren();
+  const h = document.createElement("h3");
+  h.textContent = title + ": " + protein.id + " (" + protein.sequence.length.toLocaleString() + " residues)";
+  container.appendChild(h);
+  const w = protein.attention;
+  const width = 1000, height = 180, left = 50, right = 10, top = 10, bottom = 30;
+  const max = Math.max(...w, 1 / w.length) * 1.05;
+  const x = (i) => left + ((width - left - right) * i) / Math.max(w.length - 1, 1);
+  const y = (v) => top + (height - top - bottom) * (1 - v / max);
+  const svg = svgElement("svg", { viewBox: "0 0 " + width + " " + height, role: "img", "aria-label": title + " attention" });
+  svg.appendChild(svgElement("line", { x1: left, y1: y(0), x2: width - right, y2: y(0), stroke: "#999" }));
+  svg.appendChild(svgElement("line", { x1: left, y1: top, x2: left, y2: y(0), stroke: "#999" }));
+  svg.appendChild(svgElement("line", { x1: left, y1: y(1 / w.length), x2: width - right, y2: y(1 / w.length), stroke: "#888", "stroke-dasharray": "4 3" }));
+  let d = "";
+  w.forEach((v, i) => { d += (i ? "L" : "M") + x(i).toFixed(1) + " " + y(v).toFixed(1); });
+  d += "L" + x(w.length - 1).toFixed(1) + " " + y(0).toFixed(1) + "L" + x(0).toFixed(1) + " " + y(0).toFixed(1) + "Z";
+  svg.appendChild(svgElement("path", { d: d, fill: colour, "fill-opacity": 0.35, stroke: colour, "stroke-width": 1 }));
+  const ticks = 5;
+  for (let k = 0; k <= ticks; k++) {
+    const pos = Math.round(((w.length - 1) * k) / ticks);
+    const t = svgElement("text", { x: x(pos), y: height - 10, "text-anchor": "middle", "font-size": 11, fill: "#444" });
+    t.textContent = String(pos + 1);
+    svg.appendChild(t);
+  }
+  const label = svgElement("text", { x: 4, y: top + 10, "font-size": 11, fill: "#444" });
+  label.textContent = max.toPrecision(2);
+  svg.appendChild(label);
+  const peak = w.indexOf(Math.max(...w));
+  const cap = svgElement("title", {});
+  cap.textContent = "highest attention at residue " + (peak + 1) + " (" + protein.sequence[peak] + ")";
+  svg.appendChild(cap);
+  container.appendChild(svg);
+}
+
+async function showAttention(virusId, humanId) {
+  $("attention-section").hidden = false;
+  $("attention-title").textContent = virusId + " × " + humanId + " (computing …)";
+  try {
+    const q = "?virus_id=" + encodeURIComponent(virusId) + "&human_id=" + encodeURIComponent(humanId);
+    const a = await api("/api/jobs/" + state.job + "/attention" + q);
+    plotProfile($("attention-virus"), "viral protein", a.virus, "#c62828");
+    plotProfile($("attention-human"), "human protein", a.human, "#283593");
+    $("attention-title").textContent = virusId + " × " + humanId;
+  } catch (err) {
+    $("attention-title").textContent = virusId + " × " + humanId;
+    showMessage(err.message);
+  }
+}
+
+function init() {
+  loadConfig();
+  $("job-form").addEventListener("submit", submit);
+  $("example").addEventListener("change", () => {
+    const i = $("example").value;
+    if (i !== "" && state.config) {
+      $("fasta").value = state.config.examples[Number(i)].fasta;
+      $("file").value = "";
+    }
+  });
+  $("file").addEventListener("change", () => { if ($("file").files.length) $("example").value = ""; });
+  for (const id of ["protein", "min-probability"]) $(id).addEventListener("change", renderTable);
+  $("filter").addEventListener("input", renderTable);
+  const m = /job=([0-9a-f]{32})/.exec(location.hash);
+  if (m) follow(m[1]);
+}
+
+document.addEventListener("DOMContentLoaded", init);

@@ -1,0 +1,390 @@
+"""``hvppi serve``: the job folder, the HTTP API and the page in headless Chromium.
+
+The server runs as a subprocess on a free loopback port against 200 human proteins of the benchmark.
+The browser test needs Selenium and Debian's ``chromium`` and ``chromium-driver`` (scripts/setup.sh
+installs them as root); without them it is skipped, with the reason.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi", reason="the web extra (fastapi, uvicorn, python-multipart) is not installed")
+pytest.importorskip("uvicorn", reason="the web extra (fastapi, uvicorn, python-multipart) is not installed")
+
+from conftest import BENCHMARK, REPO
+from hvppi.io.errors import InputError
+from hvppi.web.jobs import JobStore, Limits, parse_fasta
+
+SCREENSHOT = Path(os.environ.get("HVPPI_SCREENSHOT") or "/tmp/hvppi-serve.png")
+"""Where the browser test saves its screenshot; HVPPI_SCREENSHOT=docs/images/serve.png refreshes the README's."""
+TINY = ["MSDNGPQNQRNAPRITFGGPSDSTGSNQNG", "MKTAYIAKQRQISFVKSHFSRQLEERLGLI", "MADEEKLPPGWEKRMSRSSGRVYYFNHITN"]
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _fasta(records: dict[str, str]) -> str:
+    return "".join(f">{pid}\n{seq}\n" for pid, seq in records.items())
+
+
+def _multipart(fields: dict[str, str], files: dict[str, tuple[str, bytes]] | None = None) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    out = io.BytesIO()
+    for name, value in fields.items():
+        out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    for name, (filename, data) in (files or {}).items():
+        out.write(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n".encode()
+        )
+        out.write(data + b"\r\n")
+    out.write(f"--{boundary}--\r\n".encode())
+    return out.getvalue(), f"multipart/form-data; boundary={boundary}"
+
+
+def _request(url: str, data: bytes | None = None, content_type: str | None = None) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, data=data, method="POST" if data is not None else "GET")
+    if content_type:
+        req.add_header("Content-Type", content_type)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _submit(base: str, fasta: str) -> tuple[int, dict]:
+    body, kind = _multipart({"fasta": fasta})
+    status, data = _request(base + "/api/jobs", body, kind)
+    return status, json.loads(data)
+
+
+def _wait(base: str, job_id: str, timeout: float = 120) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = json.loads(_request(f"{base}/api/jobs/{job_id}")[1])
+        if status["state"] in ("done", "failed"):
+            return status
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} did not finish in {timeout} s")
+
+
+def _cli_screen(virus: Path, human: Path, out: Path) -> str:
+    from hvppi.cli import main
+
+    assert main(["screen", "--virus", str(virus), "--human", str(human), "--out", str(out), "--quiet"]) == 0
+    return out.read_text()
+
+
+# ------------------------------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory, benchmark_sequences):
+    """200 human and 2 viral proteins of the benchmark's test pairs, as FASTA files."""
+    human_ids: list[str] = []
+    virus_ids: list[str] = []
+    with open(BENCHMARK / "protein_pair_label_test.txt") as fh:
+        for line in fh:
+            h, v = line.split("\t")[:2]
+            if h not in human_ids and len(human_ids) < 200:
+                human_ids.append(h)
+            if v not in virus_ids and len(virus_ids) < 2 and len(benchmark_sequences[v]) < 600:
+                virus_ids.append(v)
+    folder = tmp_path_factory.mktemp("serve-inputs")
+    human = folder / "human.fasta"
+    virus = folder / "virus.fasta"
+    human.write_text(_fasta({h: benchmark_sequences[h] for h in human_ids}))
+    virus.write_text(_fasta({v: benchmark_sequences[v] for v in virus_ids}))
+    return {"human": human, "virus": virus, "folder": folder}
+
+
+class Server:
+    def __init__(self, human: Path, jobs: Path, log: Path) -> None:
+        command = [sys.executable, "-m", "hvppi.cli", "serve", "--port", "0", "--human", str(human)]
+        command += ["--jobs", str(jobs), "--workers", "4"]
+        self.log = log
+        self._stderr = open(log, "w")  # noqa: SIM115 (closed in stop)
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=self._stderr, text=True, cwd=REPO)
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [lines.put(x) for x in self.process.stdout], daemon=True).start()  # type: ignore[union-attr]
+        deadline = time.monotonic() + 90
+        self.url = ""
+        while not self.url:
+            try:
+                line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+            except queue.Empty:
+                self.stop()
+                raise AssertionError(f"hvppi serve did not start: {log.read_text()}") from None
+            if line.startswith("hvppi serve: http://"):
+                self.url = line.split(": ", 1)[1].strip().rstrip("/")
+
+    def alive(self) -> bool:
+        return self.process.poll() is None and _request(self.url + "/api/health")[0] == 200
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self._stderr.close()
+
+
+@pytest.fixture(scope="module")
+def server(inputs):
+    running = Server(inputs["human"], inputs["folder"] / "jobs", inputs["folder"] / "server.log")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def expected(inputs):
+    """``hvppi screen`` of the two viral proteins against the 200 human proteins."""
+    return _cli_screen(inputs["virus"], inputs["human"], inputs["folder"] / "cli.tsv")
+
+
+# ------------------------------------------------------------------------------------------ jobs, no server
+
+
+def test_parse_fasta_gives_the_cli_messages_naming_the_record(tmp_path):
+    limits = Limits(max_residues=50, max_proteins=2)
+    assert parse_fasta(b">a desc\nMKV\nLL\n", None, limits, tmp_path) == {"a": "MKVLL"}
+    cases = {
+        b"": "pasted text: no sequences found",
+        b">x\nMKJV\n": "pasted text, line 2, ID 'x': unknown amino-acid letter 'J' at position 3",
+        b">x\n\n>y\nMK\n": "pasted text, line 1, ID 'x': empty sequence",
+        b">x\nMK\n>x\nMK\n": "pasted text, line 3, ID 'x': duplicate ID",
+        b">x\n" + b"M" * 60 + b"\n": "pasted text, ID 'x': 60 residues, more than this server's limit of 50",
+        b">a\nM\n>b\nM\n>c\nM\n": "pasted text: 3 viral proteins; this server takes at most 2",
+    }
+    for data, message in cases.items():
+        with pytest.raises(InputError) as info:
+            parse_fasta(data, None, limits, tmp_path)
+        assert str(info.value).startswith(message), str(info.value)
+    with pytest.raises(InputError, match=r"^evil.fa, line 2, ID 'x'"):
+        parse_fasta(b">x\nMK1\n", "../../etc/evil.fa", limits, tmp_path)
+    assert list(tmp_path.iterdir()) == []  # the scratch files are gone
+
+
+def test_job_store_queues_and_recovers_finished_and_unfinished_jobs(tmp_path):
+    calls = []
+
+    def runner(virus, out, log):
+        calls.append(next(iter(virus)))
+        out.write_text("virus_id\tn\n" + "".join(f"{v}\t{len(s)}\n" for v, s in virus.items()))
+
+    store = JobStore(tmp_path, runner, workers=2)
+    ids = [store.submit({f"v{k}": "MK" * (k + 1), f"w{k}": "M"}) for k in range(5)]
+    assert store.wait(30)
+    for k, job_id in enumerate(ids):
+        assert store.status(job_id)["state"] == "done"
+        assert (tmp_path / job_id / "results.tsv").read_text() == f"virus_id\tn\nv{k}\t{2 * k + 2}\nw{k}\t1\n"
+    store.close()
+    # an unfinished job (as if the server stopped mid-way) is continued; finished ones are kept as they are
+    status = json.loads((tmp_path / ids[0] / "status.json").read_text())
+    status.update(state="running", done=0)
+    (tmp_path / ids[0] / "status.json").write_text(json.dumps(status))
+    (tmp_path / ids[0] / "results.tsv").unlink()
+    calls.clear()
+    again = JobStore(tmp_path, runner)
+    assert again.wait(30)
+    assert calls == ["v0", "w0"]
+    assert all(again.status(j)["state"] == "done" for j in ids)
+    assert again.folder("../" + ids[0]) is None and again.status("x" * 32) is None
+    again.close()
+
+
+# ------------------------------------------------------------------------------------------ HTTP API
+
+
+def test_api_job_matches_hvppi_screen_and_serves_attention_and_parquet(server, inputs, expected):
+    status, job = _submit(server.url, inputs["virus"].read_text())
+    assert status == 201, job
+    assert _wait(server.url, job["id"])["state"] == "done"
+    code, tsv = _request(f"{server.url}/api/jobs/{job['id']}/results.tsv")
+    assert code == 200 and tsv.decode() == expected
+    results = json.loads(_request(f"{server.url}/api/jobs/{job['id']}/results")[1])
+    first = expected.splitlines()[1].split("\t")
+    assert results["rows"][0][:3] == [first[0], first[1], 1]
+    code, data = _request(f"{server.url}/api/jobs/{job['id']}/attention?virus_id={first[0]}&human_id={first[1]}")
+    attention = json.loads(data)
+    assert code == 200 and attention["model"] == "lstm-phv-benchmark"
+    for tower in ("virus", "human"):
+        weights = attention[tower]["attention"]
+        assert len(weights) == len(attention[tower]["sequence"]) and abs(sum(weights) - 1) < 1e-4
+    pq = pytest.importorskip("pyarrow.parquet")
+    code, data = _request(f"{server.url}/api/jobs/{job['id']}/results.parquet")
+    table = pq.read_table(io.BytesIO(data))
+    assert code == 200 and table.num_rows == len(expected.splitlines()) - 1
+    assert table.column("human_id").to_pylist()[0] == first[1]
+
+
+def test_api_refuses_bad_input_and_paths_and_stays_up(server):
+    assert _submit(server.url, "")[1]["error"] == "pasted text: no sequences found"
+    assert _submit(server.url, ">ok\nMKB\n")[0] == 201  # B (D or N) is a letter the CLI takes too
+    status, body = _submit(server.url, ">p1\nMKVL*\n")
+    assert (
+        status == 400 and body["error"] == "pasted text, line 2, ID 'p1': unknown amino-acid letter '*' at position 5"
+    )
+    status, body = _submit(server.url, ">long\n" + "M" * 100_000 + "\n")
+    assert status == 400 and "100,000 residues, more than this server's limit" in body["error"]
+    big, kind = _multipart({}, {"file": ("big.fasta", b">x\n" + b"M" * 10_000_000)})
+    status, data = _request(server.url + "/api/jobs", big, kind)
+    assert status == 413 and "at most 2.0 MB" in json.loads(data)["error"]
+    for path in (
+        "/api/jobs/..%2F..%2Fetc%2Fpasswd",
+        "/api/jobs/" + "0" * 32,
+        "/static/../jobs.py",
+        "/docs",
+        "/openapi.json",
+    ):
+        assert _request(server.url + path)[0] == 404, path
+    assert server.alive()
+
+
+def test_fifty_concurrent_submissions_all_finish_correctly(server, inputs):
+    tiny = {f"tiny{k}": seq for k, seq in enumerate(TINY)}
+    (inputs["folder"] / "tiny.fasta").write_text(_fasta(tiny))
+    reference = _cli_screen(inputs["folder"] / "tiny.fasta", inputs["human"], inputs["folder"] / "tiny.tsv")
+    header, *rows = reference.splitlines(keepends=True)
+    want = {pid: header + "".join(r for r in rows if r.startswith(pid + "\t")) for pid in tiny}
+    names = [f"tiny{k % len(TINY)}" for k in range(50)]
+    with ThreadPoolExecutor(50) as pool:
+        submitted = list(pool.map(lambda name: _submit(server.url, _fasta({name: tiny[name]})), names))
+    assert all(status == 201 for status, _ in submitted)
+    for name, (_, job) in zip(names, submitted):
+        assert _wait(server.url, job["id"])["state"] == "done"
+        assert _request(f"{server.url}/api/jobs/{job['id']}/results.tsv")[1].decode() == want[name]
+    assert server.alive()
+
+
+# ------------------------------------------------------------------------------------------ the page
+
+
+def _browser(download_dir: Path, profile: Path):
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
+    chromium = next((shutil.which(n) for n in ("chromium", "chromium-browser") if shutil.which(n)), None)
+    driver = next((p for p in ("/usr/bin/chromedriver", shutil.which("chromedriver")) if p and os.path.exists(p)), None)
+    if chromium is None or driver is None:
+        pytest.skip("Chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--no-first-run",
+        "--window-size=1280,1900",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(flag)
+    options.add_experimental_option(
+        "prefs", {"download.default_directory": str(download_dir), "download.prompt_for_download": False}
+    )
+    from selenium.webdriver.chrome.service import Service
+
+    browser = webdriver.Chrome(options=options, service=Service(executable_path=driver))
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(download_dir)})
+    return browser
+
+
+def test_page_screens_shows_attention_downloads_and_reports_bad_input(server, inputs, expected, tmp_path):
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser = _browser(downloads, tmp_path / "profile")
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 60)
+    try:
+        browser.get(server.url + "/")
+        wait.until(lambda b: "human proteins" in b.find_element(By.ID, "server-info").text)
+        browser.find_element(By.ID, "fasta").send_keys(inputs["virus"].read_text())
+        browser.find_element(By.ID, "submit").click()
+        wait.until(lambda b: b.find_element(By.ID, "job-section").get_attribute("data-state") == "done")
+        wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#results tbody tr")))
+        top = browser.find_element(By.CSS_SELECTOR, "#results tbody tr")
+        cells = [td.text for td in top.find_elements(By.TAG_NAME, "td")]
+        first = expected.splitlines()[1].split("\t")
+        assert cells[:3] == [first[0], first[1], "1"]
+        # sort by human ID (descending after a second click), then filter, then back to rank order
+        header = browser.find_element(By.CSS_SELECTOR, "#results th[data-column='human_id']")
+        header.click()
+        ids = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#results tbody tr td:nth-child(2)")]
+        assert ids == sorted(ids)
+        browser.find_element(By.ID, "filter").send_keys(first[1])
+        assert [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#results tbody tr td:nth-child(2)")] == [
+            first[1]
+        ]
+        browser.find_element(By.ID, "filter").clear()
+        browser.find_element(By.CSS_SELECTOR, "#results th[data-column='rank']").click()
+        browser.find_element(By.CSS_SELECTOR, "#results tbody tr").click()
+        wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#attention-human svg path"))
+        assert browser.find_elements(By.CSS_SELECTOR, "#attention-virus svg path")
+        assert first[1] in browser.find_element(By.ID, "attention-human").text
+        browser.find_element(By.ID, "download-tsv").click()
+        deadline = time.monotonic() + 30
+        while not [p for p in downloads.glob("*.tsv")] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        downloaded = list(downloads.glob("*.tsv"))
+        assert len(downloaded) == 1 and downloaded[0].read_text() == expected
+        browser.execute_script("document.getElementById('attention-section').scrollIntoView()")
+        browser.execute_script("window.scrollTo(0, 0)")
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        assert browser.save_screenshot(str(SCREENSHOT))
+
+        def message_after(action) -> str:
+            browser.execute_script("document.getElementById('message').hidden = true")
+            action()
+            wait.until(lambda b: b.find_element(By.ID, "message").is_displayed())
+            return browser.find_element(By.ID, "message").text
+
+        def paste(text: str):
+            def action():
+                browser.execute_script(
+                    "document.getElementById('fasta').value = arguments[0]; document.getElementById('file').value = '';",
+                    text,
+                )
+                browser.find_element(By.ID, "submit").click()
+
+            return action
+
+        assert message_after(paste("")) == "pasted text: no sequences found"
+        assert message_after(paste(">bad protein\nMKVLJQ\n")) == (
+            "pasted text, line 2, ID 'bad': unknown amino-acid letter 'J' at position 5"
+        )
+        assert "100,000 residues, more than this server's limit" in message_after(paste(">huge\n" + "A" * 100_000))
+        big = tmp_path / "big.fasta"
+        big.write_bytes(b">x\n" + b"M" * 10_000_000)
+
+        def upload():
+            browser.find_element(By.ID, "file").send_keys(str(big))
+            browser.find_element(By.ID, "submit").click()
+
+        assert message_after(upload) == "big.fasta: the file is 10.0 MB; this server takes at most 2.0 MB"
+        assert server.alive()
+    finally:
+        browser.quit()
