@@ -44,8 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from hvppi.io.errors import InputError
-from hvppi.io.files import atomic_path, atomic_write, output_lock
+from hvppi.io.files import atomic_path, output_lock
 from hvppi.io.validation import require_int
 from hvppi.ppi.screen_model import Evidence, ScreeningModel
 from hvppi.ppi.screening import (
@@ -57,6 +56,7 @@ from hvppi.ppi.screening import (
     ViralBlock,
     _digest,
     _join_chunks,
+    _open_parts,
     _ranked,
     _rows,
     _write_chunk,
@@ -259,61 +259,7 @@ def _blocks(n: int, size: int) -> list[tuple[int, int]]:
     return [(start, min(start + size, n)) for start in range(0, n, size)]
 
 
-def _open_tiles(out: Path, identity: dict, restart: bool) -> Path:
-    tiles_dir = out.with_name(out.name + ".tiles")
-    manifest = tiles_dir / "screen.json"
-    if tiles_dir.exists():
-        previous = json.loads(manifest.read_text()) if manifest.exists() else None
-        if restart:
-            shutil.rmtree(tiles_dir)
-        elif previous != identity:
-            raise InputError(
-                "an unfinished distributed screen with other inputs, settings or model is here; rerun with --restart "
-                "to discard it",
-                tiles_dir,
-            )
-    tiles_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_write(manifest) as fh:
-        json.dump(identity, fh)
-    return tiles_dir
-
-
 def screen_distributed(
-    client: Any,
-    model: Any,
-    virus: dict[str, str],
-    human: dict[str, str],
-    out: str | Path,
-    settings: ScreenSettings | None = None,
-    info: Any = None,
-    human_block: int = 2000,
-    virus_block: int = 64,
-    progress: bool = True,
-    restart: bool = False,
-    log: Callable[[str], None] = print,
-    on_tile: Callable[[str], None] | None = None,
-) -> dict:
-    """Screen every viral × human pair on the workers of ``client``, holding the output lock of ``out``
-    (see :func:`_screen_distributed`)."""
-    with output_lock(Path(out)):
-        return _screen_distributed(
-            client=client,
-            model=model,
-            virus=virus,
-            human=human,
-            out=out,
-            settings=settings,
-            info=info,
-            human_block=human_block,
-            virus_block=virus_block,
-            progress=progress,
-            restart=restart,
-            log=log,
-            on_tile=on_tile,
-        )
-
-
-def _screen_distributed(
     client: Any,
     model: Any,
     virus: dict[str, str],
@@ -338,149 +284,151 @@ def _screen_distributed(
     called with the path of each tile as it finishes (an exception from it stops the screen; the
     tiles on disk are kept for a re-run). See the module docstring.
     """
-    try:
-        from distributed import as_completed
-    except ImportError:
-        raise ValueError(DASK_MISSING) from None
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        raise ValueError(DASK_MISSING) from None
-    require_int("human_block", human_block, minimum=1)
-    require_int("virus_block", virus_block, minimum=1)
-    settings = settings or ScreenSettings()
     out = Path(out)
-    fmt = "parquet" if out.suffix == ".parquet" else "tsv"
-    screening = isinstance(model, ScreeningModel)
-    if screening:
-        fingerprint, cutoff, columns = model.fingerprint(), 0.0, SCREENING_COLUMNS
-        longest = max((len(s) for s in model.reference.virus_sequences), default=0)
-        for virus_id, sequence in virus.items():
-            if len(sequence) > longest:
-                log(
-                    f"warning: {virus_id} has {len(sequence):,} residues, more than any training viral protein "
-                    f"({longest:,}); a polyprotein is best screened as its mature chains"
+    with output_lock(out):
+        try:
+            from distributed import as_completed
+        except ImportError:
+            raise ValueError(DASK_MISSING) from None
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ValueError(DASK_MISSING) from None
+        require_int("human_block", human_block, minimum=1)
+        require_int("virus_block", virus_block, minimum=1)
+        settings = settings or ScreenSettings()
+        fmt = "parquet" if out.suffix == ".parquet" else "tsv"
+        screening = isinstance(model, ScreeningModel)
+        if screening:
+            fingerprint, cutoff, columns = model.fingerprint(), 0.0, SCREENING_COLUMNS
+            longest = max((len(s) for s in model.reference.virus_sequences), default=0)
+            for virus_id, sequence in virus.items():
+                if len(sequence) > longest:
+                    log(
+                        f"warning: {virus_id} has {len(sequence):,} residues, more than any training viral protein "
+                        f"({longest:,}); a polyprotein is best screened as its mature chains"
+                    )
+        else:
+            if info is None:
+                raise ValueError("screen_distributed needs the ModelInfo of a BiLSTM-attention model (info=...)")
+            model.eval()
+            fingerprint, cutoff, columns = info.file_sha256, float(info.cutoff), LSTM_COLUMNS
+        identity = {
+            "model_sha256": fingerprint,
+            "human": _digest(human),
+            "virus": _digest(virus),
+            "top_k": settings.top_k,
+            "min_score": settings.min_score,
+            "human_block": human_block,
+            "virus_block": virus_block,
+            "format": fmt,
+        }
+        tiles_dir = _open_parts(out, identity, restart, suffix=".tiles")[0]
+        human_ids, human_seqs = list(human), list(human.values())
+        virus_ids, virus_seqs = list(virus), list(virus.values())
+        h_blocks, v_blocks = _blocks(len(human_ids), human_block), _blocks(len(virus_ids), virus_block)
+
+        def tile_path(vb: int, hb: int) -> str:
+            return str(tiles_dir / f"tile-v{vb:06d}-h{hb:06d}.parquet")
+
+        def merged_path(vb: int) -> str:
+            return str(tiles_dir / f"merged-v{vb:06d}.{fmt}")
+
+        todo = [
+            (vb, hb)
+            for vb in range(len(v_blocks))
+            if not os.path.exists(merged_path(vb))
+            for hb in range(len(h_blocks))
+            if not os.path.exists(tile_path(vb, hb))
+        ]
+        n_tiles = len(v_blocks) * len(h_blocks)
+        if tiles_dir.exists() and len(todo) < n_tiles:
+            log(f"resuming: {n_tiles - len(todo)} of {n_tiles} tiles already screened")
+        started = time.perf_counter()
+        futures: list[Any] = []
+        try:
+            model_future = client.scatter(ShippedModel(model), broadcast=True, hash=False) if todo else None
+            human_parts = {
+                hb: client.submit(prepare_human_block, model_future, human_seqs[slice(*h_blocks[hb])], pure=False)
+                for hb in sorted({hb for _, hb in todo})
+            }
+            virus_parts = {
+                vb: client.submit(prepare_virus_block, model_future, virus_seqs[slice(*v_blocks[vb])], pure=False)
+                for vb in sorted({vb for vb, _ in todo})
+            }
+            tiles: dict[tuple[int, int], Any] = {}
+            for vb, hb in todo:
+                (h0, h1), (v0, v1) = h_blocks[hb], v_blocks[vb]
+                tiles[vb, hb] = client.submit(
+                    score_tile,
+                    model_future,
+                    human_parts[hb],
+                    virus_parts[vb],
+                    human_ids[h0:h1],
+                    h0,
+                    virus_ids[v0:v1],
+                    v0,
+                    settings,
+                    cutoff,
+                    tile_path(vb, hb),
+                    pure=False,
                 )
-    else:
-        if info is None:
-            raise ValueError("screen_distributed needs the ModelInfo of a BiLSTM-attention model (info=...)")
-        model.eval()
-        fingerprint, cutoff, columns = info.file_sha256, float(info.cutoff), LSTM_COLUMNS
-    identity = {
-        "model_sha256": fingerprint,
-        "human": _digest(human),
-        "virus": _digest(virus),
-        "top_k": settings.top_k,
-        "min_score": settings.min_score,
-        "human_block": human_block,
-        "virus_block": virus_block,
-        "format": fmt,
-    }
-    tiles_dir = _open_tiles(out, identity, restart)
-    human_ids, human_seqs = list(human), list(human.values())
-    virus_ids, virus_seqs = list(virus), list(virus.values())
-    h_blocks, v_blocks = _blocks(len(human_ids), human_block), _blocks(len(virus_ids), virus_block)
+            futures = list(tiles.values())
+            merges = {}
+            for vb, (v0, v1) in enumerate(v_blocks):
+                if os.path.exists(merged_path(vb)):
+                    continue
+                parts = [tiles.get((vb, hb), tile_path(vb, hb)) for hb in range(len(h_blocks))]
+                merges[vb] = client.submit(
+                    merge_virus_block,
+                    parts,
+                    merged_path(vb),
+                    columns,
+                    fmt,
+                    settings,
+                    virus_ids[v0:v1],
+                    screening,
+                    pure=False,
+                )
+            futures += list(merges.values())
+            del human_parts, virus_parts
+            from tqdm.auto import tqdm
 
-    def tile_path(vb: int, hb: int) -> str:
-        return str(tiles_dir / f"tile-v{vb:06d}-h{hb:06d}.parquet")
-
-    def merged_path(vb: int) -> str:
-        return str(tiles_dir / f"merged-v{vb:06d}.{fmt}")
-
-    todo = [
-        (vb, hb)
-        for vb in range(len(v_blocks))
-        if not os.path.exists(merged_path(vb))
-        for hb in range(len(h_blocks))
-        if not os.path.exists(tile_path(vb, hb))
-    ]
-    n_tiles = len(v_blocks) * len(h_blocks)
-    if tiles_dir.exists() and len(todo) < n_tiles:
-        log(f"resuming: {n_tiles - len(todo)} of {n_tiles} tiles already screened")
-    started = time.perf_counter()
-    futures: list[Any] = []
-    try:
-        model_future = client.scatter(ShippedModel(model), broadcast=True, hash=False) if todo else None
-        human_parts = {
-            hb: client.submit(prepare_human_block, model_future, human_seqs[slice(*h_blocks[hb])], pure=False)
-            for hb in sorted({hb for _, hb in todo})
+            pairs_of = {
+                tiles[t]: (v_blocks[t[0]][1] - v_blocks[t[0]][0]) * (h_blocks[t[1]][1] - h_blocks[t[1]][0])
+                for t in tiles
+            }
+            with tqdm(
+                total=len(virus_ids) * len(human_ids),
+                initial=len(virus_ids) * len(human_ids) - sum(pairs_of.values()),
+                desc="screening (dask)",
+                unit="pair",
+                unit_scale=True,
+                disable=not progress,
+            ) as bar:
+                for future in as_completed(futures):
+                    result = future.result()
+                    if future in pairs_of:
+                        bar.update(pairs_of[future])
+                        if on_tile is not None:
+                            on_tile(result)
+                    else:
+                        for message in result[1]:
+                            log(message)
+        finally:
+            if futures:
+                client.cancel(futures)
+        seconds = time.perf_counter() - started
+        _join_chunks([Path(merged_path(vb)) for vb in range(len(v_blocks))], out, fmt, columns)
+        shutil.rmtree(tiles_dir)
+        return {
+            "out": str(out),
+            "model": "screening" if screening else "interaction",
+            "viral_proteins": len(virus_ids),
+            "human_proteins": len(human_ids),
+            "pairs_scored": len(virus_ids) * len(human_ids),
+            "tiles": n_tiles,
+            "tiles_screened_now": len(todo),
+            "seconds": round(seconds, 3),
+            "format": fmt,
         }
-        virus_parts = {
-            vb: client.submit(prepare_virus_block, model_future, virus_seqs[slice(*v_blocks[vb])], pure=False)
-            for vb in sorted({vb for vb, _ in todo})
-        }
-        tiles: dict[tuple[int, int], Any] = {}
-        for vb, hb in todo:
-            (h0, h1), (v0, v1) = h_blocks[hb], v_blocks[vb]
-            tiles[vb, hb] = client.submit(
-                score_tile,
-                model_future,
-                human_parts[hb],
-                virus_parts[vb],
-                human_ids[h0:h1],
-                h0,
-                virus_ids[v0:v1],
-                v0,
-                settings,
-                cutoff,
-                tile_path(vb, hb),
-                pure=False,
-            )
-        futures = list(tiles.values())
-        merges = {}
-        for vb, (v0, v1) in enumerate(v_blocks):
-            if os.path.exists(merged_path(vb)):
-                continue
-            parts = [tiles.get((vb, hb), tile_path(vb, hb)) for hb in range(len(h_blocks))]
-            merges[vb] = client.submit(
-                merge_virus_block,
-                parts,
-                merged_path(vb),
-                columns,
-                fmt,
-                settings,
-                virus_ids[v0:v1],
-                screening,
-                pure=False,
-            )
-        futures += list(merges.values())
-        del human_parts, virus_parts
-        from tqdm.auto import tqdm
-
-        pairs_of = {
-            tiles[t]: (v_blocks[t[0]][1] - v_blocks[t[0]][0]) * (h_blocks[t[1]][1] - h_blocks[t[1]][0]) for t in tiles
-        }
-        with tqdm(
-            total=len(virus_ids) * len(human_ids),
-            initial=len(virus_ids) * len(human_ids) - sum(pairs_of.values()),
-            desc="screening (dask)",
-            unit="pair",
-            unit_scale=True,
-            disable=not progress,
-        ) as bar:
-            for future in as_completed(futures):
-                result = future.result()
-                if future in pairs_of:
-                    bar.update(pairs_of[future])
-                    if on_tile is not None:
-                        on_tile(result)
-                else:
-                    for message in result[1]:
-                        log(message)
-    finally:
-        if futures:
-            client.cancel(futures)
-    seconds = time.perf_counter() - started
-    _join_chunks([Path(merged_path(vb)) for vb in range(len(v_blocks))], out, fmt, columns)
-    shutil.rmtree(tiles_dir)
-    return {
-        "out": str(out),
-        "model": "screening" if screening else "interaction",
-        "viral_proteins": len(virus_ids),
-        "human_proteins": len(human_ids),
-        "pairs_scored": len(virus_ids) * len(human_ids),
-        "tiles": n_tiles,
-        "tiles_screened_now": len(todo),
-        "seconds": round(seconds, 3),
-        "format": fmt,
-    }

@@ -189,9 +189,10 @@ def _join_chunks(parts: list[Path], out: Path, fmt: str, columns: tuple[Column, 
                         shutil.copyfileobj(src, fh)
 
 
-def _open_parts(out: Path, identity: dict, restart: bool) -> tuple[Path, str]:
-    """The parts folder of ``out``, checked against (or started for) a screen with ``identity``."""
-    parts_dir = out.with_name(out.name + ".parts")
+def _open_parts(out: Path, identity: dict, restart: bool, suffix: str = ".parts") -> tuple[Path, str]:
+    """The parts folder of ``out`` (OUT.parts, or OUT + ``suffix``), checked against (or started for) a screen
+    with ``identity``; ``restart`` discards an unfinished one."""
+    parts_dir = out.with_name(out.name + suffix)
     manifest = parts_dir / "screen.json"
     if parts_dir.exists():
         previous = json.loads(manifest.read_text()) if manifest.exists() else None
