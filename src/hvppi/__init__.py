@@ -54,6 +54,14 @@ _EXPORTS = {
     "ScreenSettings": "hvppi.ppi.screening",
     "screen": "hvppi.ppi.screening",
     "protein_attention": "hvppi.ppi.attention",
+    "load_screening_model": "hvppi.ppi.modelfile",
+    "load_any_model": "hvppi.ppi.modelfile",
+    "ScreeningModel": "hvppi.ppi.screen_model",
+    "ScreeningConfig": "hvppi.ppi.screen_model",
+    "fit_screening_model": "hvppi.ppi.screen_model",
+    "screen_with_screening_model": "hvppi.ppi.screening",
+    "ScreeningData": "hvppi.ppi.screen_benchmark",
+    "run_screening_benchmark": "hvppi.ppi.screen_benchmark",
     # geometry
     "isotropy": "hvppi.geometry.isotropy",
     "IsotropyAccumulator": "hvppi.geometry.isotropy",
@@ -110,9 +118,17 @@ if TYPE_CHECKING:
     from hvppi.ppi.model import InteractionModel as InteractionModel
     from hvppi.ppi.model import ModelConfig as ModelConfig
     from hvppi.ppi.modelfile import ModelInfo as ModelInfo
+    from hvppi.ppi.modelfile import load_any_model as load_any_model
     from hvppi.ppi.modelfile import load_model as load_model
+    from hvppi.ppi.modelfile import load_screening_model as load_screening_model
     from hvppi.ppi.modelfile import save_model as save_model
+    from hvppi.ppi.screen_benchmark import ScreeningData as ScreeningData
+    from hvppi.ppi.screen_benchmark import run_screening_benchmark as run_screening_benchmark
+    from hvppi.ppi.screen_model import ScreeningConfig as ScreeningConfig
+    from hvppi.ppi.screen_model import ScreeningModel as ScreeningModel
+    from hvppi.ppi.screen_model import fit_screening_model as fit_screening_model
     from hvppi.ppi.screening import ScreenSettings as ScreenSettings
     from hvppi.ppi.screening import screen as screen
+    from hvppi.ppi.screening import screen_with_screening_model as screen_with_screening_model
     from hvppi.ppi.training import TrainConfig as TrainConfig
     from hvppi.ppi.training import train as train

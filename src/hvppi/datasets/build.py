@@ -261,7 +261,9 @@ def _load_pool(sequences) -> dict[str, str]:
         return {k: v.upper() for k, v in sequences.items()}
     from hvppi.io.sequences import read_sequences
 
-    return read_sequences(sequences)
+    # Letters are checked only for the proteins the dataset uses (``_check_proteins`` filters them):
+    # a '*' or an odd letter in a pool record never used must not abort the build.
+    return read_sequences(sequences, validate=False)
 
 
 def _check_proteins(ids: set[str], sequence_of: dict[str, str], settings: BuildSettings) -> dict[str, list[str]]:
