@@ -22,8 +22,8 @@ VIRUS = "MESLVPGFNEKTHVQLSLPVLQVRDVLVRGFGDSVEEVLSEARQHLKDGTCGLVEVEKGVLPQLEQPYVFI
 def files(tmp_path_factory):
     """Small inputs, good and bad, for the failing invocations."""
     d = tmp_path_factory.mktemp("errors")
-    (d / "seqs.fa").write_text(f">H1\n{HUMAN}\n>V1\n{VIRUS}\n")
-    (d / "pairs.txt").write_text("H1\tV1\t1\nH1\tV1\t0\n")
+    (d / "seqs.fa").write_text(f">H1\n{HUMAN}\n>H2\n{HUMAN[::-1]}\n>V1\n{VIRUS}\n")
+    (d / "pairs.txt").write_text("H1\tV1\t1\nH2\tV1\t0\n")
     (d / "bad_letter.fa").write_text(f">H1\n{HUMAN[:20]}J{HUMAN[21:]}\n>V1\n{VIRUS}\n")
     (d / "bad_label.txt").write_text("H1\tV1\t1\nH1\tV1\tyes\n")
     fasta_gz = gzip.compress((d / "seqs.fa").read_bytes())

@@ -57,9 +57,9 @@ def test_table_header_line_is_skipped(tmp_path):
 
 def test_pair_files_combined_keep_their_own_names_in_errors(tmp_path):
     a = read_pairs(write(tmp_path / "a.txt", "H1\tV1\t1\n"))
-    b = read_pairs(write(tmp_path / "b.txt", "H1\tV1\t0\nH2\tV9\t0\n"))
+    b = read_pairs(write(tmp_path / "b.txt", "H1\tV2\t0\nH2\tV9\t0\n"))
     with pytest.raises(InputError) as err:
-        merge_sequences(PairTable.concat([a, b]), {"H1": "MKV", "H2": "MKV", "V1": "MLL"})
+        merge_sequences(PairTable.concat([a, b]), {"H1": "MKV", "H2": "MKV", "V1": "MLL", "V2": "MLL"})
     assert err.value.path == str(tmp_path / "b.txt") and err.value.line == 2
 
 

@@ -47,9 +47,9 @@ def _truncated_gzip(data: bytes) -> bytes:
 @pytest.fixture()
 def files(tmp_path):
     """Good inputs, and bad ones of each kind."""
-    fasta = f">H1\n{HUMAN}\n>V1\n{VIRUS}\n".encode()
+    fasta = f">H1\n{HUMAN}\n>H2\n{HUMAN[::-1]}\n>V1\n{VIRUS}\n".encode()
     (tmp_path / "seqs.fa").write_bytes(fasta)
-    (tmp_path / "pairs.txt").write_text("H1\tV1\t1\nH1\tV1\t0\n")
+    (tmp_path / "pairs.txt").write_text("H1\tV1\t1\nH2\tV1\t0\n")
     (tmp_path / "truncated.fa.gz").write_bytes(_truncated_gzip(fasta * 50))
     (tmp_path / "truncated_pairs.txt.gz").write_bytes(_truncated_gzip(b"H1\tV1\t1\n" * 500))
     (tmp_path / "truncated.mitab.gz").write_bytes(_truncated_gzip((MITAB_ROW + "\n").encode() * 500))
@@ -126,7 +126,8 @@ def test_damaged_member_of_an_npz(files):
     with pytest.raises(InputError) as raised:
         read_protein_vectors(damaged)
     assert raised.value.path == str(damaged)
-    assert "corrupt zip archive" in raised.value.reason
+    assert raised.value.protein_id == "P2"  # the damaged member is named
+    assert "Bad CRC-32" in raised.value.reason and "again" in raised.value.reason
 
 
 def test_directory_as_model_file(files):

@@ -536,7 +536,8 @@ def synthetic_universe(rng, families=6, members=4, humans=60):
             lines.append(f"HS{families * 4 + int(rng.integers(0, 4))}\t{virus}\t1")  # hubs
     for h in range(humans):
         sequences[f"HS{h}"] = sequence(rng.integers(60, 160))
-        lines.append(f"HS{h}\tP00000\t0")
+        if f"HS{h}\tP00000\t1" not in lines:  # a pair labelled both ways is an input error
+            lines.append(f"HS{h}\tP00000\t0")
     return sequences, "\n".join(lines) + "\n", "Uniprot_human,Uniprot_virus,Family_virus\n" + "\n".join(family_rows)
 
 

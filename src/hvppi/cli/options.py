@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 Options = argparse._ActionsContainer
 """A parser or an argument group: anything with add_argument."""
 
-SEQUENCE_FORMATS = "FASTA (plain or .gz; the ID is the first word of the header) or id<TAB>sequence"
+SEQUENCE_FORMATS = (
+    "FASTA (plain or .gz; the ID is the first word of the header, the accession of sp|ACC|NAME) or id<TAB>sequence"
+)
 PAIR_FORMATS = "human_id<TAB>virus_id[<TAB>label] (no header) or LSTM-PHV CSV"
 MODEL_HELP = (
     "model file, or a bundled model by name: default (= screening: the screening model), lstm-phv-benchmark "

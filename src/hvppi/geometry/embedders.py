@@ -47,6 +47,7 @@ from hvppi.io.alphabet import STANDARD_AMINO_ACIDS, check_letters, tokenize
 from hvppi.io.errors import HvppiError, InputError
 from hvppi.io.files import output_lock
 from hvppi.io.h5layout import dataset_key, sequence_sha256, write_protein_array
+from hvppi.io.orphans import remove_orphaned_parts
 from hvppi.ppi.features import FEATURE_SET, feature_table, residue_features
 from hvppi.ppi.inference import encode_proteins, length_batches, pad_tokens, resolve_device
 from hvppi.ppi.model import TowerName, check_tower
@@ -439,6 +440,9 @@ def embed_sequences(
         raise ValueError("no sequences to embed")
     residue_lock = output_lock(out_residue) if out_residue is not None else contextlib.nullcontext()
     with output_lock(out_protein), residue_lock:
+        for out in (out_protein, out_residue):
+            if out is not None:
+                remove_orphaned_parts(out)
         files = [_EmbeddingFile(out_protein, "protein", embedder, restart)]
         if out_residue is not None:
             files.append(_EmbeddingFile(out_residue, "residue", embedder, restart))

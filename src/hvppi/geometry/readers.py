@@ -28,6 +28,7 @@ empty per-residue datasets, duplicated IDs where IDs matter.
 from __future__ import annotations
 
 import os
+import tokenize
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -46,6 +47,13 @@ if TYPE_CHECKING:
 Level = Literal["protein", "residue", "rows"]
 """What one item of an embedding file is: a protein's vector, a protein's residues, or a bare row."""
 Layout = Literal["hvppi-embeddings", "hvppi-vectors", "h5", "npy", "npz-rows", "npz-ids"]
+
+_H5_DAMAGE = (OSError, RuntimeError, KeyError, ValueError, TypeError)
+"""What h5py raises on a damaged file: its metadata ('bad symbol table node signature', 'addr overflow')
+surfaces as any of these, on opening, listing or reading."""
+_NPY_DAMAGE = (ValueError, OSError, EOFError, SyntaxError, TypeError, tokenize.TokenError, zipfile.BadZipFile)
+"""What numpy raises on a damaged NPY header (parsed as a Python literal) or array."""
+_REPAIR = "copy or write the file again"
 
 
 @dataclass(frozen=True)
@@ -122,9 +130,14 @@ class EmbeddingReader:
 
     def _open_h5(self) -> None:
         try:
-            h5 = self._h5 = h5py.File(self.path, "r")
-        except OSError as exc:
-            raise InputError(f"not a readable H5 file ({exc})", self.path) from None
+            self._scan_h5()
+        except InputError:
+            raise
+        except _H5_DAMAGE as exc:
+            self._fail(f"damaged or not a readable H5 file ({_short(exc)}); {_REPAIR}")
+
+    def _scan_h5(self) -> None:
+        h5 = self._h5 = h5py.File(self.path, "r")
         attrs = h5.attrs
         fmt = _text(attrs.get("format"))
         level: Level | None = None
@@ -153,8 +166,8 @@ class EmbeddingReader:
     def _open_npy(self) -> None:
         try:
             rows = np.load(self.path, mmap_mode="r", allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise InputError(f"not a readable NPY array ({exc})", self.path) from None
+        except _NPY_DAMAGE as exc:
+            raise InputError(f"not a readable NPY array ({_short(exc)}); {_REPAIR}", self.path) from None
         self._set_rows(rows, "npy", "the array")
 
     def _set_rows(self, rows: np.ndarray, layout: Layout, what: str) -> None:
@@ -171,8 +184,10 @@ class EmbeddingReader:
         try:
             self._npz = np.load(self.path, allow_pickle=False)
             headers = _npz_headers(self.path)
-        except (ValueError, OSError, zipfile.BadZipFile) as exc:
-            raise InputError(f"not a readable NPZ file ({exc})", self.path) from None
+        except _NPY_DAMAGE as exc:
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(f"not a readable NPZ file ({_short(exc)}); {_REPAIR}", self.path) from None
         names = list(self._npz.files)
         if not names:
             self._fail("no arrays in the NPZ file")
@@ -180,7 +195,11 @@ class EmbeddingReader:
         if foreign:
             self._fail(f"member {foreign[0]!r} is not a .npy array")
         if len(names) == 1 and len(headers[names[0]][0]) == 2:
-            self._set_rows(self._npz[names[0]], "npz-rows", f"array {names[0]!r}")
+            try:
+                rows = self._npz[names[0]]
+            except _NPY_DAMAGE as exc:
+                self._fail(f"array {names[0]!r} cannot be read ({_short(exc)}); {_REPAIR}")
+            self._set_rows(rows, "npz-rows", f"array {names[0]!r}")
             return
         level: Level | None = None
         d: int | None = None
@@ -209,8 +228,15 @@ class EmbeddingReader:
 
     def _array(self, name: str, pid: str, rows: slice | None = None) -> np.ndarray:
         with read_errors(self.path):  # an NPZ member is decompressed here
-            source = self._h5[name] if self._h5 is not None else self._npz[name]
-            array = np.asarray(source[()] if rows is None else source[rows])
+            try:
+                source = self._h5[name] if self._h5 is not None else self._npz[name]
+                array = np.asarray(source[()] if rows is None else source[rows])
+            except _H5_DAMAGE + _NPY_DAMAGE as exc:
+                if isinstance(exc, (InputError, UnicodeDecodeError)):
+                    raise
+                raise InputError(
+                    f"dataset {name!r} cannot be read ({_short(exc)}); {_REPAIR}", self.path, protein_id=pid
+                ) from None
         if not np.isfinite(array).all():
             raise InputError(f"dataset {name!r} has a NaN or infinite value", self.path, protein_id=pid)
         return array
@@ -286,7 +312,12 @@ class EmbeddingReader:
             if local:
                 whole: np.ndarray | None = None
                 if self._h5 is not None:
-                    length = self._h5[name].shape[0]
+                    try:
+                        length = self._h5[name].shape[0]
+                    except _H5_DAMAGE as exc:
+                        raise InputError(
+                            f"dataset {name!r} cannot be read ({_short(exc)}); {_REPAIR}", self.path, protein_id=pid
+                        ) from None
                 else:
                     whole = self._array(name, pid)  # NPZ members are read whole
                     length = len(whole)
@@ -328,10 +359,16 @@ def _text(value) -> str | None:
     if value is None:
         return None
     if isinstance(value, bytes):
-        return value.decode("utf-8")
+        return value.decode("utf-8", "replace")
     if isinstance(value, np.ndarray):
         return None
     return str(value)
+
+
+def _short(exc: BaseException) -> str:
+    """An exception as one short line."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def open_embeddings(path: str | os.PathLike) -> EmbeddingReader:
@@ -361,8 +398,20 @@ def measure_isotropy(
         try:
             for chunk in reader.points(local, chunk_rows, progress):
                 accumulator.update(chunk)
-            return accumulator.result()
+            result = accumulator.result()
         except ValueError as exc:
             if isinstance(exc, InputError):
                 raise
             raise InputError(str(exc), path) from None
+        except ArithmeticError:  # OverflowError of float arithmetic on values near 1e300
+            raise InputError(_TOO_LARGE, path) from None
+    values = [v for v in result.to_dict().values() if isinstance(v, float)]
+    if not all(np.isfinite(values)):
+        raise InputError(_TOO_LARGE, path)
+    return result
+
+
+_TOO_LARGE = (
+    "the values are too large to measure (their squares overflow float64); "
+    "check the file holds embeddings, or rescale them"
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 
 
@@ -35,3 +36,14 @@ class InputError(HvppiError, ValueError):
 
 class ModelFileError(HvppiError, ValueError):
     """A model file that is corrupt, foreign or incompatible."""
+
+
+class DiskFullError(InputError, OSError):
+    """No space left on the device that holds an output file.
+
+    An :class:`InputError` naming the file for the user, and an ``OSError`` with errno ``ENOSPC`` for
+    code that handles a full disk itself."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        InputError.__init__(self, "no space left on the device (the disk is full); free space or write elsewhere", path)
+        self.errno = errno.ENOSPC

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import fcntl
 import gzip
 import io
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from hvppi.io.errors import InputError
+from hvppi.io.errors import DiskFullError, HvppiError, InputError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -60,6 +61,12 @@ def read_errors(path: str | os.PathLike) -> Iterator[None]:
     except UnicodeDecodeError as exc:
         line, column = _undecodable_place(path)
         raise InputError(_undecodable_message(exc, column), path, line) from None
+    except OSError as exc:
+        # a seek to an offset read from damaged archive data (a zip's directory): EINVAL, without a file name
+        if exc.errno != errno.EINVAL or exc.filename is not None or not _magic(path):
+            raise
+        damage = zipfile.BadZipFile if _magic(path).startswith(ZIP_MAGIC) else zlib.error
+        raise InputError(_damage_message(path, damage(exc.strerror or str(exc))), path) from None
 
 
 def _magic(path: str | os.PathLike) -> bytes:
@@ -126,9 +133,34 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         if tmp.is_file():
             os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
+    except Exception as exc:
+        if not isinstance(exc, HvppiError) and _disk_full(exc, tmp):
+            raise DiskFullError(path) from None
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+_FULL_DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT)
+_ALMOST_FULL = 256 << 10
+"""Free bytes below which a failed write is put down to a full disk (writers such as safetensors and
+numpy report a short write without the errno: 'unexpected pos ...', '... requested and ... written')."""
+
+
+def _disk_full(exc: BaseException, tmp: Path) -> bool:
+    """Whether the failure of a write to ``tmp`` came from a full disk."""
+    if isinstance(exc, OSError) and exc.errno in _FULL_DISK_ERRNOS:
+        return True
+    if "No space left on device" in str(exc) or "Disk quota exceeded" in str(exc):
+        return True
+    if not isinstance(exc, (OSError, RuntimeError)) and "Safetensor" not in type(exc).__name__:
+        return False  # a bug or a bad value, whatever the free space
+    try:
+        stat = os.statvfs(tmp.parent)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < _ALMOST_FULL
 
 
 @contextlib.contextmanager

@@ -3,9 +3,12 @@
 One dataset per protein at the root of the file, named by the protein ID with ``%`` written
 ``%25`` and ``/`` written ``%2F`` (H5 names cannot hold '/'), carrying the ID and the SHA-256 of the
 sequence as attributes. UniProt's per-protein and per-residue downloads use the same layout.
+The IDs ``.`` and ``..`` (not valid H5 names) are written ``%2E`` and ``%2E%2E``, and an ID longer
+than ``MAX_KEY_LENGTH`` characters is named ``%SHA256-<hex digest of the ID>``; the ID attribute
+always holds the ID itself. No other ID gives such names, since ``%`` is always escaped.
 
->>> dataset_key("sp/P0DTC2%1")
-'sp%2FP0DTC2%251'
+>>> dataset_key("sp/P0DTC2%1"), dataset_key(".")
+('sp%2FP0DTC2%251', '%2E')
 """
 
 from __future__ import annotations
@@ -22,8 +25,16 @@ def sequence_sha256(sequence: str) -> str:
     return hashlib.sha256(sequence.encode("ascii")).hexdigest()
 
 
+MAX_KEY_LENGTH = 200
+"""IDs longer than this (in characters) are stored under a name made of their SHA-256."""
+
+
 def dataset_key(protein_id: str) -> str:
     """The H5 dataset name of a protein ID."""
+    if len(protein_id) > MAX_KEY_LENGTH:
+        return "%SHA256-" + hashlib.sha256(protein_id.encode("utf-8", "surrogatepass")).hexdigest()
+    if protein_id in (".", ".."):
+        return protein_id.replace(".", "%2E")
     return protein_id.replace("%", "%25").replace("/", "%2F")
 
 

@@ -7,7 +7,10 @@ Two layouts are read:
 * LSTM-PHV's CSV: a header with ``human_pro`` or ``human_id``, ``virus_pro`` or ``virus_id``,
   optionally ``human_seq``/``virus_seq`` (the sequences) and ``labels`` (or ``label``).
 
-Labels must be 0 or 1, on every row or on none.
+Labels must be 0 or 1, on every row or on none. The same pair labelled 0 on one line and 1 on
+another (in one file or across combined files) is an error naming both lines, and so is an ID found
+in the human column and in the virus column (a file with its columns swapped, in part or whole):
+human–virus pairs are read human first.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,7 +102,7 @@ class PairTable:
         sequences: dict[str, str] = {}
         for t in tables:
             sequences.update(t.sequences)
-        return cls(
+        combined = cls(
             [h for t in tables for h in t.human_ids],
             [v for t in tables for v in t.virus_ids],
             np.concatenate([t.labels for t in tables]) if tables[0].labels is not None else None,
@@ -107,6 +110,56 @@ class PairTable:
             " + ".join(t.path for t in tables),
             sequences,
             [t.source(i) for t in tables for i in range(len(t))],
+        )
+        combined.check_consistency()
+        return combined
+
+    def check_consistency(self) -> None:
+        """Raise InputError for a pair labelled both 0 and 1, or an ID in both the human and the virus column.
+
+        Both lines are named. Cheap: one pass with a dictionary of pairs and one of viral IDs."""
+        virus_row: dict[str, int] = {}
+        for row, v in enumerate(self.virus_ids):
+            virus_row.setdefault(v, row)
+        for row, h in enumerate(self.human_ids):
+            other = virus_row.get(h)
+            if other is not None:
+                raise InputError(
+                    f"this ID is both human and viral: in the human column here and in the virus column at "
+                    f"{self.source(other)}, line {self.lines[other]}; columns are human_id, virus_id (human "
+                    "first): swap the columns of virus-first rows",
+                    self.source(row),
+                    self.lines[row],
+                    h,
+                )
+        if self.labels is None:
+            return
+        seen: dict[tuple[str, str], int] = {}
+        for row, (h, v, y) in enumerate(zip(self.human_ids, self.virus_ids, self.labels)):
+            first = seen.setdefault((h, v), row)
+            if first != row and self.labels[first] != y:
+                raise InputError(
+                    f"pair {h}/{v} is labelled {int(y)} here but {int(self.labels[first])} at "
+                    f"{self.source(first)}, line {self.lines[first]}; give each pair one label",
+                    self.source(row),
+                    self.lines[row],
+                )
+
+    def check_orientation(
+        self, known_virus_ids: Iterable[str], known_human_ids: Iterable[str] = (), what: str = ""
+    ) -> None:
+        """Raise InputError when most IDs of the human column are known viral proteins (e.g. a model's
+        reference viral proteins) and fewer of them are known human proteins: a virus-first file."""
+        humans = set(self.human_ids)
+        viral = humans.intersection(known_virus_ids)
+        if not humans or 2 * len(viral) <= len(humans) or len(viral) <= len(humans.intersection(known_human_ids)):
+            return
+        example = sorted(viral)[0]
+        source = f" {what}" if what else ""
+        raise InputError(
+            f"{len(viral)} of the {len(humans)} IDs in the human column are viral proteins known to{source} "
+            f"(e.g. {example}); columns are human_id, virus_id (human first): swap the columns",
+            self.path,
         )
 
     def write_tsv(self, path: str | os.PathLike) -> None:
@@ -251,6 +304,7 @@ def read_pairs(path: str | os.PathLike) -> PairTable:
         table = _read_tsv(path, lines)
     if len(table) == 0:
         raise InputError("no pairs found", path)
+    table.check_consistency()
     return table
 
 

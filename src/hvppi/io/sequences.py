@@ -41,9 +41,7 @@ def header_id(token: str) -> str:
     return token if match is None else match.group(1)
 
 
-def _fasta_records(
-    path: Path, lines: Iterable[str], headers: dict[str, str] | None = None
-) -> Iterator[Record]:
+def _fasta_records(path: Path, lines: Iterable[str], headers: dict[str, str] | None = None) -> Iterator[Record]:
     """Yield (header line, ID, sequence, line of a position); a bad letter is reported at its own line."""
     for header_line, protein_id, chunks in _fasta_chunks(path, lines, headers):
         sequence = "".join(chunk for _, chunk in chunks)

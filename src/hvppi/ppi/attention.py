@@ -10,7 +10,9 @@ sequence (circular shifts keep the number, lengths and spacing of the regions).
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -237,6 +239,24 @@ def write_enrichment_tsv(path: str | os.PathLike, rows: list[dict]) -> None:
         fh.writelines("\t".join(str(r[c]) for c in ENRICHMENT_COLUMNS) + "\n" for r in rows)
 
 
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.+=,@-]")
+
+
+def profile_file_name(protein_id: str) -> str:
+    """A safe, distinct file name for a protein's profile plot: the ID itself, or, for an ID that is
+    hidden ('.', '..', '.x'), over 100 characters or holds characters unsafe in file names ('/', spaces...),
+    a cleaned prefix and 12 hex digits of the ID's SHA-256.
+
+    >>> profile_file_name("P0DTC2"), profile_file_name("sp/P0DTC2"), profile_file_name(".")
+    ('P0DTC2.png', 'sp_P0DTC2-edf2953fd4af.png', '_-cdb4ee2aea69.png')
+    """
+    name = protein_id
+    if not name or name.startswith(".") or len(name) > 100 or _UNSAFE_NAME.search(name):
+        digest = hashlib.sha256(protein_id.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+        name = f"{_UNSAFE_NAME.sub('_', name)[:60].lstrip('.') or '_'}-{digest}"
+    return f"{name}.png"
+
+
 def write_attention_report(
     out_dir: str | os.PathLike,
     attention: dict[str, np.ndarray],
@@ -274,7 +294,7 @@ def write_attention_report(
     if subtitle is None:
         subtitle = f"{model_label(model_path)}, {tower} tower"
     for pid in list(sequences)[:plots]:
-        path = out / "profiles" / f"{pid.replace('/', '_')}.png"
+        path = out / "profiles" / profile_file_name(pid)
         plot_profile(path, pid, sequences[pid], attention[pid], by_protein.get(pid), subtitle=subtitle)
     report: dict = {"tower": tower, "model": model_path, "proteins": len(sequences)}
     if regions:

@@ -7,7 +7,7 @@ small head per pair.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -17,6 +17,34 @@ from tqdm.auto import tqdm
 from hvppi.io.alphabet import tokenize
 from hvppi.io.pairs import PairTable
 from hvppi.ppi.model import InteractionModel, Tower
+
+TRAINING_MAX_LENGTH = 1000
+"""The longest protein the bundled BiLSTM-attention models were trained on (the model card; LSTM-PHV's
+limit): ``hvppi train`` rejects longer ones by default, and predict/screen warn about them."""
+
+
+def long_proteins(sequences: dict[str, str], ids: Iterable[str], limit: int) -> list[tuple[str, int]]:
+    """(ID, length) of the proteins among ``ids`` longer than ``limit`` residues, longest first."""
+    found = {pid: len(sequences[pid]) for pid in set(ids) if pid in sequences and len(sequences[pid]) > limit}
+    return sorted(found.items(), key=lambda item: (-item[1], item[0]))
+
+
+def describe_long(found: list[tuple[str, int]], shown: int = 5) -> str:
+    """'ID (N aa), ...' for the first ``shown`` of ``found``, with the count of the rest."""
+    text = ", ".join(f"{pid} ({n:,} aa)" for pid, n in found[:shown])
+    return text + (f" and {len(found) - shown} more" if len(found) > shown else "")
+
+
+def warn_long_proteins(
+    sequences: dict[str, str], ids: Iterable[str], log: Callable[[str], None], limit: int = TRAINING_MAX_LENGTH
+) -> None:
+    """Log one warning naming the proteins longer than the BiLSTM model's training maximum."""
+    found = long_proteins(sequences, ids, limit)
+    if found:
+        log(
+            f"warning: {len(found)} protein(s) longer than the model's training maximum of {limit:,} residues: "
+            f"{describe_long(found)}; their scores are extrapolations"
+        )
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:

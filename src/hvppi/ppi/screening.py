@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from hvppi.io.alphabet import tokenize
 from hvppi.io.errors import InputError
 from hvppi.io.files import atomic_path, atomic_write, output_lock
+from hvppi.io.orphans import remove_orphaned_parts
 from hvppi.io.validation import require_fraction, require_int
 from hvppi.ppi.inference import encode_proteins
 from hvppi.ppi.model import InteractionModel, TowerName
@@ -227,6 +228,7 @@ def screen(
     settings = settings or ScreenSettings()
     out = Path(out)
     with output_lock(out):
+        remove_orphaned_parts(out, log)
         fmt = "parquet" if out.suffix == ".parquet" else "tsv"
         parts_dir, _ = _open_parts(out, _identity(info.file_sha256, human, virus, settings, fmt), restart)
 
@@ -403,6 +405,7 @@ def screen_with_screening_model(
     settings = settings or ScreenSettings()
     out = Path(out)
     with output_lock(out):
+        remove_orphaned_parts(out, log)
         fmt = "parquet" if out.suffix == ".parquet" else "tsv"
         parts_dir, _ = _open_parts(out, _identity(model.fingerprint(), human, virus, settings, fmt), restart)
         longest = max((len(s) for s in model.reference.virus_sequences), default=0)

@@ -43,7 +43,16 @@ from hvppi.io.errors import InputError
 from hvppi.io.files import atomic_path, atomic_write, output_lock
 from hvppi.io.pairs import PairTable
 from hvppi.io.validation import require_choice, require_fraction, require_int, require_positive
-from hvppi.ppi.inference import encode_pairs, pad_tokens, resolve_device, sigmoid, tokenize_sequences
+from hvppi.ppi.inference import (
+    TRAINING_MAX_LENGTH,
+    describe_long,
+    encode_pairs,
+    long_proteins,
+    pad_tokens,
+    resolve_device,
+    sigmoid,
+    tokenize_sequences,
+)
 from hvppi.ppi.metrics import binary_metrics
 from hvppi.ppi.model import InteractionModel, ModelConfig
 from hvppi.ppi.modelfile import ModelInfo, save_model
@@ -258,14 +267,18 @@ def train(
     progress: bool = True,
     log: Callable[[str], None] = print,
     time_limit: float | None = None,
+    max_length: int = TRAINING_MAX_LENGTH,
+    sequences_path: str | os.PathLike | None = None,
 ) -> dict:
     """Train a model on labelled ``pairs``; returns a summary. See the module docstring.
 
     ``time_limit`` (seconds): start no new epoch once this call has run that long; the run can be
-    continued later with ``resume=True``."""
+    continued later with ``resume=True``. ``max_length``: proteins longer than this many residues
+    are rejected before any batch is built (InputError naming them and ``sequences_path``); 0: no limit."""
     call_started = time.perf_counter()
     model_config = model_config or ModelConfig()
     config = config or TrainConfig()
+    check_lengths(pairs, validation, sequences, max_length, sequences_path)
     device = resolve_device(device)
     out_dir = Path(out_dir)
     with output_lock(out_dir):
@@ -282,6 +295,31 @@ def train(
             log,
             time_limit,
             call_started,
+        )
+
+
+def check_lengths(
+    pairs: PairTable,
+    validation: PairTable | None,
+    sequences: dict[str, str],
+    max_length: int,
+    sequences_path: str | os.PathLike | None = None,
+) -> None:
+    """InputError naming the proteins of the pairs longer than ``max_length`` residues (0: no limit)."""
+    require_int("max_length", max_length, minimum=0)
+    if max_length == 0:
+        return
+    ids = [*pairs.human_ids, *pairs.virus_ids]
+    if validation is not None:
+        ids += [*validation.human_ids, *validation.virus_ids]
+    found = long_proteins(sequences, ids, max_length)
+    if found:
+        raise InputError(
+            f"{len(found)} protein(s) longer than the training maximum of {max_length:,} residues: "
+            f"{describe_long(found)}; remove or split them, or raise --max-length (0: no limit)",
+            sequences_path if sequences_path is not None else pairs.path,
+            None,
+            found[0][0] if len(found) == 1 else None,
         )
 
 

@@ -30,6 +30,7 @@ from hvppi._version import __version__
 from hvppi.io.errors import InputError
 from hvppi.io.files import atomic_path, output_lock
 from hvppi.io.h5layout import dataset_key, sequence_sha256, write_protein_array
+from hvppi.io.orphans import remove_orphaned_parts
 from hvppi.ppi.model import TowerName, check_tower
 
 FORMAT = "hvppi-vectors"
@@ -48,6 +49,7 @@ class VectorStore:
             raise InputError("is a directory, not a vector file; give the path of an .h5 file", self.path)
         self._lock = contextlib.ExitStack()
         self._lock.enter_context(output_lock(self.path))
+        remove_orphaned_parts(self.path)  # copies of the store left by a killed writer
         self.file: h5py.File | None = None
         try:
             self._open()

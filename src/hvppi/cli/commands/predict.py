@@ -11,6 +11,7 @@ from hvppi.cli.options import (
     add_run_options,
     load_model_for,
     load_pairs_and_sequences,
+    log,
     prepare_output,
 )
 
@@ -49,13 +50,18 @@ def run(args: argparse.Namespace) -> int:
     if model_kind(resolve_model_path(args.model)) == "screening":
         screening = load_screening_model(args.model)
         pairs, sequences = load_pairs_and_sequences(args)
+        ref = screening.reference
+        pairs.check_orientation(ref.virus_ids, ref.human_ids, "the screening model")
         prepare_output(args.out)
         cutoff = 0.5 if args.cutoff is None else args.cutoff
         _, scores = screening.score_pairs(pairs.human_ids, pairs.virus_ids, sequences)
     else:
+        from hvppi.ppi.inference import warn_long_proteins
+
         model, info, device = load_model_for(args)
         pairs, sequences = load_pairs_and_sequences(args)
         prepare_output(args.out)
+        warn_long_proteins(sequences, [*pairs.human_ids, *pairs.virus_ids], log)
         cutoff = info.cutoff if args.cutoff is None else args.cutoff
         scores = score_pairs(model, pairs, sequences, device=device, progress=not args.quiet)
     called = write_predictions(args.out, pairs, scores, cutoff)

@@ -103,9 +103,13 @@ def run(args: argparse.Namespace) -> int:
         return _run_dask(args, settings)
     if model_kind(resolve_model_path(args.model)) == "screening":
         return _run_screening(args, settings)
+    from hvppi.ppi.inference import warn_long_proteins
+
     model, info, device = load_model_for(args)
     virus = read_sequences(args.virus, allow_duplicates=False)
     human = read_sequences(args.human, allow_duplicates=False)
+    warn_long_proteins(virus, virus, log)
+    warn_long_proteins(human, human, log)
     stores = [
         VectorStore(args.human_vectors, "human", info.require_file_sha256()) if args.human_vectors else None,
         VectorStore(args.virus_vectors, "virus", info.require_file_sha256()) if args.virus_vectors else None,

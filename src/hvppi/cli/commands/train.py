@@ -78,6 +78,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="F",
         help="share of --pairs held out for validation when --validation is not given",
     )
+    recipe.add_argument(
+        "--max-length",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="reject proteins longer than N residues before training, naming them; 0: no limit. The bundled "
+        "models were trained on proteins of at most 1000 residues (default: 1000)",
+    )
     model = parser.add_argument_group("model")
     model.add_argument("--lstm-hidden", type=int, default=32, metavar="N", help="LSTM units per direction")
     model.add_argument("--attention-hidden", type=int, default=32, metavar="N", help="attention MLP width")
@@ -151,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         log=log,
         time_limit=None if args.time_limit is None else 60 * args.time_limit,
+        max_length=args.max_length,
+        sequences_path=args.sequences,
     )
     print(json.dumps(summary, indent=2))
     return 0
