@@ -47,3 +47,14 @@ def test_bad_arguments(sequences, tmp_path):
         aligned_pairs(sequences, matrix="BLOSUM30", cache=tmp_path / "c.npz")
     with pytest.raises(ValueError, match="two sequences"):
         aligned_pairs(sequences[:1], matrix="BLOSUM30")
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_cache_is_aligned_again(tmp_path, sequences, damage):
+    cache = tmp_path / "pairs.npz"
+    first = aligned_pairs(sequences, matrix="BLOSUM30", threads=1, cache=cache, key="k", block_rows=4)
+    data = cache.read_bytes()
+    cache.write_bytes(b"not an npz file at all" if damage == "garbage" else data[: len(data) // 2])
+    again = aligned_pairs(sequences, matrix="BLOSUM30", threads=1, cache=cache, key="k", block_rows=4)
+    assert not again.from_cache and np.array_equal(again.score, first.score)
+    assert aligned_pairs(sequences, matrix="BLOSUM30", threads=1, cache=cache, key="k", block_rows=4).from_cache

@@ -138,3 +138,19 @@ def test_usage_errors_stay_argparse_errors(capsys):
         main(["predict", "--pairs", "p.txt"])
     assert exit_.value.code == 2
     assert "hvppi predict: error:" in capsys.readouterr().err
+
+
+def test_an_unexpected_exception_is_one_line_unless_debugging(files, capsys, monkeypatch):
+    import pickle
+
+    def fail(args):
+        raise pickle.UnpicklingError("invalid load key, 'x'.")  # e.g. a library refusing a pickled weights file
+
+    monkeypatch.setattr(predict, "run", fail)
+    monkeypatch.delenv("HVPPI_DEBUG", raising=False)
+    assert main(_predict()) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hvppi predict: error: UnpicklingError: invalid load key")
+    monkeypatch.setenv("HVPPI_DEBUG", "1")
+    with pytest.raises(pickle.UnpicklingError):
+        main(_predict())

@@ -373,3 +373,23 @@ def test_a_kill_between_checkpoint_and_log_loses_no_log_line(
     assert [e["epoch"] for e in entries] == [1, 2, 3]
     ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert [e["epoch"] for e in json.loads(ckpt["log"])] == [1, 2, 3]
+
+
+def test_attention_outputs_appear_together_or_not_at_all(tmp_path):
+    """A failure late in ``hvppi attention`` (here: the structure comparison) leaves no partial output set."""
+    from hvppi.io.errors import InputError
+    from hvppi.ppi.attention import write_attention_report
+
+    sequences = {"P1": "MKTAYIAKQR", "P2": "MSTNPKPQRK"}
+    attention = {pid: np.full(len(s), 1 / len(s)) for pid, s in sequences.items()}
+    out = tmp_path / "attn"
+    (out / "profiles").mkdir(parents=True)
+    (out / "attention.tsv").write_text("older run\n")
+    structure = {"structure_path": tmp_path / "missing.pdb", "chain": "A", "partner": "B", "protein_id": "P1"}
+    with pytest.raises((InputError, OSError, ValueError)):
+        write_attention_report(out, attention, sequences, "virus", None, "0" * 64, plots=2, structure=structure)
+    assert (out / "attention.tsv").read_text() == "older run\n"  # the older output is untouched
+    assert sorted(p.name for p in out.rglob("*")) == ["attention.tsv", "profiles"]  # nothing new, no staging folder
+    report = write_attention_report(out, attention, sequences, "virus", None, "0" * 64, plots=2)
+    assert report["proteins"] == 2 and (out / "attention.h5").is_file() and len(list((out / "profiles").iterdir())) == 2
+    assert (out / "attention.tsv").read_text().startswith("protein_id\tposition")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,8 +129,8 @@ def _load(path: str | os.PathLike, key: str | None, identities: bool) -> tuple[n
             if str(data["key"]) != key or (identities and "identity" not in data.files):
                 return None
             return data["score"], data["identity"] if identities else None
-    except (OSError, KeyError, ValueError, EOFError):
-        return None
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        return None  # a damaged cache is recomputed
 
 
 def _save(path: str | os.PathLike, key: str, score: np.ndarray, identity: np.ndarray | None) -> None:

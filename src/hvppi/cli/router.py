@@ -126,3 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     except (HvppiError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, RuntimeError) as exc:
         print(f"{prog}: error: {error_message(exc)}", file=sys.stderr)
         return EXIT_ERROR
+    except Exception as exc:  # anything else is a bug or a library's unexpected refusal: still one line
+        if os.environ.get("HVPPI_DEBUG"):
+            raise
+        print(
+            f"{prog}: error: {type(exc).__name__}: {error_message(exc)} (unexpected; HVPPI_DEBUG=1 shows the "
+            "traceback, please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR

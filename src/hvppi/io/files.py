@@ -10,6 +10,7 @@ import fcntl
 import gzip
 import io
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -280,3 +281,22 @@ def _acquire(lock: Path, path: str | os.PathLike, command: str | None) -> int:
             os.ftruncate(fd, 0)
             os.pwrite(fd, text.encode(), 0)
         return fd
+
+
+@contextlib.contextmanager
+def staged_directory(out_dir: str | os.PathLike) -> Iterator[Path]:
+    """Yield a hidden folder inside ``out_dir`` to write a set of outputs into; when the block succeeds every
+    file is moved to the same place under ``out_dir`` (replacing older ones), otherwise the folder is removed,
+    so a failure never leaves part of the set beside older outputs."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    try:
+        yield stage
+        for path in sorted(stage.rglob("*")):
+            if path.is_file():
+                target = out / path.relative_to(stage)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, target)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)

@@ -21,7 +21,7 @@ import torch
 
 from hvppi.io.alphabet import tokenize
 from hvppi.io.errors import InputError
-from hvppi.io.files import atomic_path, atomic_write, open_text, read_errors, save_figure
+from hvppi.io.files import atomic_path, atomic_write, open_text, read_errors, save_figure, staged_directory
 from hvppi.ppi.inference import encode_proteins
 from hvppi.ppi.model import InteractionModel, TowerName
 
@@ -284,30 +284,30 @@ def write_attention_report(
 
     from hvppi.ppi.plots import model_label
 
-    out = Path(out_dir)
-    regions = regions or []
-    write_attention_tsv(out / "attention.tsv", attention, sequences)
-    write_attention_h5(out / "attention.h5", attention, sequences, tower, model_sha256)
-    by_protein: dict[str, list[Region]] = {}
-    for r in regions:
-        by_protein.setdefault(r.protein_id, []).append(r)
-    if subtitle is None:
-        subtitle = f"{model_label(model_path)}, {tower} tower"
-    for pid in list(sequences)[:plots]:
-        path = out / "profiles" / profile_file_name(pid)
-        plot_profile(path, pid, sequences[pid], attention[pid], by_protein.get(pid), subtitle=subtitle)
-    report: dict = {"tower": tower, "model": model_path, "proteins": len(sequences)}
-    if regions:
-        rows, pooled = region_enrichment(attention, regions, permutations, seed)
-        write_enrichment_tsv(out / "enrichment.tsv", rows)
-        report["enrichment_pooled"] = pooled
-    if structure is not None:
-        from hvppi.ppi.structure import write_structure_comparison
+    with staged_directory(out_dir) as out:  # all outputs appear together, or none of them
+        regions = regions or []
+        write_attention_tsv(out / "attention.tsv", attention, sequences)
+        write_attention_h5(out / "attention.h5", attention, sequences, tower, model_sha256)
+        by_protein: dict[str, list[Region]] = {}
+        for r in regions:
+            by_protein.setdefault(r.protein_id, []).append(r)
+        if subtitle is None:
+            subtitle = f"{model_label(model_path)}, {tower} tower"
+        for pid in list(sequences)[:plots]:
+            path = out / "profiles" / profile_file_name(pid)
+            plot_profile(path, pid, sequences[pid], attention[pid], by_protein.get(pid), subtitle=subtitle)
+        report: dict = {"tower": tower, "model": model_path, "proteins": len(sequences)}
+        if regions:
+            rows, pooled = region_enrichment(attention, regions, permutations, seed)
+            write_enrichment_tsv(out / "enrichment.tsv", rows)
+            report["enrichment_pooled"] = pooled
+        if structure is not None:
+            from hvppi.ppi.structure import write_structure_comparison
 
-        pid = structure["protein_id"]
-        report["structure"] = write_structure_comparison(
-            out, sequence=sequences[pid], weights=attention[pid], **structure
-        )
-    with atomic_write(out / "attention_report.json") as fh:
-        json.dump(report, fh, indent=2)
+            pid = structure["protein_id"]
+            report["structure"] = write_structure_comparison(
+                out, sequence=sequences[pid], weights=attention[pid], **structure
+            )
+        with atomic_write(out / "attention_report.json") as fh:
+            json.dump(report, fh, indent=2)
     return report
