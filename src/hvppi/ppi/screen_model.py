@@ -25,7 +25,6 @@ like screening a viral protein the model has not seen.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -41,6 +40,7 @@ from hvppi._version import __version__
 from hvppi.align.similarity import kmer_cosine, kmer_counts, local_similarity
 from hvppi.io.errors import ModelFileError
 from hvppi.io.files import atomic_path
+from hvppi.io.validation import require_int, require_number
 
 FEATURES = (
     "log_popularity",
@@ -81,23 +81,15 @@ class ScreeningConfig:
     threads: int = 1
 
     def __post_init__(self) -> None:
-        positive = ("neighbours", "negatives_per_virus", "max_iter", "max_leaf_nodes", "min_samples_leaf")
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"ScreeningConfig.{name} must be a positive integer, not {value!r}")
-        if not isinstance(self.folds, int) or self.folds < 2:
-            raise ValueError(f"ScreeningConfig.folds must be an integer >= 2, not {self.folds!r}")
-        if self.max_leaf_nodes < 2:
-            raise ValueError("ScreeningConfig.max_leaf_nodes must be at least 2")
-        if not (0.4 <= self.fold_identity <= 1.0):
-            raise ValueError(f"ScreeningConfig.fold_identity must lie in [0.4, 1], not {self.fold_identity!r}")
-        if not (math.isfinite(self.learning_rate) and 0 < self.learning_rate <= 1):
-            raise ValueError(f"ScreeningConfig.learning_rate must lie in (0, 1], not {self.learning_rate!r}")
-        if not (math.isfinite(self.l2_regularization) and self.l2_regularization >= 0):
-            raise ValueError("ScreeningConfig.l2_regularization must be finite and >= 0")
-        if not isinstance(self.threads, int) or self.threads < 0:
-            raise ValueError("ScreeningConfig.threads must be an integer >= 0 (0: every CPU)")
+        for name in ("neighbours", "negatives_per_virus", "max_iter", "min_samples_leaf"):
+            require_int(name, getattr(self, name), minimum=1)
+        require_int("folds", self.folds, minimum=2)
+        require_int("max_leaf_nodes", self.max_leaf_nodes, minimum=2)
+        require_int("seed", self.seed, minimum=0)
+        require_int("threads", self.threads, minimum=0)
+        require_number("fold_identity", self.fold_identity, 0.4, 1.0)
+        require_number("learning_rate", self.learning_rate, 0.0, 1.0, closed_low=False)
+        require_number("l2_regularization", self.l2_regularization, 0.0)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ScreeningConfig:
