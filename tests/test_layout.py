@@ -8,7 +8,7 @@ from pathlib import Path
 import hvppi
 
 PACKAGE = Path(hvppi.__file__).parent
-LAYERS = ["io", "align", "datasets", "ppi", "geometry", "web", "cli"]
+LAYERS = ["io", "align", "datasets", "pretrained", "ppi", "geometry", "web", "cli"]
 """Lowest first: a module may import from its own layer and the ones before it."""
 
 

@@ -144,8 +144,8 @@ def set_threads(args: argparse.Namespace) -> None:
 
 def load_model_for(args: argparse.Namespace) -> tuple[InteractionModel, ModelInfo, torch.device]:
     """Model, its description and the device of a command's ``--model``, ``--device`` and ``--threads``."""
-    from hvppi.ppi.inference import resolve_device
     from hvppi.ppi.modelfile import load_model
+    from hvppi.pretrained.base import resolve_device
 
     set_threads(args)
     device = resolve_device(args.device)

@@ -47,17 +47,6 @@ def warn_long_proteins(
         )
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """A torch device from "auto" (CUDA when PyTorch sees one, else the CPU), "cpu", "cuda", "cuda:N"..."""
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for, but PyTorch sees no CUDA device")
-    return torch.device(device)
-
-
 def pad_tokens(token_arrays: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-pad token arrays with 0 → tokens (B, T) int64, lengths (B,) int64."""
     lengths = np.fromiter((len(t) for t in token_arrays), dtype=np.int64, count=len(token_arrays))

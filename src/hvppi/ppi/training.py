@@ -49,13 +49,13 @@ from hvppi.ppi.inference import (
     encode_pairs,
     long_proteins,
     pad_tokens,
-    resolve_device,
     sigmoid,
     tokenize_sequences,
 )
 from hvppi.ppi.metrics import binary_metrics
 from hvppi.ppi.model import InteractionModel, ModelConfig
 from hvppi.ppi.modelfile import ModelInfo, save_model
+from hvppi.pretrained.base import resolve_device
 
 CHECKPOINT = "checkpoint.pt"
 LOG = "log.jsonl"

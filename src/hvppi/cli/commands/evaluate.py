@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         plan_evaluation,
         write_evaluation,
     )
-    from hvppi.ppi.inference import resolve_device
+    from hvppi.pretrained.base import resolve_device
 
     jobs = plan_evaluation(args.pairs, args.model, args.baseline)
     set_threads(args)

@@ -1,0 +1,53 @@
+"""The embedder interface every protein model implements, and the choice of torch device."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from hvppi.io.errors import HvppiError
+
+Vectors = tuple[np.ndarray, "list[np.ndarray] | None"]
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """A torch device from "auto" (CUDA when PyTorch sees one, else the CPU), "cpu", "cuda", "cuda:N"..."""
+    if isinstance(device, torch.device):
+        return device
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("--device cuda was asked for, but PyTorch sees no CUDA device")
+    return torch.device(device)
+
+
+class TokenizationError(HvppiError):
+    """A sequence (number ``index`` of its batch) that the tokenizer did not turn into one token per residue."""
+
+    def __init__(self, message: str, index: int) -> None:
+        super().__init__(message)
+        self.index = index
+
+
+class Embedder(ABC):
+    """Turns a batch of sequences into per-protein vectors (n, dim) and, if asked, per-residue arrays (L, dim).
+
+    ``name`` labels the output files, ``fingerprint`` identifies the numbers it makes (a file of another
+    fingerprint is never extended), ``pooling`` says how residues become the protein vector,
+    ``max_length`` is the longest sequence it takes (None: no limit) and ``batch_residues`` its default
+    batch budget.
+    """
+
+    name: str
+    fingerprint: str
+    dim: int
+    pooling: str
+    max_length: int | None = None
+    batch_residues = 65536
+
+    @abstractmethod
+    def embed(self, sequences: Sequence[str], residues: bool = False) -> Vectors:
+        """float32 vectors (n, dim) and, with ``residues``, a list of float32 (L_i, dim) arrays."""
