@@ -1,8 +1,8 @@
 """What every ``hvppi`` command shares: the help formatter and the one definition of each common option.
 
-``--threads``, ``--device``, ``--quiet``, ``--model`` and the ``--pairs``/``--sequences`` inputs are
-defined here once; commands add them with the ``add_*`` functions and read them back with the
-helpers below, which call only the public Python API.
+``--threads``, ``--device``, ``--quiet``, ``--model``, the ``--pairs``/``--sequences`` inputs and the
+``--human-embeddings``/``--virus-embeddings`` files are defined here once; commands add them with the
+``add_*`` functions and read them back with the helpers below, which call only the public Python API.
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     import torch
 
+    from hvppi.io.embeddings import ProteinEmbeddings
     from hvppi.io.pairs import PairTable
     from hvppi.ppi.model import InteractionModel
     from hvppi.ppi.modelfile import ModelInfo
@@ -133,6 +136,56 @@ def add_pairs_inputs(parser: argparse.ArgumentParser, pairs_help: str) -> None:
         metavar="FILE",
         help=f"protein sequences: {SEQUENCE_FORMATS}; may be left out when the pairs CSV carries them",
     )
+
+
+EMBEDDING_SIDES = {"human": "human", "virus": "viral"}
+
+
+def add_embeddings(parser: Options, training: bool = False) -> None:
+    """Add ``--human-embeddings H5`` and ``--virus-embeddings H5`` (per-protein files of 'hvppi embed')."""
+    for side, adjective in EMBEDDING_SIDES.items():
+        use = (
+            f"per-protein embeddings of the {adjective} proteins (the per-protein H5 of 'hvppi embed'), fed to the "
+            "model beside the 7-property tower (or instead of it, with --no-towers); the model file records "
+            "the embedder"
+            if training
+            else f"per-protein embeddings of the {adjective} proteins, for a model trained with "
+            f"--{side}-embeddings: the per-protein H5 of 'hvppi embed' with the embedder the model names"
+        )
+        parser.add_argument(f"--{side}-embeddings", metavar="H5", default=None, help=use)
+
+
+def refuse_embeddings(args: argparse.Namespace, what: str) -> None:
+    """ValueError if ``--human-embeddings``/``--virus-embeddings`` were given where ``what`` takes none."""
+    given = [f"--{side}-embeddings" for side in EMBEDDING_SIDES if getattr(args, f"{side}_embeddings", None)]
+    if given:
+        raise ValueError(f"{'/'.join(given)} given, but {what} reads no embeddings; leave it out")
+
+
+def embedding_paths(args: argparse.Namespace) -> dict[str, str | None]:
+    """The ``--human-embeddings``/``--virus-embeddings`` files by side (None: not given)."""
+    return {side: getattr(args, f"{side}_embeddings", None) for side in EMBEDDING_SIDES}
+
+
+def load_embeddings_for(
+    args: argparse.Namespace,
+    info: ModelInfo,
+    ids: dict[str, Iterable[str]],
+    sequences: dict[str, str] | None = None,
+) -> dict[str, ProteinEmbeddings]:
+    """The per-protein embeddings the model of ``info`` reads, by side, of the proteins ``ids[side]``, from the
+    ``--human-embeddings``/``--virus-embeddings`` files: each file's embedder must be the model's, and a file
+    the model does not read is refused."""
+    from hvppi.io.embeddings import embedding_source, load_protein_embeddings
+    from hvppi.ppi.modelfile import check_embedding_source
+
+    found = {}
+    for side, path in embedding_paths(args).items():
+        source = None if path is None else embedding_source(path)
+        check_embedding_source(info, side, source, f"--{side}-embeddings")
+        if path is not None:
+            found[side] = load_protein_embeddings(path, ids[side], sequences)
+    return found
 
 
 def set_threads(args: argparse.Namespace) -> None:

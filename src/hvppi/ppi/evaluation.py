@@ -13,7 +13,7 @@ import torch
 from hvppi.io.files import atomic_write
 from hvppi.io.pairs import PairTable
 from hvppi.ppi.baseline import FrequencyBaseline
-from hvppi.ppi.inference import score_pairs
+from hvppi.ppi.inference import Embeddings, score_pairs
 from hvppi.ppi.metrics import METRIC_NAMES, binary_metrics, mean_sd
 from hvppi.ppi.model import InteractionModel
 from hvppi.ppi.modelfile import ModelInfo
@@ -56,11 +56,13 @@ def evaluate_model(
     device: torch.device | str = "cpu",
     progress: bool = False,
     name: str | None = None,
+    embeddings: Embeddings | None = None,
 ) -> EvaluationResult:
     """Score labelled ``pairs`` and compute the metrics at the model's stored cutoff and at Youden's
-    cutoff of these pairs; with ``baseline_pairs``, also the frequency baseline fitted on them."""
+    cutoff of these pairs; with ``baseline_pairs``, also the frequency baseline fitted on them.
+    ``embeddings``: the per-protein embeddings the model reads, if any."""
     labels = pairs.require_both_classes("evaluation pairs")
-    scores = score_pairs(model, pairs, sequences, device=device, progress=progress)
+    scores = score_pairs(model, pairs, sequences, device=device, progress=progress, embeddings=embeddings)
     result = EvaluationResult(
         name=name or Path(pairs.path).name,
         pairs_path=pairs.path,
@@ -232,8 +234,13 @@ def evaluate_files(
     sequences_path: str | os.PathLike | None = None,
     device: torch.device | str = "cpu",
     progress: bool = False,
+    embedding_paths: dict[str, str | os.PathLike | None] | None = None,
 ) -> EvaluationRun:
     """Run the evaluations of :func:`plan_evaluation` (all inputs are read first, each file once).
+
+    ``embedding_paths``: per-protein embedding files by side ("human", "virus") for the models that read
+    embeddings; each such model must have been trained on the file's embedder, and a file that no model
+    reads is refused.
 
     The results are replicates, reported with mean ± SD, when one model is evaluated on several pair
     files, or when model i is evaluated on pairs i and the models share their recipe
@@ -254,14 +261,26 @@ def evaluate_files(
         if path not in tables:
             tables[path] = read_pairs(path)
     merged = {path: merge_sequences(tables[path], sequences, sequences_path) for path in {j.pairs_path for j in jobs}}
+    embeddings = _read_embeddings(
+        [models[job.model][1] for job in jobs], [tables[job.pairs_path] for job in jobs], merged, embedding_paths or {}
+    )
     results = []
     for job in jobs:
         model, info = models[job.model]
         baseline = tables[job.baseline_path] if job.baseline_path else None
         pairs = tables[job.pairs_path]
+        used = {side: found for side, found in embeddings.items() if info.embedder_of(side) is not None}
         results.append(
             evaluate_model(
-                model, info, pairs, merged[job.pairs_path], baseline, device, progress=progress, name=job.name
+                model,
+                info,
+                pairs,
+                merged[job.pairs_path],
+                baseline,
+                device,
+                progress=progress,
+                name=job.name,
+                embeddings=used,
             )
         )
     run = EvaluationRun(results, [tables[job.pairs_path] for job in jobs])
@@ -279,6 +298,35 @@ def evaluate_files(
     else:
         run.note = "model i on pairs i, but the models differ in configuration or training recipe: no mean ± SD"
     return run
+
+
+def _read_embeddings(
+    infos: list[ModelInfo],
+    tables: list[PairTable],
+    sequences: dict[str, dict[str, str]],
+    paths: dict[str, str | os.PathLike | None],
+) -> Embeddings:
+    """The per-protein embeddings of the pairs' proteins, by side, from ``paths``, checked against every model."""
+    from hvppi.io.embeddings import embedding_source, load_protein_embeddings
+    from hvppi.ppi.modelfile import check_embedding_source
+
+    known: dict[str, str] = {}
+    for merged in sequences.values():
+        known.update(merged)
+    found = {}
+    for side in ("human", "virus"):
+        option = f"--{side}-embeddings"
+        path = paths.get(side)
+        source = None if path is None else embedding_source(path)
+        readers = [info for info in infos if info.embedder_of(side) is not None]
+        if source is not None and not readers:
+            check_embedding_source(infos[0], side, source, option)
+        for info in readers:
+            check_embedding_source(info, side, source, option)
+        if path is not None:
+            ids = [pid for table in tables for pid in (table.human_ids if side == "human" else table.virus_ids)]
+            found[side] = load_protein_embeddings(path, ids, known)
+    return found
 
 
 def format_evaluation(run: EvaluationRun) -> str:

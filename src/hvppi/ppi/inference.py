@@ -2,12 +2,14 @@
 
 In evaluation mode a protein's tower vector depends only on the protein and the model, so a set of
 pairs is scored by encoding its distinct human and viral proteins once each and running only the
-small head per pair.
+small head per pair. A model that reads per-protein embeddings takes them as ``embeddings``
+({"human": ProteinEmbeddings, "virus": ...}, :mod:`hvppi.io.embeddings`); they are projected once
+per protein too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -15,8 +17,12 @@ import torch
 from tqdm.auto import tqdm
 
 from hvppi.io.alphabet import tokenize
+from hvppi.io.embeddings import ProteinEmbeddings
 from hvppi.io.pairs import PairTable
-from hvppi.ppi.model import InteractionModel, Tower
+from hvppi.ppi.model import TOWER_NAMES, InteractionModel, ModelConfig, Tower, TowerName
+
+Embeddings = Mapping[str, ProteinEmbeddings]
+"""Per-protein embeddings by side ("human", "virus"), for a model that reads them."""
 
 TRAINING_MAX_LENGTH = 1000
 """The longest protein the bundled BiLSTM-attention models were trained on (the model card; LSTM-PHV's
@@ -135,7 +141,7 @@ class EncodedPairs(NamedTuple):
     virus_index: np.ndarray
 
     def intermediate(self) -> np.ndarray:
-        """(n, 128) intermediate vectors (human ‖ virus tower vectors) of the pairs, in input order."""
+        """Intermediate vectors (human ‖ virus; 128-d without embeddings) of the pairs, in input order."""
         return np.concatenate([self.human_vectors[self.human_index], self.virus_vectors[self.virus_index]], axis=1)
 
     def logits(self, model: InteractionModel, device: torch.device | str = "cpu") -> np.ndarray:
@@ -143,22 +149,86 @@ class EncodedPairs(NamedTuple):
         return head_logits(model, *self, device)
 
 
+def check_embeddings(config: ModelConfig, embeddings: Embeddings | None) -> None:
+    """ValueError unless ``embeddings`` has, of the right size, exactly the sides a model of ``config`` reads."""
+    given = dict(embeddings or {})
+    for side in given:
+        if side not in TOWER_NAMES:
+            raise ValueError(f"embeddings for {side!r}: the sides are 'human' and 'virus'")
+    for side in TOWER_NAMES:
+        dim, found = config.embedding_dim(side), given.get(side)
+        if dim and found is None:
+            raise ValueError(f"the model reads {dim}-d {side} protein embeddings; none were given")
+        if not dim and found is not None:
+            raise ValueError(f"{side} protein embeddings given, but the model reads none")
+        if found is not None and found.source.dim != dim:
+            raise ValueError(f"{found.source.dim}-d {side} protein embeddings given; the model reads {dim}-d")
+
+
+@torch.inference_mode()
+def project_embeddings(
+    model: InteractionModel,
+    side: TowerName,
+    vectors: np.ndarray,
+    device: torch.device | str = "cpu",
+    batch_size: int = 65536,
+) -> np.ndarray:
+    """The ``side``'s projection (evaluation mode) of per-protein embeddings (n, dim) → (n, protein_dim) float32."""
+    module = model.projection(side)
+    was_training = module.training
+    module.eval()
+    out = np.empty((len(vectors), model.config.protein_dim), dtype=np.float32)
+    for start in range(0, len(vectors), batch_size):
+        batch = torch.from_numpy(np.ascontiguousarray(vectors[start : start + batch_size])).to(device)
+        out[start : start + len(batch)] = module(batch).float().cpu().numpy()
+    module.train(was_training)
+    return out
+
+
+def side_vectors(
+    model: InteractionModel,
+    side: TowerName,
+    ids: Sequence[str],
+    tokens: Mapping[str, np.ndarray] | None = None,
+    embeddings: ProteinEmbeddings | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    tower_vectors: np.ndarray | None = None,
+) -> np.ndarray:
+    """Protein vectors (n, side_dim) of ``ids`` on one side: tower vectors (from ``tokens``, or given as
+    ``tower_vectors``) ‖ projected embeddings, as the model's configuration asks."""
+    parts = []
+    if model.config.towers:
+        if tower_vectors is None:
+            if tokens is None:
+                raise ValueError(f"the {side} tower needs the proteins' tokens")
+            desc = "human proteins" if side == "human" else "viral proteins"
+            tower_vectors, _ = encode_proteins(
+                model.tower(side), [tokens[p] for p in ids], device, progress=progress, desc=desc
+            )
+        parts.append(tower_vectors)
+    if model.config.embedding_dim(side):
+        if embeddings is None:
+            raise ValueError(f"the model reads {side} protein embeddings; none were given")
+        parts.append(project_embeddings(model, side, embeddings.vectors(ids), device))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+
 def encode_pair_proteins(
     model: InteractionModel,
     pairs: PairTable,
-    tokens: dict[str, np.ndarray],
+    tokens: Mapping[str, np.ndarray] | None,
     device: torch.device | str = "cpu",
     progress: bool = False,
+    embeddings: Embeddings | None = None,
 ) -> EncodedPairs:
     """Encode the distinct proteins of ``pairs`` → (human vectors, virus vectors, human index, virus index)."""
+    check_embeddings(model.config, embeddings)
+    embeddings = embeddings or {}
     human_ids, human_index = np.unique(np.asarray(pairs.human_ids, dtype=object), return_inverse=True)
     virus_ids, virus_index = np.unique(np.asarray(pairs.virus_ids, dtype=object), return_inverse=True)
-    human_vectors, _ = encode_proteins(
-        model.human_tower, [tokens[p] for p in human_ids], device, progress=progress, desc="human proteins"
-    )
-    virus_vectors, _ = encode_proteins(
-        model.virus_tower, [tokens[p] for p in virus_ids], device, progress=progress, desc="viral proteins"
-    )
+    human_vectors = side_vectors(model, "human", list(human_ids), tokens, embeddings.get("human"), device, progress)
+    virus_vectors = side_vectors(model, "virus", list(virus_ids), tokens, embeddings.get("virus"), device, progress)
     return EncodedPairs(human_vectors, virus_vectors, human_index, virus_index)
 
 
@@ -175,13 +245,15 @@ def encode_pairs(
     tokens: dict[str, np.ndarray] | None = None,
     device: torch.device | str = "cpu",
     progress: bool = False,
+    embeddings: Embeddings | None = None,
 ) -> EncodedPairs:
-    """Encode the distinct proteins of ``pairs`` from ``tokens``, or from ``sequences`` tokenized here."""
-    if tokens is None:
+    """Encode the distinct proteins of ``pairs`` from ``tokens``, or from ``sequences`` tokenized here
+    (a model without towers needs neither), and the ``embeddings`` the model reads."""
+    if tokens is None and model.config.towers:
         if sequences is None:
             raise ValueError("give the sequences or the tokens of the pairs' proteins")
         tokens = tokenize_sequences(sequences, set(pairs.human_ids) | set(pairs.virus_ids))
-    return encode_pair_proteins(model, pairs, tokens, device, progress)
+    return encode_pair_proteins(model, pairs, tokens, device, progress, embeddings)
 
 
 def pair_logits(
@@ -191,9 +263,10 @@ def pair_logits(
     tokens: dict[str, np.ndarray] | None = None,
     device: torch.device | str = "cpu",
     progress: bool = False,
+    embeddings: Embeddings | None = None,
 ) -> np.ndarray:
     """Logits of every pair, in input order."""
-    return encode_pairs(model, pairs, sequences, tokens, device, progress).logits(model, device)
+    return encode_pairs(model, pairs, sequences, tokens, device, progress, embeddings).logits(model, device)
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -209,9 +282,10 @@ def score_pairs(
     tokens: dict[str, np.ndarray] | None = None,
     device: torch.device | str = "cpu",
     progress: bool = False,
+    embeddings: Embeddings | None = None,
 ) -> np.ndarray:
-    """Interaction probabilities of every pair, in input order."""
-    return sigmoid(pair_logits(model, pairs, sequences, tokens, device, progress))
+    """Interaction probabilities of every pair, in input order (``embeddings``: those the model reads)."""
+    return sigmoid(pair_logits(model, pairs, sequences, tokens, device, progress, embeddings))
 
 
 def set_threads(threads: int) -> None:

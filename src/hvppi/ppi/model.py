@@ -9,6 +9,11 @@ Tower (one for human, one for viral proteins, same structure, separate weights):
 
 Head: human ‖ virus (128-d intermediate vector) → Linear 64, 32, 16, 8, 4, each followed by
 BatchNorm, sigmoid and Dropout(0.5) → Linear(4→1) → logit (sigmoid gives the probability).
+
+Pretrained features (not in the paper): a side given per-protein embeddings (``human_embedding_dim``,
+``virus_embedding_dim``) projects them with Linear(dim → 64) → ReLU → Dropout(head_dropout); its
+protein vector is tower ‖ projection (128-d), or the projection alone when ``towers`` is False. The
+head's input width follows.
 """
 
 from __future__ import annotations
@@ -49,10 +54,19 @@ class ModelConfig:
     attention_weight_dropout: float = 0.2
     head_widths: tuple[int, ...] = (64, 32, 16, 8, 4)
     head_dropout: float = 0.5
+    human_embedding_dim: int = 0
+    virus_embedding_dim: int = 0
+    towers: bool = True
 
     def __post_init__(self) -> None:
         for name in ("n_features", "lstm_hidden", "attention_hidden"):
             require_int(name, getattr(self, name), minimum=1)
+        for name in ("human_embedding_dim", "virus_embedding_dim"):
+            require_int(name, getattr(self, name), minimum=0)
+        if not isinstance(self.towers, bool):
+            raise ValueError(f"towers must be true or false, got {self.towers!r}")
+        if not self.towers and not (self.human_embedding_dim and self.virus_embedding_dim):
+            raise ValueError("a model without towers needs embeddings of both sides (human and virus)")
         for name in ("lstm_dropout", "attention_dropout", "attention_weight_dropout", "head_dropout"):
             require_fraction(name, getattr(self, name), closed_high=False)
         if isinstance(self.head_widths, str) or not isinstance(self.head_widths, (tuple, list)):
@@ -66,9 +80,32 @@ class ModelConfig:
         """Size of a tower's protein vector (both LSTM directions)."""
         return 2 * self.lstm_hidden
 
+    def embedding_dim(self, side: str) -> int:
+        """Size of the per-protein embeddings the ``side`` ("human"/"virus") reads; 0: none."""
+        return self.human_embedding_dim if check_tower(side) == "human" else self.virus_embedding_dim
+
+    def side_dim(self, side: str) -> int:
+        """Size of a side's protein vector: tower vector and/or projected embedding."""
+        return self.protein_dim * (int(self.towers) + int(self.embedding_dim(side) > 0))
+
+    @property
+    def intermediate_dim(self) -> int:
+        """Size of the head's input (human ‖ virus protein vectors)."""
+        return self.side_dim("human") + self.side_dim("virus")
+
+    @property
+    def uses_embeddings(self) -> bool:
+        """Whether either side reads per-protein embeddings."""
+        return bool(self.human_embedding_dim or self.virus_embedding_dim)
+
     def to_dict(self) -> dict:
-        """The settings as JSON-ready data (:meth:`from_dict` reads them back)."""
-        return dataclasses.asdict(self)
+        """The settings as JSON-ready data (:meth:`from_dict` reads them back); the embedding settings only
+        when they differ from the defaults, so a model without embeddings is described as before them."""
+        data = dataclasses.asdict(self)
+        for name, default in _OMITTED_AT_DEFAULT.items():
+            if data[name] == default:
+                del data[name]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
@@ -78,6 +115,9 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model settings: {', '.join(sorted(unknown))}")
         return cls(**data)
+
+
+_OMITTED_AT_DEFAULT = {"human_embedding_dim": 0, "virus_embedding_dim": 0, "towers": True}
 
 
 class Dropout(nn.Dropout):
@@ -188,12 +228,12 @@ class Tower(nn.Module):
 
 
 class InteractionHead(nn.Module):
-    """MLP from the 128-d intermediate vector to an interaction logit."""
+    """MLP from the intermediate vector (128-d without embeddings) to an interaction logit."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         layers: list[nn.Module] = []
-        width = 2 * config.protein_dim
+        width = config.intermediate_dim
         for out_width in config.head_widths:
             layers += [
                 nn.Linear(width, out_width),
@@ -209,44 +249,109 @@ class InteractionHead(nn.Module):
         return self.layers(intermediate).squeeze(-1)
 
 
+def embedding_projection(config: ModelConfig, dim: int) -> nn.Sequential:
+    """Linear(dim → protein_dim) → ReLU → Dropout(head_dropout): a side's embedding as a protein vector."""
+    return nn.Sequential(nn.Linear(dim, config.protein_dim), nn.ReLU(), Dropout(config.head_dropout))
+
+
 class InteractionModel(nn.Module):
-    """Human tower + viral tower + head. ``forward`` returns logits."""
+    """Human side + viral side + head. ``forward`` returns logits.
+
+    A side is a tower, a projection of per-protein embeddings, or both (see the module docstring)."""
+
+    human_tower: Tower
+    virus_tower: Tower
 
     def __init__(self, config: ModelConfig | None = None, features: np.ndarray | torch.Tensor | None = None) -> None:
         super().__init__()
         self.config = config or ModelConfig()
-        table = torch.as_tensor(feature_table() if features is None else features, dtype=torch.float32)
-        if table.shape[1] != self.config.n_features:
-            raise ValueError(f"feature table has {table.shape[1]} columns, config says {self.config.n_features}")
-        self.human_tower = Tower(self.config, table)
-        self.virus_tower = Tower(self.config, table)
+        if self.config.towers:
+            table = torch.as_tensor(feature_table() if features is None else features, dtype=torch.float32)
+            if table.shape[1] != self.config.n_features:
+                raise ValueError(f"feature table has {table.shape[1]} columns, config says {self.config.n_features}")
+            self.human_tower = Tower(self.config, table)
+            self.virus_tower = Tower(self.config, table)
+        if self.config.human_embedding_dim:
+            self.human_projection = embedding_projection(self.config, self.config.human_embedding_dim)
+        if self.config.virus_embedding_dim:
+            self.virus_projection = embedding_projection(self.config, self.config.virus_embedding_dim)
         self.head = InteractionHead(self.config)
 
     def tower(self, name: TowerName) -> Tower:
-        """The human or the viral tower by name; any other name is a ValueError."""
-        return self.human_tower if check_tower(name) == "human" else self.virus_tower
+        """The human or the viral tower by name; any other name, or a model without towers, is a ValueError."""
+        side = check_tower(name)
+        if not self.config.towers:
+            raise ValueError("this model has no towers: it reads per-protein embeddings only")
+        return self.human_tower if side == "human" else self.virus_tower
+
+    def projection(self, name: TowerName) -> nn.Module:
+        """The embedding projection of a side; ValueError if the side reads no embeddings."""
+        side = check_tower(name)
+        if not self.config.embedding_dim(side):
+            raise ValueError(f"this model reads no {side} protein embeddings")
+        return self.human_projection if side == "human" else self.virus_projection
+
+    def side_vectors(
+        self,
+        name: TowerName,
+        tokens: torch.Tensor | None = None,
+        lengths: torch.Tensor | None = None,
+        embeddings: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """A side's protein vectors: the tower's of padded tokens ‖ the projection of embeddings (B, dim)."""
+        side = check_tower(name)
+        parts = []
+        if self.config.towers:
+            if tokens is None or lengths is None:
+                raise ValueError(f"the {side} tower needs the proteins' tokens and lengths")
+            parts.append(self.tower(side)(tokens, lengths)[0])
+        dim = self.config.embedding_dim(side)
+        if dim:
+            if embeddings is None:
+                raise ValueError(f"the model reads {dim}-d {side} protein embeddings; none were given")
+            if embeddings.ndim != 2 or embeddings.shape[1] != dim:
+                raise ValueError(
+                    f"{side} protein embeddings of shape {tuple(embeddings.shape)}; the model reads {dim}-d"
+                )
+            parts.append(self.projection(side)(embeddings))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
 
     def intermediate(
         self,
-        human_tokens: torch.Tensor,
-        human_lengths: torch.Tensor,
-        virus_tokens: torch.Tensor,
-        virus_lengths: torch.Tensor,
+        human_tokens: torch.Tensor | None = None,
+        human_lengths: torch.Tensor | None = None,
+        virus_tokens: torch.Tensor | None = None,
+        virus_lengths: torch.Tensor | None = None,
+        *,
+        human_embeddings: torch.Tensor | None = None,
+        virus_embeddings: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """The 128-d intermediate vectors (human ‖ virus) of padded token batches."""
-        human, _ = self.human_tower(human_tokens, human_lengths)
-        virus, _ = self.virus_tower(virus_tokens, virus_lengths)
+        """The intermediate vectors (human ‖ virus protein vectors; 128-d without embeddings)."""
+        human = self.side_vectors("human", human_tokens, human_lengths, human_embeddings)
+        virus = self.side_vectors("virus", virus_tokens, virus_lengths, virus_embeddings)
         return torch.cat([human, virus], dim=1)
 
     def forward(
         self,
-        human_tokens: torch.Tensor,
-        human_lengths: torch.Tensor,
-        virus_tokens: torch.Tensor,
-        virus_lengths: torch.Tensor,
+        human_tokens: torch.Tensor | None = None,
+        human_lengths: torch.Tensor | None = None,
+        virus_tokens: torch.Tensor | None = None,
+        virus_lengths: torch.Tensor | None = None,
+        *,
+        human_embeddings: torch.Tensor | None = None,
+        virus_embeddings: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Interaction logits of padded token batches (tokens (B, T), 0 as padding; lengths (B,))."""
-        return self.head(self.intermediate(human_tokens, human_lengths, virus_tokens, virus_lengths))
+        """Interaction logits of padded token batches (tokens (B, T), 0 as padding; lengths (B,)) and/or
+        per-protein embeddings (B, dim), as the configuration asks."""
+        intermediate = self.intermediate(
+            human_tokens,
+            human_lengths,
+            virus_tokens,
+            virus_lengths,
+            human_embeddings=human_embeddings,
+            virus_embeddings=virus_embeddings,
+        )
+        return self.head(intermediate)
 
     def n_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -2,8 +2,10 @@
 
 A model file holds the weights (the feature table included) and, in the safetensors metadata, a
 JSON document with the model configuration, the feature set, the decision cutoff, the training
-recipe, a hash of the training data and the package version. Loading never executes code from
-the file.
+recipe, a hash of the training data and the package version. A model that reads per-protein
+embeddings records, per side, the embedder it needs (``embeddings``: {"human": {"embedder",
+"fingerprint", "dim"}, ...}; format version 2), and :func:`check_embedding_source` refuses the numbers
+of any other embedder. Loading never executes code from the file.
 """
 
 from __future__ import annotations
@@ -23,17 +25,19 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from hvppi._version import __version__
 from hvppi.io.alphabet import N_TOKENS
-from hvppi.io.errors import ModelFileError
+from hvppi.io.embeddings import EmbeddingSource
+from hvppi.io.errors import InputError, ModelFileError
 from hvppi.io.files import atomic_path
 from hvppi.ppi.features import FEATURE_SET
-from hvppi.ppi.model import InteractionModel, ModelConfig
+from hvppi.ppi.model import TOWER_NAMES, InteractionModel, ModelConfig
 from hvppi.ppi.screen_model import MODEL_KIND as SCREENING_KIND
 
 if TYPE_CHECKING:
     from hvppi.ppi.screen_model import ScreeningModel
 
 FORMAT_NAME = "hvppi-interaction-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""The newest format this hvppi reads; a model without embeddings is still written as version 1."""
 BUNDLED_MODELS = {
     "default": "screening.safetensors",
     "screening": "screening.safetensors",
@@ -61,6 +65,8 @@ class ModelInfo:
     training: dict = field(default_factory=dict)
     path: str | None = None
     file_sha256: str | None = None
+    embeddings: dict[str, EmbeddingSource] = field(default_factory=dict)
+    """The embedder each side reads ("human", "virus"), for a model that reads per-protein embeddings."""
 
     def require_file_sha256(self) -> str:
         """The SHA-256 of the model file; ModelFileError for a description not read from a file."""
@@ -69,18 +75,61 @@ class ModelInfo:
         return self.file_sha256
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "format": FORMAT_NAME,
-                "format_version": FORMAT_VERSION,
-                "config": self.config.to_dict(),
-                "cutoff": self.cutoff,
-                "feature_set": self.feature_set,
-                "package_version": self.package_version,
-                "training_data_sha256": self.training_data_sha256,
-                "training": self.training,
-            },
-            sort_keys=True,
+        check_embedding_entries(self.config, self.embeddings)
+        doc = {
+            "format": FORMAT_NAME,
+            "format_version": 1,
+            "config": self.config.to_dict(),
+            "cutoff": self.cutoff,
+            "feature_set": self.feature_set,
+            "package_version": self.package_version,
+            "training_data_sha256": self.training_data_sha256,
+            "training": self.training,
+        }
+        if self.embeddings or not self.config.towers:
+            doc["format_version"] = 2
+            doc["embeddings"] = {side: source.to_dict() for side, source in self.embeddings.items()}
+        return json.dumps(doc, sort_keys=True)
+
+    def embedder_of(self, side: str) -> EmbeddingSource | None:
+        """The embedder whose per-protein vectors ``side`` reads, or None."""
+        return self.embeddings.get(side)
+
+
+def check_embedding_entries(config: ModelConfig, embeddings: dict[str, EmbeddingSource]) -> None:
+    """ValueError unless ``embeddings`` names an embedder for exactly the sides that read embeddings, of their size."""
+    unknown = set(embeddings) - set(TOWER_NAMES)
+    if unknown:
+        raise ValueError(f"embeddings for unknown sides {sorted(unknown)}; the sides are human and virus")
+    for side in TOWER_NAMES:
+        dim, source = config.embedding_dim(side), embeddings.get(side)
+        if dim and source is None:
+            raise ValueError(f"the configuration reads {dim}-d {side} protein embeddings but names no embedder")
+        if source is not None and source.dim != dim:
+            raise ValueError(f"the {side} embedder gives {source.dim}-d vectors, the configuration reads {dim}-d")
+
+
+def check_embedding_source(info: ModelInfo, side: str, source: EmbeddingSource | None, option: str) -> None:
+    """InputError unless ``source`` (the embedder of the file given as ``option``, or None if none was given)
+    is the embedder the ``side`` of the model reads."""
+    needed = info.embedder_of(side)
+    model = info.path or "the model"
+    if needed is None and source is not None:
+        raise InputError(f"{option} given, but {model} reads no {side} protein embeddings; leave it out", source.path)
+    if needed is not None and source is None:
+        raise InputError(
+            f"{model} reads {side} protein embeddings of {needed.describe()}; give them with {option} "
+            f"(the per-protein H5 of 'hvppi embed --model {needed.name}')"
+        )
+    if (
+        needed is not None
+        and source is not None
+        and (source.fingerprint, source.dim) != (needed.fingerprint, needed.dim)
+    ):
+        raise InputError(
+            f"embeddings of {source.describe()}, but {model} was trained on embeddings of {needed.describe()}; "
+            f"embed the proteins with {needed.name}",
+            source.path,
         )
 
 
@@ -112,6 +161,8 @@ MAX_WIDTH = 4096
 """Largest LSTM, attention or head layer a model file may ask for (the paper's model uses 32 and 64)."""
 MAX_HEAD_LAYERS = 16
 MAX_FEATURES = 256
+MAX_EMBEDDING_DIM = 65536
+"""Largest per-protein embedding a model file may read (ESM-2 15B gives 5,120 dimensions)."""
 
 
 def check_config_bounds(config: ModelConfig) -> None:
@@ -126,6 +177,9 @@ def check_config_bounds(config: ModelConfig) -> None:
         raise ValueError(f"{len(config.head_widths)} head layers exceed the maximum of {MAX_HEAD_LAYERS}")
     if any(width > MAX_WIDTH for width in config.head_widths):
         raise ValueError(f"head_widths {list(config.head_widths)} exceed the maximum width of {MAX_WIDTH}")
+    for name in ("human_embedding_dim", "virus_embedding_dim"):
+        if getattr(config, name) > MAX_EMBEDDING_DIM:
+            raise ValueError(f"{name} {getattr(config, name)} exceeds the maximum of {MAX_EMBEDDING_DIM}")
 
 
 def expected_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
@@ -195,6 +249,11 @@ def read_model_info(path: str | os.PathLike) -> ModelInfo:
             raise ValueError("config is not a JSON object")
         config = ModelConfig.from_dict(doc["config"])
         check_config_bounds(config)
+        entries = doc.get("embeddings") or {}
+        if not isinstance(entries, dict):
+            raise ValueError("embeddings is not a JSON object")
+        embeddings = {side: EmbeddingSource.from_dict(entry) for side, entry in entries.items()}
+        check_embedding_entries(config, embeddings)
         cutoff = float(doc["cutoff"])
         if not (math.isfinite(cutoff) and 0.0 <= cutoff <= 1.0):
             raise ValueError(f"cutoff must be a finite score in [0, 1], got {doc['cutoff']!r}")
@@ -207,6 +266,7 @@ def read_model_info(path: str | os.PathLike) -> ModelInfo:
             training=doc.get("training") or {},
             path=str(path),
             file_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+            embeddings=embeddings,
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFileError(f"{path}: invalid hvppi model description ({exc})") from None
@@ -236,7 +296,7 @@ def load_model(
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise ModelFileError(f"{path}: tensor {name} holds NaN or infinite weights; {_DAMAGED}")
     table = state.get("human_tower.features")
-    if table is None or tuple(table.shape) != (N_TOKENS, info.config.n_features):
+    if info.config.towers and (table is None or tuple(table.shape) != (N_TOKENS, info.config.n_features)):
         raise ModelFileError(f"{path}: the weights lack a ({N_TOKENS}, {info.config.n_features}) feature table")
     try:
         model = InteractionModel(info.config, table)

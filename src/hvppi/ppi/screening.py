@@ -1,10 +1,12 @@
 """Screening every viral protein against every human protein.
 
 The towers are independent, so each protein is encoded once (optionally reusing vectors stored by
-``hvppi encode``) and only the small head runs per pair. Results stream to disk in chunks of viral
-proteins: each chunk is written to ``OUT.parts/`` atomically, so a re-run of an interrupted screen
-skips the chunks already written and no row appears twice; at the end the chunks are joined into
-OUT (TSV, or Parquet if OUT ends in ``.parquet``). Memory stays flat in the number of pairs. The
+``hvppi encode``) and only the small head runs per pair; a model that reads per-protein embeddings
+takes them from ``embeddings`` ({"human": ProteinEmbeddings, "virus": ...}), projected once per
+protein. Results stream to disk in chunks of viral proteins: each chunk is written to ``OUT.parts/``
+atomically, so a re-run of an interrupted screen skips the chunks already written and no row appears
+twice; at the end the chunks are joined into OUT (TSV, or Parquet if OUT ends in ``.parquet``).
+Memory stays flat in the number of pairs. The
 output lock (``.OUT.lock`` beside OUT, :func:`hvppi.io.files.output_lock`) refuses a second screen of
 the same OUT while one runs, so ``restart`` never discards the parts of a live process.
 
@@ -28,11 +30,12 @@ import torch
 from tqdm.auto import tqdm
 
 from hvppi.io.alphabet import tokenize
+from hvppi.io.embeddings import ProteinEmbeddings
 from hvppi.io.errors import InputError
 from hvppi.io.files import atomic_path, atomic_write, output_lock
 from hvppi.io.orphans import remove_orphaned_parts
 from hvppi.io.validation import require_fraction, require_int
-from hvppi.ppi.inference import encode_proteins
+from hvppi.ppi.inference import Embeddings, check_embeddings, encode_proteins, side_vectors
 from hvppi.ppi.model import InteractionModel, TowerName
 from hvppi.ppi.modelfile import ModelInfo
 from hvppi.ppi.screen_model import Evidence, ScreeningModel, ViralSimilarities
@@ -63,6 +66,26 @@ def tower_vectors(
             store.store(sequences, fresh)
         found.update(fresh)
     return np.stack([found[p] for p in sequences]) if sequences else np.zeros((0, module.protein_dim), np.float32)
+
+
+def protein_vectors(
+    model: InteractionModel,
+    side: TowerName,
+    sequences: dict[str, str],
+    store: VectorStore | None = None,
+    embeddings: ProteinEmbeddings | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = False,
+    log: Callable[[str], None] = print,
+) -> np.ndarray:
+    """(n, side_dim) protein vectors of ``sequences`` on one side: tower vectors (via :func:`tower_vectors`,
+    reusing ``store``) ‖ projected ``embeddings``, as the model reads them."""
+    if not sequences:
+        return np.zeros((0, model.config.side_dim(side)), np.float32)
+    towers = None
+    if model.config.towers:
+        towers = tower_vectors(model, side, sequences, store, device, progress, log)
+    return side_vectors(model, side, list(sequences), None, embeddings, device, tower_vectors=towers)
 
 
 @torch.inference_mode()
@@ -223,9 +246,14 @@ def screen(
     virus_store: VectorStore | None = None,
     restart: bool = False,
     log: Callable[[str], None] = print,
+    embeddings: Embeddings | None = None,
 ) -> dict:
     """Score every viral × human pair and write ranked rows to ``out``. See the module docstring."""
     settings = settings or ScreenSettings()
+    check_embeddings(model.config, embeddings)
+    embeddings = embeddings or {}
+    if not model.config.towers and (human_store is not None or virus_store is not None):
+        raise ValueError("this model has no towers, so it has no tower vectors to store or reuse")
     out = Path(out)
     with output_lock(out):
         remove_orphaned_parts(out, log)
@@ -237,7 +265,9 @@ def screen(
         human_ids = np.array(list(human), dtype=object)
         virus_ids = list(virus)
         head = copy.deepcopy(model.head).double().eval()
-        human_matrix = torch.from_numpy(tower_vectors(model, "human", human, human_store, device, progress, log))
+        human_matrix = torch.from_numpy(
+            protein_vectors(model, "human", human, human_store, embeddings.get("human"), device, progress, log)
+        )
         human_matrix = human_matrix.to(device, torch.float64)
         chunks = [virus_ids[i : i + settings.chunk_size] for i in range(0, len(virus_ids), settings.chunk_size)]
         parts = [parts_dir / f"chunk-{k:06d}.{fmt}" for k in range(len(chunks))]
@@ -252,7 +282,9 @@ def screen(
                     bar.update(len(chunk) * len(human_ids))
                     continue
                 sub = {v: virus[v] for v in chunk}
-                vv = torch.from_numpy(tower_vectors(model, "virus", sub, virus_store, device, False, log))
+                vv = torch.from_numpy(
+                    protein_vectors(model, "virus", sub, virus_store, embeddings.get("virus"), device, False, log)
+                )
                 scores = head_scores_against(head, human_matrix, vv.to(device, torch.float64))
                 blocks = [_rows(scores[i], human_ids, v, info.cutoff, settings) for i, v in enumerate(chunk)]
                 _write_chunk(part, blocks, fmt)

@@ -19,6 +19,11 @@ Every epoch writes ``checkpoint.pt`` (resumable exactly: batch order and dropout
 checkpoint holds the log too and ``log.jsonl`` is rewritten from it, so a kill between the two loses no
 line (a resume restores them). The output lock (``.OUT.lock`` beside the folder) refuses a second
 training run into the same folder while one runs.
+
+Per-protein embeddings (``embeddings``: {"human": ProteinEmbeddings, "virus": ...}) feed the sides
+that read them (:class:`hvppi.ppi.model.ModelConfig`); the model file names their embedders, and a
+resume must use the same ones. A model without towers never runs an LSTM, and takes proteins of any
+length.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -45,6 +50,8 @@ from hvppi.io.pairs import PairTable
 from hvppi.io.validation import require_choice, require_fraction, require_int, require_positive
 from hvppi.ppi.inference import (
     TRAINING_MAX_LENGTH,
+    Embeddings,
+    check_embeddings,
     describe_long,
     encode_pairs,
     long_proteins,
@@ -198,6 +205,7 @@ class _Run:
     model_config: ModelConfig
     config: TrainConfig
     log_entries: list[dict] = dataclasses.field(default_factory=list)
+    embeddings: Embeddings = dataclasses.field(default_factory=dict)
 
     @property
     def checkpoint_path(self) -> Path:
@@ -217,6 +225,9 @@ class _EpochData:
     virus_ids: np.ndarray
     validation: PairTable
     tokens: dict[str, np.ndarray]
+    embeddings: Embeddings = dataclasses.field(default_factory=dict)
+    rows: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)  # side → each pair's embedding row
+    matrices: dict[str, torch.Tensor] = dataclasses.field(default_factory=dict)  # side → embeddings on the device
 
 
 def _checkpoint_payload(
@@ -243,11 +254,16 @@ def _checkpoint_payload(
 
 
 def _evaluate(
-    model: InteractionModel, pairs: PairTable, tokens: dict[str, np.ndarray], device: torch.device, beta: float
+    model: InteractionModel,
+    pairs: PairTable,
+    tokens: dict[str, np.ndarray],
+    device: torch.device,
+    beta: float,
+    embeddings: Embeddings | None = None,
 ) -> tuple[float, dict, np.ndarray]:
     """Validation loss, metrics and scores of ``pairs`` (each protein encoded once, in evaluation mode)."""
     label_array = pairs.require_both_classes("validation pairs")
-    logits = encode_pairs(model, pairs, tokens=tokens, device=device).logits(model, device)
+    logits = encode_pairs(model, pairs, tokens=tokens, device=device, embeddings=embeddings).logits(model, device)
     labels = torch.from_numpy(label_array.astype(np.float32))
     n_pos = int(label_array.sum())
     loss = class_balanced_loss(torch.from_numpy(logits).float(), labels, beta, (len(labels) - n_pos, n_pos))
@@ -269,16 +285,22 @@ def train(
     time_limit: float | None = None,
     max_length: int = TRAINING_MAX_LENGTH,
     sequences_path: str | os.PathLike | None = None,
+    embeddings: Embeddings | None = None,
 ) -> dict:
     """Train a model on labelled ``pairs``; returns a summary. See the module docstring.
 
     ``time_limit`` (seconds): start no new epoch once this call has run that long; the run can be
     continued later with ``resume=True``. ``max_length``: proteins longer than this many residues
-    are rejected before any batch is built (InputError naming them and ``sequences_path``); 0: no limit."""
+    are rejected before any batch is built (InputError naming them and ``sequences_path``); 0: no limit
+    (a model without towers has none). ``embeddings``: per-protein embeddings by side, covering the
+    proteins of ``pairs`` and ``validation``; a side's embedding size is filled into ``model_config``
+    when it reads none."""
     call_started = time.perf_counter()
-    model_config = model_config or ModelConfig()
     config = config or TrainConfig()
-    check_lengths(pairs, validation, sequences, max_length, sequences_path)
+    embeddings = dict(embeddings or {})
+    model_config = embedding_config(model_config or ModelConfig(), embeddings)
+    if model_config.towers:
+        check_lengths(pairs, validation, sequences, max_length, sequences_path)
     device = resolve_device(device)
     out_dir = Path(out_dir)
     with output_lock(out_dir):
@@ -295,7 +317,20 @@ def train(
             log,
             time_limit,
             call_started,
+            embeddings,
         )
+
+
+def embedding_config(model_config: ModelConfig, embeddings: Embeddings) -> ModelConfig:
+    """``model_config`` with the embedding size of each side given ``embeddings`` (ValueError if it says another)."""
+    sizes: dict[str, Any] = {}
+    for side, found in embeddings.items():
+        name = f"{side}_embedding_dim"
+        if side in ("human", "virus") and model_config.embedding_dim(side) == 0:
+            sizes[name] = found.source.dim
+    model_config = dataclasses.replace(model_config, **sizes) if sizes else model_config
+    check_embeddings(model_config, embeddings)
+    return model_config
 
 
 def check_lengths(
@@ -336,6 +371,7 @@ def _train_locked(
     log: Callable[[str], None],
     time_limit: float | None,
     call_started: float,
+    embeddings: Embeddings,
 ) -> dict:
     """The body of :func:`train`, run under the output lock of ``out_dir``."""
     train_pairs, val_pairs = _training_and_validation(pairs, validation, config)
@@ -345,15 +381,23 @@ def _train_locked(
         np.asarray(train_pairs.human_ids, dtype=object),
         np.asarray(train_pairs.virus_ids, dtype=object),
         val_pairs,
-        tokenize_sequences(sequences, ids),
+        tokenize_sequences(sequences, ids) if model_config.towers else {},
+        embeddings,
     )
-    identity = _run_identity(train_pairs, val_pairs, sequences, model_config, config)
+    for side, found in embeddings.items():
+        found.rows(val_pairs.human_ids if side == "human" else val_pairs.virus_ids)  # a missing protein fails now
+        data.rows[side] = found.rows(data.human_ids if side == "human" else data.virus_ids)
+        data.matrices[side] = torch.from_numpy(found.matrix).to(device)
+    identity = _run_identity(train_pairs, val_pairs, sequences, model_config, config, embeddings)
     run = _new_run(out_dir, identity, model_config, config, device)
+    run.embeddings = embeddings
     _resume_or_start(run, resume, device, log)
     val_positives = int(val_pairs.require_both_classes("validation pairs").sum())
     log(
         f"training on {len(train_pairs)} pairs ({int(data.labels.sum())} positive), validating on "
         f"{len(val_pairs)} ({val_positives} positive); {run.model.n_parameters()} parameters; device {device}"
+        + "".join(f"; {side} embeddings of {found.source.describe()}" for side, found in embeddings.items())
+        + ("; no towers" if not model_config.towers else "")
     )
     stopped = "max_epochs"
     while run.state.epoch < config.max_epochs:
@@ -398,14 +442,19 @@ def _run_identity(
     sequences: dict[str, str],
     model_config: ModelConfig,
     config: TrainConfig,
+    embeddings: Embeddings | None = None,
 ) -> dict:
-    """What a checkpoint must match to be resumed: the data, the model and the recipe (not its stopping rules)."""
-    return {
+    """What a checkpoint must match to be resumed: the data, the model, the recipe (not its stopping rules)
+    and the embedders, if any."""
+    identity = {
         "train_sha256": train_pairs.fingerprint(sequences),
         "validation_sha256": val_pairs.fingerprint(sequences),
         "model_config": model_config.to_dict(),
         "train_config": {k: v for k, v in dataclasses.asdict(config).items() if k not in ("max_epochs", "patience")},
     }
+    if embeddings:
+        identity["embeddings"] = {side: found.source.to_dict() for side, found in sorted(embeddings.items())}
+    return identity
 
 
 def _new_run(
@@ -479,7 +528,9 @@ def _run_epoch(run: _Run, data: _EpochData, device: torch.device, progress: bool
     started = time.perf_counter()
     chosen, train_loss, residues = _train_one_epoch(run, data, epoch, rng, device, progress)
     train_seconds = time.perf_counter() - started
-    val_loss, val_metrics, _ = _evaluate(run.model, data.validation, data.tokens, device, run.config.beta)
+    val_loss, val_metrics, _ = _evaluate(
+        run.model, data.validation, data.tokens, device, run.config.beta, data.embeddings
+    )
     entry = {
         "epoch": epoch,
         "train_loss": train_loss,
@@ -515,16 +566,26 @@ def _train_one_epoch(
     bar = tqdm(batches, desc=f"epoch {epoch}", unit="batch", disable=not progress, leave=False)
     tokens, human_ids, virus_ids = data.tokens, data.human_ids, data.virus_ids
     for batch in bar:
-        h_tokens, h_lengths = pad_tokens([tokens[p] for p in human_ids[batch]])
-        v_tokens, v_lengths = pad_tokens([tokens[p] for p in virus_ids[batch]])
+        inputs: dict[str, torch.Tensor | None] = {}
+        if model.config.towers:
+            h_tokens, h_lengths = pad_tokens([tokens[p] for p in human_ids[batch]])
+            v_tokens, v_lengths = pad_tokens([tokens[p] for p in virus_ids[batch]])
+            inputs = {
+                "human_tokens": h_tokens.to(device),
+                "human_lengths": h_lengths,
+                "virus_tokens": v_tokens.to(device),
+                "virus_lengths": v_lengths,
+            }
+            residues += int(h_lengths.sum() + v_lengths.sum())
+        for side, matrix in data.matrices.items():
+            inputs[f"{side}_embeddings"] = matrix[torch.from_numpy(data.rows[side][batch]).to(device)]
         labels = torch.from_numpy(data.labels[batch].astype(np.float32)).to(device)
         optimizer.zero_grad(set_to_none=True)
-        logits = model(h_tokens.to(device), h_lengths, v_tokens.to(device), v_lengths)
+        logits = model(**inputs)
         loss = class_balanced_loss(logits, labels, config.beta, counts)
         loss.backward()
         optimizer.step()
         total += loss.item() * len(batch)
-        residues += int(h_lengths.sum() + v_lengths.sum())
         bar.set_postfix(loss=f"{loss.item():.4f}")
     return chosen, total / len(chosen), residues
 
@@ -547,7 +608,9 @@ def _record_epoch(run: _Run, epoch: int, val_loss: float, val_metrics: dict, ent
         state.best_loss, state.best_epoch = val_loss, epoch
         state.best_cutoff, state.best_metrics = val_metrics["cutoff"], val_metrics
         run.best_state = {k: v.detach().clone() for k, v in run.model.state_dict().items()}
-        _save_best(run.out_dir / MODEL, run.model_config, run.best_state, state, run.identity, run.config)
+        _save_best(
+            run.out_dir / MODEL, run.model_config, run.best_state, state, run.identity, run.config, run.embeddings
+        )
     if entry is not None:
         run.log_entries = [e for e in run.log_entries if e.get("epoch") != epoch] + [entry]
     with atomic_path(run.checkpoint_path) as tmp:
@@ -557,11 +620,18 @@ def _record_epoch(run: _Run, epoch: int, val_loss: float, val_metrics: dict, ent
 
 
 def _save_best(
-    path: Path, model_config: ModelConfig, best_state, state: _State, identity: dict, config: TrainConfig
+    path: Path,
+    model_config: ModelConfig,
+    best_state,
+    state: _State,
+    identity: dict,
+    config: TrainConfig,
+    embeddings: Embeddings | None = None,
 ) -> None:
     model = InteractionModel(model_config)
     model.load_state_dict(best_state)
     info = ModelInfo(
+        embeddings={side: found.source for side, found in (embeddings or {}).items()},
         config=model_config,
         cutoff=state.best_cutoff,
         training_data_sha256=identity["train_sha256"],

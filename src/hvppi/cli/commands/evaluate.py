@@ -5,7 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hvppi.cli.options import MODEL_HELP, PAIR_FORMATS, SEQUENCE_FORMATS, add_run_options, prepare_output, set_threads
+from hvppi.cli.options import (
+    MODEL_HELP,
+    PAIR_FORMATS,
+    SEQUENCE_FORMATS,
+    add_embeddings,
+    add_run_options,
+    embedding_paths,
+    prepare_output,
+    set_threads,
+)
 
 HELP = "evaluate models on labelled pairs"
 
@@ -33,7 +42,10 @@ that tell them apart (rep1/test.txt, rep2/test.txt).
 
 With --out-dir, writes metrics.json (every result, the files it came from, its scores file and the
 summary), scores.tsv (scores_1.tsv, scores_2.tsv, ... in column order when there are several
-results), roc.png and pr.png (titled with the models and the pair files)."""
+results), roc.png and pr.png (titled with the models and the pair files).
+
+Models trained on per-protein embeddings need --human-embeddings/--virus-embeddings: files of the
+embedder each such model names, holding every protein of the pairs."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="training pairs of the frequency baseline; one, or one per --pairs",
     )
     parser.add_argument("--out-dir", metavar="DIR", help="write metrics.json, scores TSVs, roc.png and pr.png here")
+    add_embeddings(parser)
     add_run_options(parser)
 
 
@@ -78,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     if args.out_dir:
         prepare_output(args.out_dir, is_dir=True)
-    result = evaluate_files(jobs, args.sequences, device, progress=not args.quiet)
+    result = evaluate_files(
+        jobs, args.sequences, device, progress=not args.quiet, embedding_paths=dict(embedding_paths(args))
+    )
     print(format_evaluation(result))
     if args.out_dir:
         written = write_evaluation(args.out_dir, result, subtitle=evaluation_subtitle(jobs))

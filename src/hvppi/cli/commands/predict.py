@@ -6,13 +6,16 @@ import argparse
 import sys
 
 from hvppi.cli.options import (
+    add_embeddings,
     add_model,
     add_pairs_inputs,
     add_run_options,
+    load_embeddings_for,
     load_model_for,
     load_pairs_and_sequences,
     log,
     prepare_output,
+    refuse_embeddings,
 )
 
 HELP = "score human–virus pairs"
@@ -20,7 +23,10 @@ HELP = "score human–virus pairs"
 DESCRIPTION = """\
 Score pairs with a trained model (the bundled screening model by default). Writes a TSV with columns
 human_id, virus_id, score (interaction probability; for the screening model its calibrated probability)
-and call (1 if score >= the cutoff), in input order. Each distinct protein is encoded once."""
+and call (1 if score >= the cutoff), in input order. Each distinct protein is encoded once.
+
+A model trained on per-protein embeddings ('hvppi train --human-embeddings/--virus-embeddings') needs
+the same options here, with files of the embedder it names; files of another embedder are refused."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="score threshold of the call (default: the model's cutoff, Youden's on its validation pairs; "
         "0.5 for the screening model)",
     )
+    add_embeddings(parser)
     add_run_options(parser)
 
 
@@ -48,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         check_cutoff(args.cutoff, "--cutoff")
 
     if model_kind(resolve_model_path(args.model)) == "screening":
+        refuse_embeddings(args, "the screening model")
         screening = load_screening_model(args.model)
         pairs, sequences = load_pairs_and_sequences(args)
         ref = screening.reference
@@ -60,10 +68,12 @@ def run(args: argparse.Namespace) -> int:
 
         model, info, device = load_model_for(args)
         pairs, sequences = load_pairs_and_sequences(args)
+        embeddings = load_embeddings_for(args, info, {"human": pairs.human_ids, "virus": pairs.virus_ids}, sequences)
         prepare_output(args.out)
-        warn_long_proteins(sequences, [*pairs.human_ids, *pairs.virus_ids], log)
+        if model.config.towers:
+            warn_long_proteins(sequences, [*pairs.human_ids, *pairs.virus_ids], log)
         cutoff = info.cutoff if args.cutoff is None else args.cutoff
-        scores = score_pairs(model, pairs, sequences, device=device, progress=not args.quiet)
+        scores = score_pairs(model, pairs, sequences, device=device, progress=not args.quiet, embeddings=embeddings)
     called = write_predictions(args.out, pairs, scores, cutoff)
     print(
         f"wrote {len(pairs)} scored pairs to {args.out} ({called} called interacting at cutoff {cutoff:.4g})",

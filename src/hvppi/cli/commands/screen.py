@@ -10,7 +10,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from hvppi.ppi.screening import ScreenSettings
 
-from hvppi.cli.options import SEQUENCE_FORMATS, add_model, add_run_options, load_model_for, log
+from hvppi.cli.options import (
+    SEQUENCE_FORMATS,
+    add_embeddings,
+    add_model,
+    add_run_options,
+    load_embeddings_for,
+    load_model_for,
+    log,
+    refuse_embeddings,
+)
 
 HELP = "score every viral protein against every human protein"
 
@@ -30,7 +39,8 @@ every training viral protein, or whose scores barely vary, is warned about.
 With a BiLSTM-attention model (--model lstm-phv-benchmark or a file of 'hvppi train'), each protein is
 encoded once and only the head runs per pair; rows are human_id, virus_id, score, call, rank. That model
 learned the benchmark's negatives and ranks human proteins almost alike for every virus (see the model
-card).
+card). A model trained on per-protein embeddings needs --human-embeddings/--virus-embeddings: files of
+the embedder it names, holding every protein screened (files of another embedder are refused).
 
 With --dask local:N (N local worker processes) or --dask ADDRESS (a running dask.distributed scheduler,
 e.g. tcp://host:8786, or its scheduler file *.json), the screen runs as one task per tile of
@@ -88,6 +98,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="with --dask: viral proteins per tile (default: 64)",
     )
+    add_embeddings(parser)
     add_run_options(parser)
 
 
@@ -108,8 +119,12 @@ def run(args: argparse.Namespace) -> int:
     model, info, device = load_model_for(args)
     virus = read_sequences(args.virus, allow_duplicates=False)
     human = read_sequences(args.human, allow_duplicates=False)
-    warn_long_proteins(virus, virus, log)
-    warn_long_proteins(human, human, log)
+    embeddings = load_embeddings_for(args, info, {"human": human, "virus": virus}, {**human, **virus})
+    if not model.config.towers and (args.human_vectors or args.virus_vectors):
+        raise ValueError("--human-vectors/--virus-vectors hold tower vectors, and this model has no towers")
+    if model.config.towers:
+        warn_long_proteins(virus, virus, log)
+        warn_long_proteins(human, human, log)
     stores = [
         VectorStore(args.human_vectors, "human", info.require_file_sha256()) if args.human_vectors else None,
         VectorStore(args.virus_vectors, "virus", info.require_file_sha256()) if args.virus_vectors else None,
@@ -128,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
             virus_store=stores[1],
             restart=args.restart,
             log=log,
+            embeddings=embeddings,
         )
     finally:
         for store in stores:
@@ -144,6 +160,7 @@ def _run_screening(args: argparse.Namespace, settings: ScreenSettings) -> int:
 
     if args.human_vectors or args.virus_vectors:
         raise ValueError("--human-vectors/--virus-vectors are for BiLSTM-attention models, not the screening model")
+    refuse_embeddings(args, "the screening model")
     model = load_screening_model(args.model)
     if args.threads:
         model.config = replace(model.config, threads=args.threads)
@@ -173,11 +190,15 @@ def _run_dask(args: argparse.Namespace, settings: ScreenSettings) -> int:
     info = None
     model: Any
     if model_kind(resolve_model_path(args.model)) == "screening":
+        refuse_embeddings(args, "the screening model")
         model = load_screening_model(args.model)
         if args.threads:
             model.config = replace(model.config, threads=args.threads)
     else:
         model, info = load_model(args.model)
+        if model.config.uses_embeddings or not model.config.towers:
+            raise ValueError("--dask runs models without per-protein embeddings only; screen this model without --dask")
+        refuse_embeddings(args, f"{info.path}")
     virus = read_sequences(args.virus, allow_duplicates=False)
     human = read_sequences(args.human, allow_duplicates=False)
     with dask_client(args.dask, log=log) as client:

@@ -7,9 +7,11 @@ import json
 
 from hvppi.cli.options import (
     add_device,
+    add_embeddings,
     add_pairs_inputs,
     add_quiet,
     add_threads,
+    embedding_paths,
     load_pairs,
     load_pairs_and_sequences,
     log,
@@ -23,7 +25,13 @@ Train the two-tower BiLSTM-attention model. Writes OUT/model.safetensors (the mo
 epoch by validation loss, with Youden's cutoff on the validation pairs as its decision threshold),
 OUT/checkpoint.pt (every epoch; --resume continues from it exactly) and OUT/log.jsonl (one line per
 epoch). Sizes and dropout rates default to the paper's; the model file records them, the training
-recipe and a SHA-256 of the training data. Prints a JSON summary."""
+recipe and a SHA-256 of the training data. Prints a JSON summary.
+
+Pretrained features: --human-embeddings/--virus-embeddings take per-protein H5 files of 'hvppi embed'
+(any embedder) holding every protein of the pairs; each is projected to 64 dimensions and joined to the
+side's 7-property tower vector, or replaces the towers with --no-towers (then both files are needed,
+no LSTM runs and --max-length does not apply). The model file names the embedder of each side (label
+and weight fingerprint); predict, evaluate and screen then need files of the same embedder."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -107,6 +115,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="W",
         help="widths of the head's hidden layers; a final layer of width 1 follows",
     )
+    add_embeddings(model, training=True)
+    model.add_argument(
+        "--no-towers",
+        action="store_true",
+        help="no 7-property BiLSTM towers: the model reads only the embeddings of --human-embeddings and "
+        "--virus-embeddings (both needed)",
+    )
     run_group = parser.add_argument_group("running")
     add_device(run_group)
     add_threads(run_group, "torch")
@@ -115,10 +130,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train and print the run's summary as JSON."""
+    from hvppi.io.embeddings import embedding_source, load_protein_embeddings
     from hvppi.io.pairs import merge_sequences
     from hvppi.ppi.model import ModelConfig
     from hvppi.ppi.training import TrainConfig, train
 
+    if args.no_towers and not (args.human_embeddings and args.virus_embeddings):
+        raise ValueError("--no-towers needs both --human-embeddings and --virus-embeddings")
+    sources = {side: embedding_source(path) for side, path in embedding_paths(args).items() if path is not None}
     model_config = ModelConfig.from_dict(
         {
             "lstm_hidden": args.lstm_hidden,
@@ -128,6 +147,8 @@ def run(args: argparse.Namespace) -> int:
             "attention_weight_dropout": args.attention_weight_dropout,
             "head_dropout": args.head_dropout,
             "head_widths": args.head_widths,
+            **{f"{side}_embedding_dim": source.dim for side, source in sources.items()},
+            "towers": not args.no_towers,
         }
     )
     config = TrainConfig(
@@ -147,6 +168,11 @@ def run(args: argparse.Namespace) -> int:
     if args.validation:
         validation = load_pairs(args.validation)
         sequences = merge_sequences(validation, sequences, args.sequences)
+    embeddings = {}
+    for side, path in embedding_paths(args).items():
+        if path is not None:
+            ids = [*getattr(pairs, f"{side}_ids"), *(getattr(validation, f"{side}_ids") if validation else [])]
+            embeddings[side] = load_protein_embeddings(path, ids, sequences)
     summary = train(
         pairs,
         sequences,
@@ -161,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
         time_limit=None if args.time_limit is None else 60 * args.time_limit,
         max_length=args.max_length,
         sequences_path=args.sequences,
+        embeddings=embeddings,
     )
     print(json.dumps(summary, indent=2))
     return 0
