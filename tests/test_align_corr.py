@@ -186,6 +186,27 @@ def test_geometry_report_command(tmp_path, feature_files, capsys):
     assert main(["geometry", "report", "--set", "bad", "--out-dir", str(out)]) == 2
 
 
+def test_geometry_report_accuracy_columns(tmp_path, feature_files, capsys):
+    _, paths = feature_files
+    accuracy = tmp_path / "accuracy.tsv"
+    accuracy.write_text("set\troc_auc\trecall_top_1pct\nprops\t0.6125\t\n")
+    out = tmp_path / "report"
+    args = ["geometry", "report", "--set", f"props={paths['protein']}", "--out-dir", str(out), "--quiet"]
+    assert main([*args, "--accuracy", str(accuracy)]) == 0
+    row = json.loads((out / "report.json").read_text())["sets"][0]
+    assert row["accuracy"]["roc_auc"] == 0.6125
+    text = (out / "report.md").read_text()
+    line = next(line for line in text.splitlines() if line.startswith("| props |"))
+    assert line.endswith("| 0.613 | – |")
+    assert "| ProteinBERT | 512 | 120 |" in text
+    accuracy.write_text("set\troc_auc\nother\t0.5\n")
+    assert main([*args, "--accuracy", str(accuracy)]) == 2
+    assert "other" in capsys.readouterr().err
+    accuracy.write_text("set\troc_auc\nprops\thigh\n")
+    assert main([*args, "--accuracy", str(accuracy)]) == 2
+    assert "line 2" in capsys.readouterr().err
+
+
 def test_geometry_align_corr_command(tmp_path, feature_files):
     ids, paths = feature_files
     out = tmp_path / "ac"

@@ -251,6 +251,7 @@ def test_cli_embeds_with_a_checkpoint_and_refuses_a_malicious_one(malicious, tmp
     vectors, residues = embedder.embed(list(sequences.values()), residues=True)
     with h5py.File(out, "r") as fh, h5py.File(per_residue, "r") as fr:
         assert fh.attrs["embedder"] == "proteinbert" and fh.attrs["embedder_fingerprint"] == embedder.fingerprint
+        assert fh.attrs["dim"] == REFERENCE["global_"].shape[1] and fr.attrs["dim"] == REFERENCE["local"].shape[2]
         for i, pid in enumerate(sequences):
             np.testing.assert_allclose(fh[pid][()], vectors[i], rtol=0, atol=1e-6)
             np.testing.assert_allclose(fr[pid][()], residues[i], rtol=0, atol=1e-6)

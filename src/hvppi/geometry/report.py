@@ -56,6 +56,48 @@ def read_set_list(path: str | os.PathLike) -> list[EmbeddingSet]:
     return sets
 
 
+PUBLISHED = (
+    ("ProtBERT", 1024, 3, "Hakim, Roy & Rahman 2025"),
+    ("ProteinBERT", 512, 120, "Hakim, Roy & Rahman 2025"),
+)
+"""Effective dimensions reported in the literature: (model, d, effective dimensions, source)."""
+
+
+def read_accuracy(path: str | os.PathLike) -> dict[str, dict[str, float]]:
+    """A TSV with a header ``set<TAB>metric...`` and one row per embedding set → {set: {metric: value}}.
+
+    The accuracy a set reaches when it feeds a model (e.g. ``scripts/isotropy_vs_accuracy.py`` writes
+    ``accuracy.tsv``); empty cells and "nan" are missing values."""
+    import math
+
+    from hvppi.io.files import open_text, read_errors
+
+    path = Path(path)
+    table: dict[str, dict[str, float]] = {}
+    with read_errors(path), open_text(path) as fh:
+        lines = [(n, line.rstrip("\r\n")) for n, line in enumerate(fh, start=1) if line.strip()]
+    if not lines:
+        raise InputError("empty accuracy table", path)
+    header = [c.strip() for c in lines[0][1].split("\t")]
+    if len(header) < 2 or header[0] != "set" or not all(header[1:]):
+        raise InputError("the first line must be 'set<TAB>metric[<TAB>metric...]'", path, line=lines[0][0])
+    for line_no, line in lines[1:]:
+        cells = [c.strip() for c in line.split("\t")]
+        if len(cells) != len(header) or not cells[0]:
+            raise InputError(f"expected {len(header)} tab-separated cells", path, line=line_no)
+        if cells[0] in table:
+            raise InputError(f"set {cells[0]!r} listed twice", path, line=line_no)
+        values = {}
+        for metric, cell in zip(header[1:], cells[1:]):
+            try:
+                value = float(cell) if cell else math.nan
+            except ValueError:
+                raise InputError(f"{metric} of {cells[0]!r} is not a number: {cell!r}", path, line=line_no) from None
+            values[metric] = value
+        table[cells[0]] = values
+    return table
+
+
 def measure_set(spec: EmbeddingSet, chunk_rows: int | None = None, progress: bool = False) -> dict:
     """Global and (where available) local isotropy of one set, as a JSON-ready dict."""
     from hvppi.geometry.readers import measure_isotropy, open_embeddings
@@ -82,14 +124,24 @@ def _fmt(value, spec: str) -> str:
     return "–" if value is None else format(value, spec)
 
 
+def _metrics(rows: list[dict]) -> list[str]:
+    return list(dict.fromkeys(m for r in rows for m in r.get("accuracy") or {}))
+
+
 def markdown_table(rows: list[dict]) -> str:
+    """The paper's table; accuracy columns follow when rows carry an ``accuracy`` dict."""
+    metrics = _metrics(rows)
     head = (
         "| set | d | global n | global IsoScore | global eff. dims (ceil) | global avg cos "
-        "| local n | local IsoScore | local eff. dims (ceil) | local avg cos |\n"
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"
+        "| local n | local IsoScore | local eff. dims (ceil) | local avg cos |"
+        + "".join(f" {m} |" for m in metrics)
+        + "\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        + "---:|" * len(metrics)
+        + "\n"
     )
     lines = []
     for r in rows:
+        accuracy = r.get("accuracy") or {}
         cells = [r["name"], str(r["d"])]
         for level in ("global", "local"):
             m = r[level]
@@ -102,6 +154,9 @@ def markdown_table(rows: list[dict]) -> str:
                 f"{m['effective_dims']:.2f} ({m['effective_dims_ceil']})",
                 _fmt(m["avg_cosine"], ".4f"),
             ]
+        cells += [
+            _fmt(None if accuracy.get(m) is None or accuracy[m] != accuracy[m] else accuracy[m], ".3f") for m in metrics
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return head + "\n".join(lines) + "\n"
 
@@ -113,10 +168,13 @@ def geometry_report(
     progress: bool = False,
     title: str = "Isotropy of embedding sets",
     subtitle: str | None = None,
+    accuracy: dict[str, dict[str, float]] | None = None,
 ) -> list[dict]:
     """Measure every set; write OUT/report.md, OUT/report.json and OUT/isotropy.png; return the rows.
 
-    ``title`` and ``subtitle`` are the plot's; subtitle None names each set's embedder and files."""
+    ``title`` and ``subtitle`` are the plot's; subtitle None names each set's embedder and files.
+    ``accuracy`` ({set name: {metric: value}}, see :func:`read_accuracy`) adds its metrics as columns;
+    a set it names that is not measured is an error."""
     from hvppi._version import __version__
     from hvppi.geometry.plots import isotropy_bars
     from hvppi.io.files import atomic_write
@@ -126,7 +184,13 @@ def geometry_report(
     names = [s.name for s in sets]
     if len(set(names)) != len(names):
         raise ValueError("embedding set names must be distinct")
+    unknown = sorted(set(accuracy or {}) - set(names))
+    if unknown:
+        raise ValueError(f"the accuracy table names sets that are not measured: {', '.join(unknown)}")
     rows = [measure_set(s, chunk_rows, progress) for s in sets]
+    for row in rows:
+        if accuracy is not None:
+            row["accuracy"] = accuracy.get(row["name"], {})
     out = Path(out_dir)
     with atomic_write(out / "report.json") as fh:
         json.dump({"hvppi_version": __version__, "sets": rows}, fh, indent=2)
@@ -148,6 +212,11 @@ def geometry_report(
             + " |\n"
             for r in rows
         )
+        + "\nEffective dimensions published for other protein language models, for comparison (Hakim et al. 2025: "
+        "ProtBERT and ProtXLNet use 2–14 dimensions for global and local representations, ProteinBERT about 120; "
+        "the same IsoScore·(d − 1) + 1 as above):\n\n"
+        + "| model | d | effective dims | source |\n|---|---:|---:|---|\n"
+        + "".join(f"| {model} | {d:,} | {dims} | {source} |\n" for model, d, dims, source in PUBLISHED)
         + "\n![isotropy](isotropy.png)\n"
     )
     with atomic_write(out / "report.md") as fh:

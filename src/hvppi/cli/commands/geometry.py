@@ -47,7 +47,9 @@ in by_identity.tsv (null in correlations.json), and a warning names the bin."""
 REPORT_DESCRIPTION = """\
 A table as the paper's: per embedding set its dimension, and for global (per-protein) and local
 (per-residue) points the IsoScore, effective dimensions (raw and rounded up) and average cosine;
-IsoScore* in a second table. Writes OUT_DIR/report.md, report.json and isotropy.png. Give sets as
+IsoScore* in a second table, and the effective dimensions published for ProtBERT and ProteinBERT.
+With --accuracy TSV (header set<TAB>metric..., one row per set, as scripts/isotropy_vs_accuracy.py
+writes), each metric becomes a column next to the set's geometry. Writes OUT_DIR/report.md, report.json and isotropy.png. Give sets as
 --set NAME=GLOBAL[,LOCAL] (repeat), or --sets TSV with rows name<TAB>global[<TAB>local] (paths
 relative to the TSV). GLOBAL may be per-protein or per-residue (then mean-pooled); local points come
 from LOCAL, or from GLOBAL itself when it is per-residue."""
@@ -113,14 +115,15 @@ def run_align_corr(args: argparse.Namespace) -> int:
 
 def run_report(args: argparse.Namespace) -> int:
     """Measure several sets and write the report."""
-    from hvppi.geometry.report import geometry_report, markdown_table, parse_set, read_set_list
+    from hvppi.geometry.report import geometry_report, markdown_table, parse_set, read_accuracy, read_set_list
 
     sets = [parse_set(s) for s in args.set or []]
     for listing in args.sets or []:
         sets += read_set_list(listing)
     if not sets:
         raise ValueError("give at least one --set NAME=GLOBAL[,LOCAL] or --sets TSV")
-    rows = geometry_report(sets, args.out_dir, chunk_rows=args.chunk_rows, progress=not args.quiet)
+    accuracy = read_accuracy(args.accuracy) if args.accuracy else None
+    rows = geometry_report(sets, args.out_dir, chunk_rows=args.chunk_rows, progress=not args.quiet, accuracy=accuracy)
     print(markdown_table(rows), end="")
     print(f"wrote report.md, report.json and isotropy.png to {args.out_dir}", file=sys.stderr)
     return 0
@@ -204,6 +207,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--set", action="append", metavar="NAME=GLOBAL[,LOCAL]", help="one embedding set; repeat")
     p.add_argument("--sets", action="append", metavar="TSV", help="a list of sets: name<TAB>global[<TAB>local]")
     p.add_argument("--out-dir", required=True, metavar="DIR", help="output folder")
+    p.add_argument(
+        "--accuracy",
+        metavar="TSV",
+        default=None,
+        help="accuracy per set (header set<TAB>metric...), added as columns (default: none)",
+    )
     _add_chunk_rows(p)
     add_quiet(p)
     p.set_defaults(analysis_run=run_report)
