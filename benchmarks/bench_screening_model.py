@@ -3,7 +3,7 @@
 Screens 30 viral × 5,000 human proteins of the LSTM-PHV benchmark with the bundled screening model and
 times its stages: the viral proteins against the reference viral proteins (Smith–Waterman, k-mers,
 composition: the screening model's "encoding"), the human candidates against the reference human
-proteins (once per human set), and then per pair the 16 features, the tree ensemble and the
+proteins (once per human set), and then per pair the features, the tree ensemble and the
 calibration. As the reference measured in the same run, the BiLSTM model's screen after encoding (its
 head on every pair, in float64, as ``hvppi screen`` runs it). NumPy and PyTorch are held to one thread.
 Last line: ``ratio: X`` = screening-model pairs/s after encoding ÷ BiLSTM head pairs/s. Goal: at least

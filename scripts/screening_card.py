@@ -24,7 +24,7 @@ from hvppi.io.files import atomic_write
 from hvppi.io.pairs import PairTable, read_pairs
 from hvppi.io.sequences import read_sequences
 from hvppi.ppi.screen_benchmark import ScreeningData, format_report, run_screening_benchmark
-from hvppi.ppi.screen_model import ScreeningConfig
+from hvppi.ppi.screen_model import FEATURES, ScreeningConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "src" / "hvppi" / "models"
@@ -108,8 +108,9 @@ def card_section(report: dict, training: dict | None) -> str:
         "## The default model: screening (`default`, `screening.safetensors`)",
         "",
         "Ranks every human protein for a viral protein from homology to the reference viral proteins and their "
-        "known partners, the human proteins' popularity and their k-mer neighbours, with a tree ensemble over 16 "
-        "features and an isotonic calibration (see `hvppi.ppi.screen_model`). It answers 'which human proteins "
+        "known partners, the human proteins' popularity (overall, and among viral proteins of small studies and of "
+        "large screens) and their k-mer neighbours, with a tree ensemble over "
+        f"{len(FEATURES)} features and an isotonic calibration (see `hvppi.ppi.screen_model`). It answers 'which human proteins "
         "might this viral protein bind?'; the BiLSTM models below cannot (they rank human proteins alike for "
         "every virus).",
         "",

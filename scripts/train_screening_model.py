@@ -17,51 +17,16 @@ Run from the repository root (about 15 minutes on 2 cores):
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import sys
 import time
-import zipfile
 from pathlib import Path
 
-from hvppi.datasets.build import collect_human_virus
-from hvppi.datasets.mitab import read_mitab
 from hvppi.io.alphabet import STANDARD_AMINO_ACIDS
 from hvppi.io.files import atomic_write
-from hvppi.io.sequences import read_sequences
-from hvppi.ppi.screen_model import ScreeningConfig, fit_screening_model
+from hvppi.ppi.screen_model import ScreeningConfig, default_training_positives, fit_screening_model
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-
-
-def benchmark_pairs(data: Path) -> tuple[list[tuple[str, str]], dict[str, str]]:
-    folder = data / "lstm-phv-benchmark"
-    sequences = read_sequences(folder / "pro_seq.txt")
-    pairs = []
-    for name in ("protein_pair_label_train.txt", "protein_pair_label_test.txt"):
-        with open(folder / name) as fh:
-            for line in fh:
-                human, virus, label = line.rstrip("\n").split("\t")
-                if label == "1":
-                    pairs.append((human, virus))
-    return pairs, sequences
-
-
-def hpidb_pairs(data: Path, threshold: float = 0.3) -> list[tuple[str, str]]:
-    mitab = read_mitab(data / "hpidb3-virus" / "hpidb_virus_25_10_22.zip", skip_bad_lines=True)
-    return list(collect_human_virus(mitab.interactions, [threshold]).by_threshold[threshold])
-
-
-def merged_pairs(data: Path) -> list[tuple[str, str]]:
-    with zipfile.ZipFile(data / "merged-hvi" / "merged_dataset_complete_redundancy_reduced.zip") as archive:
-        text = archive.read(archive.namelist()[0]).decode("utf-8-sig")
-    pairs = []
-    for row in csv.DictReader(io.StringIO(text)):
-        sources = set(row["Dataset"].split(","))
-        if row["Target"] == "1" and sources - {"viruses_string"}:
-            pairs.append((row["Uniprot_human"], row["Uniprot_virus"]))
-    return pairs
 
 
 def main() -> int:
@@ -72,11 +37,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     started = time.perf_counter()
-    bench, sequences = benchmark_pairs(args.data)
-    pool = read_sequences(args.data / "sequences" / "sequence_pool.fasta.gz")
-    for pid, sequence in pool.items():
-        sequences.setdefault(pid, sequence)
-    sources = {"benchmark": bench, "hpidb_mi0.3": hpidb_pairs(args.data), "merged_hvi": merged_pairs(args.data)}
+    sources, sequences = default_training_positives(args.data)
     standard = set(STANDARD_AMINO_ACIDS)
     canonical: dict[str, str] = {}  # sequence -> first ID seen
     union: dict[tuple[str, str], set[str]] = {}

@@ -25,6 +25,7 @@ from hvppi.io.pairs import read_pairs
 from hvppi.ppi import screen_model
 from hvppi.ppi.screen_benchmark import (
     CURVE_KS,
+    EXTRA_BASELINES,
     METHODS,
     METRIC_LABELS,
     METRICS,
@@ -32,6 +33,7 @@ from hvppi.ppi.screen_benchmark import (
     ScreeningData,
     SplitResult,
     bootstrap,
+    close_to_held_out,
     format_report,
     hold_out_groups,
     ranking_metrics,
@@ -252,6 +254,47 @@ def test_screening_data_from_pairs(tmp_path):
         ScreeningData.from_pairs(read_pairs(tmp_path / "unknown.txt"), sequences)
 
 
+def test_screening_data_with_extra_training_pairs():
+    rng = np.random.default_rng(11)
+    ids = ["H1", "H2", "H3", "V1", "V2"]
+    sequences = {p: "".join(rng.choice(AA, 40)) for p in ids}
+    data = ScreeningData(
+        ["V1", "V2"],
+        [sequences["V1"], sequences["V2"]],
+        ["H1", "H2", "H3"],
+        [sequences[h] for h in ("H1", "H2", "H3")],
+        np.array([[0, 0], [1, 1]]),
+    )
+    extra_sequences = {
+        **sequences,
+        "V1-copy": sequences["V1"],  # V1 under another ID: its extra pairs are V1's
+        "H9": "".join(rng.choice(AA, 50)),
+        "V9": "".join(rng.choice(AA, 60)),
+        "VX": "MKTAYX" + "A" * 30,  # not a standard amino acid
+        "Z": "".join(rng.choice(AA, 45)),  # on both sides: ambiguous, its pairs are skipped
+    }
+    extra = [("H2", "V1-copy"), ("H1", "V1"), ("H9", "V9"), ("H3", "V9"), ("H1", "VX"), ("H1", "missing")]
+    extra += [("H3", "Z"), ("Z", "V9"), ("H9", "V9")]
+    full = data.with_extra(extra, extra_sequences)
+    assert full.virus_ids == data.virus_ids and full.human_ids == data.human_ids and full.pairs is data.pairs
+    assert full.extra_virus_ids == ["V9"] and full.extra_human_ids == ["H9"]
+    assert full.universe_virus_sequences == [sequences["V1"], sequences["V2"], extra_sequences["V9"]]
+    # (V1, H2) is new; (V1, H1) is already a positive of the data; V9 (index 2) binds H9 (index 3) and H3
+    assert sorted(map(tuple, full.extra_pairs.tolist())) == [(0, 1), (2, 2), (2, 3)]
+    reference = full.universe_reference()
+    assert reference.human_ids == ["H1", "H2", "H3", "H9"] and len(reference.pair_virus) == 5
+    assert not data.has_extra and full.has_extra
+    np.testing.assert_array_equal(full.labels(np.array([0])), [[1, 0, 0]])  # scored positives stay the data's
+    again = full.with_extra([("H9", "V9")], extra_sequences)  # adding known pairs changes nothing
+    assert again.extra_virus_ids == ["V9"] and len(again.extra_pairs) == 3
+
+
+def test_close_to_held_out_marks_extra_proteins_of_a_held_out_cluster():
+    clusters = ["a", "b", "a", "c", "b", "d"]  # 4 proteins of the data, then 2 extra ones
+    got = close_to_held_out(clusters, np.array([1]), n_data=4)
+    np.testing.assert_array_equal(got, [False, False, False, False, True, False])  # the data's own are never marked
+
+
 # --------------------------------------------------------------------------------------- reports
 
 
@@ -446,6 +489,46 @@ def test_screening_benchmark_end_to_end_on_real_data(real_run, real_subset):
 
 
 @pytest.mark.slow
+def test_screening_benchmark_with_extra_training_pairs(real_subset):
+    """Extra positives train the model, but never through a protein close to a held-out one; the baselines are
+    reported from the training data with them and from the data's own pairs (as without them)."""
+    path, sequences, _ = real_subset
+    data = ScreeningData.from_pairs(read_pairs(path), sequences)
+    rng = np.random.default_rng(12)
+    extra_sequences = dict(sequences)
+    extra = []
+    for i, v in enumerate(data.virus_ids):  # a one-residue variant of every viral protein, with a new partner
+        s = data.virus_sequences[i]
+        extra_sequences[f"X{v}"] = s[:5] + ("A" if s[5] != "A" else "G") + s[6:]
+        extra.append(("HNEW", f"X{v}"))
+        extra.append((data.human_ids[i], f"X{v}"))
+    extra_sequences["HNEW"] = "".join(rng.choice(AA, 300))
+    full = data.with_extra(extra, extra_sequences)
+    assert len(full.extra_virus_ids) == 80 and full.extra_human_ids == ["HNEW"]
+    with threadpool_limits(1):
+        result = run_screening_benchmark(full, identities=(0.9,), fraction=0.25, config=TINY, resamples=200)
+    split = result.identity_splits[0]
+    held = len(split.held_out)
+    assert list(split.per_virus) == [*METHODS, *EXTRA_BASELINES]
+    assert split.info["extra_viral_proteins_excluded"] == held  # each held-out protein's variant
+    assert split.info["training_viral_proteins"] == 2 * (80 - held)
+    assert split.info["candidates"] == 400  # HNEW is never a candidate
+    # the data's own pairs give the baselines counted here; the extra pairs change popularity
+    expected = expected_baselines(data, split.held_out)
+    np.testing.assert_allclose(
+        split.per_virus["popularity, benchmark pairs only"][:, 0],
+        [roc_auc_score(labels, pop) for labels, pop, _ in expected],
+        atol=1e-9,
+    )
+    assert not np.allclose(
+        split.per_virus["popularity"][:, 0], split.per_virus["popularity, benchmark pairs only"][:, 0]
+    )
+    summary = split.summary(200, 0)
+    assert "model - homology, benchmark pairs only" in summary["differences"]
+    assert result.to_dict()["settings"]["extra_training_data"]["viral_proteins"] == 80
+
+
+@pytest.mark.slow
 def test_screening_benchmark_report_on_real_data(real_run):
     data, result, out, written, _ = real_run
     report = json.loads((out / "benchmark.json").read_text())
@@ -491,7 +574,8 @@ def test_cli_benchmark_screen_help(capsys):
         main(["benchmark", "screen", "--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    for option in ("--pairs", "--out-dir", "--identity", "--fraction", "--families", "--family-count", "--resamples"):
+    options = ("--pairs", "--out-dir", "--identity", "--fraction", "--families", "--family-count", "--resamples")
+    for option in (*options, "--extra-training-data"):
         assert option in text
 
 
@@ -502,6 +586,7 @@ def test_cli_benchmark_screen_help(capsys):
         (["--identity", "0.9", "1.2"], "--identity 1.2"),
         (["--resamples", "50"], "--resamples"),
         (["--family-count", "0"], "--family-count"),
+        (["--extra-training-data", "/nonexistent/folder"], "--extra-training-data"),
     ],
 )
 def test_cli_benchmark_screen_bad_settings_fail_in_one_line(tmp_path, capsys, extra, message):

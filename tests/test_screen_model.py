@@ -33,6 +33,7 @@ from hvppi.ppi.modelfile import (
     resolve_model_path,
 )
 from hvppi.ppi.screen_model import (
+    DEGREE_BINS,
     FEATURES,
     Candidates,
     Evidence,
@@ -170,7 +171,7 @@ def test_candidates_map_by_identical_sequence():
 
 
 def brute_force_features(sw, kmer, composition, query_log_length, partners, cand_ref, cand_kmer, cand_len, k):
-    """The 16 features by explicit loops, from the docstring's definitions.
+    """The 21 features by explicit loops, from the docstring's definitions.
 
     partners[j]: reference human indices bound by known viral protein j (columns of sw/kmer/composition).
     """
@@ -191,7 +192,23 @@ def brute_force_features(sw, kmer, composition, query_log_length, partners, cand
         chosen = top(values, n)
         return sum(a[j, c] for j in chosen) / len(chosen)
 
-    out = np.zeros((n_query, n_cand, 16))
+    def softmax(values, temperature):
+        w = [math.exp((v - max(values)) / temperature) for v in values]
+        return [x / sum(w) for x in w]
+
+    def co_partner(profile, c):
+        spread = 0.0
+        if popularity[c]:
+            for d in range(n_cand):
+                if popularity[d]:
+                    shared = sum(a[j, c] * a[j, d] for j in range(n_known))
+                    spread += shared / math.sqrt(popularity[c] * popularity[d]) * profile[d]
+            spread -= profile[c]
+        return math.log1p(10 * max(spread, 0.0))
+
+    similarity = {"smith_waterman": sw, "kmer": kmer, "composition": composition}
+    degree = np.array([len(p) for p in partners])
+    out = np.zeros((n_query, n_cand, 21))
     for q in range(n_query):
         nearest = top(sw[q], k)
         profile = np.array([sum(sw[q, j] * a[j, c] for j in nearest) for c in range(n_cand)])
@@ -202,14 +219,7 @@ def brute_force_features(sw, kmer, composition, query_log_length, partners, cand
             f[1] = max((sw[q, j] for j in bound), default=0.0)
             f[2] = math.log1p(100 * sum(sw[q, j] ** 2 for j in bound))
             f[3] = max(sw[q, j] * near_partner[j, c] for j in nearest)
-            spread = 0.0
-            if popularity[c]:
-                for d in range(n_cand):
-                    if popularity[d]:
-                        shared = sum(a[j, c] * a[j, d] for j in range(n_known))
-                        spread += shared / math.sqrt(popularity[c] * popularity[d]) * profile[d]
-                spread -= profile[c]
-            f[4] = math.log1p(10 * max(spread, 0.0))
+            f[4] = co_partner(profile, c)
             neighbours = top(cand_kmer[c], 10)
             weights = cand_kmer[c, neighbours]
             f[5] = (weights * np.log1p(reference_popularity[neighbours])).sum() / max(weights.sum(), 1e-6)
@@ -223,6 +233,11 @@ def brute_force_features(sw, kmer, composition, query_log_length, partners, cand
             f[13] = vote(composition[q], k, c)
             f[14] = vote(composition[q], 4 * k, c)
             f[15] = vote(kmer[q], k, c)
+            for i, (low, high) in enumerate(DEGREE_BINS):  # popularity among viral proteins with low..high partners
+                inside = [j for j in range(n_known) if low <= degree[j] <= (high or 10**9)]
+                f[16 + i] = math.log1p(sum(a[j, c] for j in inside))
+            for i, name in enumerate(("smith_waterman", "composition")):  # softmax(sim / 0.05)-weighted log degree
+                f[19 + i] = sum(w * math.log1p(degree[j]) for j, w in enumerate(softmax(similarity[name][q], 0.05)))
     return out
 
 
@@ -287,6 +302,37 @@ def test_evidence_features_equal_brute_force(hand_universe):
     np.testing.assert_allclose(f["vote_sw"][0], [0.5, 0, 0, 0.5, 0.5], atol=1e-6)
     np.testing.assert_allclose(f["vote_sw"][1], [0.5, 0, 0, 0, 0.5], atol=1e-6)  # V1 (R1) and V2 (R2) vote
     np.testing.assert_allclose(f["query_best_similarity"], [[0.9] * 5, [0.7] * 5], atol=1e-6)
+
+
+def test_evidence_features_equal_brute_force_with_every_degree_bin():
+    """Viral proteins with 1, 2, 3, 4, 16 and 20 partners: every popularity-by-degree bin is filled."""
+    rng = np.random.default_rng(21)
+    degrees = [1, 2, 3, 4, 16, 20]
+    n_ref = 24
+    partners = [set(rng.choice(n_ref, d, replace=False).tolist()) for d in degrees]
+    pair_virus = np.array([j for j, p in enumerate(partners) for _ in p])
+    pair_human = np.array([h for p in partners for h in sorted(p)])
+    cand_ref = np.r_[np.arange(n_ref), -1]
+    cand_kmer = rng.random((n_ref + 1, n_ref)).astype(np.float32)
+    cand_kmer[np.arange(n_ref), np.arange(n_ref)] = 0
+    cand_len = np.log(rng.integers(50, 500, n_ref + 1)).astype(np.float32)
+    shape = (3, len(degrees))
+    sims = ViralSimilarities(
+        rng.random(shape).astype(np.float32),
+        rng.random(shape).astype(np.float32),
+        rng.uniform(-1, 1, shape).astype(np.float32),
+        np.log(rng.integers(50, 500, 3)).astype(np.float32),
+    )
+    candidates = Candidates(cand_ref, cand_kmer, cand_len)
+    got = Evidence(np.arange(len(degrees)), pair_virus, pair_human, n_ref, candidates, neighbours=3).features(sims)
+    expected = brute_force_features(
+        sims.smith_waterman, sims.kmer, sims.composition, sims.log_length, partners, cand_ref, cand_kmer, cand_len, 3
+    )
+    for j, name in enumerate(FEATURES):
+        np.testing.assert_allclose(got[:, :, j], expected[:, :, j], atol=1e-4, rtol=1e-5, err_msg=name)
+    bins = [FEATURES.index(f"log_popularity_degree_{b}") for b in ("1_2", "3_15", "16_up")]
+    assert all(got[0, :, b].max() > 0 for b in bins)
+    np.testing.assert_allclose(np.expm1(got[0, :, bins]).sum(0), np.expm1(got[0, :, 0]), atol=1e-4)  # bins add up
 
 
 def test_evidence_of_some_reference_viral_proteins_only(hand_universe):
@@ -497,6 +543,14 @@ def test_save_load_round_trip_gives_identical_scores(saved_handmade):
     np.testing.assert_array_equal(raw, raw2)
     np.testing.assert_array_equal(probability, probability2)
     assert raw.shape == (4, 10) and np.ptp(raw) > 0
+
+
+def test_a_model_file_of_an_older_format_asks_to_be_retrained(saved_handmade, tmp_path):
+    _, path = saved_handmade
+    old = FEATURES[:16]  # format 1 had the first 16 features
+    out = rewrite(path, tmp_path / "old.safetensors", document=lambda d: {**d, "format_version": 1, "features": old})
+    with pytest.raises(ModelFileError, match="format version 1.*older hvppi.*retrain"):
+        ScreeningModel.load(out)
 
 
 def test_load_never_unpickles(saved_handmade, monkeypatch):

@@ -15,6 +15,11 @@ bootstrap resamples), and paired differences of the model against each baseline:
 * ``model, constant virus``: the model with every viral protein replaced by the average one — the
   ablation that shows what the viral input adds.
 
+With extra training positives (:meth:`ScreeningData.with_extra`, e.g. the other data the bundled model is
+trained on), the model and the baselines learn from the union, less every extra viral protein close to a
+held-out one; the baselines from the data's own training pairs are reported too
+(``popularity, benchmark pairs only``, ``homology, benchmark pairs only``).
+
 Ties (e.g. human proteins that popularity cannot tell apart) are broken at random for average
 precision and recall, and count one half for ROC AUC.
 """
@@ -43,6 +48,7 @@ from hvppi.io.files import atomic_write, open_binary
 from hvppi.io.pairs import PairTable
 from hvppi.ppi.screen_model import (
     FEATURES,
+    Candidates,
     Evidence,
     Reference,
     ScreeningConfig,
@@ -52,6 +58,8 @@ from hvppi.ppi.screen_model import (
 
 METHODS = ("random", "popularity", "homology", "model", "model, constant virus")
 BASELINES = ("random", "popularity", "homology")
+EXTRA_BASELINES = ("popularity, benchmark pairs only", "homology, benchmark pairs only")
+"""With extra training positives, the baselines as computed from this data's training pairs alone."""
 METRICS = ("roc_auc", "average_precision", "recall_top_1pct", "recall_top_50")
 METRIC_LABELS = {
     "roc_auc": "ROC AUC",
@@ -70,6 +78,95 @@ class ScreeningData:
     human_ids: list[str]
     human_sequences: list[str]
     pairs: np.ndarray  # (n, 2): viral index, human index
+    extra_virus_ids: list[str] = field(default_factory=list)
+    extra_virus_sequences: list[str] = field(default_factory=list)
+    extra_human_ids: list[str] = field(default_factory=list)
+    extra_human_sequences: list[str] = field(default_factory=list)
+    extra_pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
+    """Training-only positives (viral, human) indexed over the universe: this data's proteins first, then the
+    extra ones. They train the model (and inform the baselines) when their viral protein is not held out; the
+    candidates and the positives scored stay this data's."""
+
+    @property
+    def universe_virus_sequences(self) -> list[str]:
+        return self.virus_sequences + self.extra_virus_sequences
+
+    @property
+    def universe_human_sequences(self) -> list[str]:
+        return self.human_sequences + self.extra_human_sequences
+
+    @property
+    def has_extra(self) -> bool:
+        return len(self.extra_pairs) > 0
+
+    def with_extra(self, pairs: Sequence[tuple[str, str]], sequences: dict[str, str]) -> ScreeningData:
+        """This data plus extra positive pairs (human ID, viral ID) for training.
+
+        Proteins are matched by sequence: an extra pair of a protein of this data adds to its known partners;
+        other proteins are added as extra ones (never candidates). Pairs with a missing sequence, a letter
+        outside the 20 standard amino acids, or a sequence on both sides are skipped.
+        """
+        from hvppi.io.alphabet import STANDARD_AMINO_ACIDS
+
+        standard = set(STANDARD_AMINO_ACIDS)
+        virus_index = {s: i for i, s in enumerate(self.virus_sequences)}
+        human_index = {s: i for i, s in enumerate(self.human_sequences)}
+        virus_ids, virus_sequences = list(self.extra_virus_ids), list(self.extra_virus_sequences)
+        human_ids, human_sequences = list(self.extra_human_ids), list(self.extra_human_sequences)
+        for i, s in enumerate(virus_sequences):
+            virus_index.setdefault(s, len(self.virus_ids) + i)
+        for i, s in enumerate(human_sequences):
+            human_index.setdefault(s, len(self.human_ids) + i)
+        accepted: list[tuple[str, str]] = []
+        names: dict[str, str] = {}  # sequence -> the first ID that brought it
+        for human, virus in pairs:
+            hs, vs = sequences.get(human), sequences.get(virus)
+            if not hs or not vs or hs == vs or set(hs) - standard or set(vs) - standard:
+                continue
+            accepted.append((hs, vs))
+            names.setdefault(hs, human)
+            names.setdefault(vs, virus)
+        human_side = set(self.human_sequences) | {hs for hs, _ in accepted}
+        virus_side = set(self.virus_sequences) | {vs for _, vs in accepted}
+        ambiguous = human_side & virus_side
+        index = set(map(tuple, self.extra_pairs.tolist()))
+        for hs, vs in accepted:
+            if hs in ambiguous or vs in ambiguous:
+                continue
+            if vs not in virus_index:
+                virus_index[vs] = len(self.virus_ids) + len(virus_ids)
+                virus_ids.append(names[vs])
+                virus_sequences.append(vs)
+            if hs not in human_index:
+                human_index[hs] = len(self.human_ids) + len(human_ids)
+                human_ids.append(names[hs])
+                human_sequences.append(hs)
+            index.add((virus_index[vs], human_index[hs]))
+        index -= set(map(tuple, self.pairs.tolist()))
+        return ScreeningData(
+            self.virus_ids,
+            self.virus_sequences,
+            self.human_ids,
+            self.human_sequences,
+            self.pairs,
+            virus_ids,
+            virus_sequences,
+            human_ids,
+            human_sequences,
+            np.asarray(sorted(index), dtype=np.int64).reshape(-1, 2),
+        )
+
+    def universe_reference(self) -> Reference:
+        """Every protein (this data's, then the extra ones) and every positive pair, for training."""
+        pairs = np.concatenate([self.pairs, self.extra_pairs]) if self.has_extra else self.pairs
+        return Reference(
+            self.virus_ids + self.extra_virus_ids,
+            self.universe_virus_sequences,
+            self.human_ids + self.extra_human_ids,
+            self.universe_human_sequences,
+            pairs[:, 0],
+            pairs[:, 1],
+        )
 
     @classmethod
     def from_pairs(cls, pairs: PairTable, sequences: dict[str, str]) -> ScreeningData:
@@ -251,7 +348,9 @@ class SplitResult:
             methods[method] = {m: [float(mean[j]), float(low[j]), float(high[j])] for j, m in enumerate(METRICS)}
         out["methods"] = methods
         differences: dict[str, Any] = {}
-        for other in ("popularity", "homology", "model, constant virus"):
+        for other in ("popularity", "homology", "model, constant virus", *EXTRA_BASELINES):
+            if other not in self.per_virus:
+                continue
             mean, low, high = bootstrap(self.per_virus["model"] - self.per_virus[other], resamples, seed)
             differences[f"model - {other}"] = {
                 m: [float(mean[j]), float(low[j]), float(high[j])] for j, m in enumerate(METRICS)
@@ -284,6 +383,13 @@ def reliability_table(probabilities: np.ndarray, labels: np.ndarray) -> list[dic
     return rows
 
 
+def candidates_of_data(data: ScreeningData, bundle: SimilarityBundle) -> Candidates:
+    """The candidates scored: this data's human proteins (the first of the universe), against every reference human."""
+    n = len(data.human_ids)
+    c = bundle.candidates
+    return Candidates(c.reference_index[:n], c.kmer[:n], c.log_length[:n], c.reference_canonical)
+
+
 def evaluate_split(
     data: ScreeningData,
     bundle: SimilarityBundle,
@@ -292,16 +398,26 @@ def evaluate_split(
     config: ScreeningConfig,
     name: str,
     calibrate: bool = False,
+    exclude: np.ndarray | None = None,
 ) -> SplitResult:
-    """Train on the viral proteins not in ``held_out`` and score every method on the held-out ones."""
+    """Train on the viral proteins not in ``held_out`` and score every method on the held-out ones.
+
+    ``bundle`` and ``groups`` cover the universe (this data's viral proteins, then the extra ones); ``exclude``
+    marks extra viral proteins kept out of training too (those too close to a held-out one).
+    """
     held_out = np.asarray(held_out, dtype=np.int64)
-    training = np.setdiff1d(np.arange(len(data.virus_ids)), held_out)
-    reference = data.reference()
+    n_universe = len(data.virus_ids) + len(data.extra_virus_ids)
+    out_of_training = np.zeros(n_universe, dtype=bool)
+    out_of_training[held_out] = True
+    if exclude is not None:
+        out_of_training |= np.asarray(exclude, dtype=bool)
+    training = np.flatnonzero(~out_of_training)
+    reference = data.universe_reference()
+    n_human = len(reference.human_ids)
     started = time.perf_counter()
     trees, calibration, info = fit_on_bundle(reference, training, bundle, groups, config, calibrate=calibrate)
-    evidence = Evidence(
-        training, reference.pair_virus, reference.pair_human, len(data.human_ids), bundle.candidates, config.neighbours
-    )
+    candidates = candidates_of_data(data, bundle)
+    evidence = Evidence(training, reference.pair_virus, reference.pair_human, n_human, candidates, config.neighbours)
     similarities = bundle.viral.take(held_out, training)
     features = evidence.features(similarities)
     rng = np.random.default_rng(config.seed + 1)
@@ -312,6 +428,14 @@ def evaluate_split(
         "model": trees.decision(features),
         "model, constant virus": trees.decision(evidence.features(similarities.constant())),
     }
+    if data.has_extra:  # the baselines from this data's training pairs alone, as without extra positives
+        own = training[training < len(data.virus_ids)]
+        own_evidence = Evidence(own, data.pairs[:, 0], data.pairs[:, 1], n_human, candidates, config.neighbours)
+        own_features = own_evidence.features(bundle.viral.take(held_out, own))
+        scores[EXTRA_BASELINES[0]] = np.broadcast_to(
+            own_evidence.popularity[None].astype(np.float64), features.shape[:2]
+        )
+        scores[EXTRA_BASELINES[1]] = own_features[:, :, FEATURES.index("homology_max")].astype(np.float64)
     labels = data.labels(held_out)
     per_virus, curves = {}, {}
     for method, matrix in scores.items():
@@ -336,10 +460,26 @@ def evaluate_split(
             "seconds": round(time.perf_counter() - started, 1),
         }
     )
+    if data.has_extra:
+        info.update(
+            {
+                "training_viral_proteins_of_the_data": int((training < len(data.virus_ids)).sum()),
+                "extra_viral_proteins_excluded": int(out_of_training[len(data.virus_ids) :].sum()),
+                "training_pairs": int(np.isin(reference.pair_virus, training).sum()),
+            }
+        )
     result = SplitResult(name, [data.virus_ids[i] for i in held_out], per_virus, curves, info)
     if calibration is not None:
         result.reliability = reliability_table(calibration(scores["model"]).ravel(), labels.ravel())
     return result
+
+
+def close_to_held_out(clusters: Sequence[str], held_out: np.ndarray, n_data: int) -> np.ndarray:
+    """Extra viral proteins (index >= ``n_data``) in a cluster with a held-out one: kept out of training."""
+    array = np.asarray(clusters)
+    out = np.isin(array, array[np.asarray(held_out, dtype=np.int64)])
+    out[:n_data] = False
+    return out
 
 
 def hold_out_groups(groups: Sequence[str], fraction: float, seed: int) -> np.ndarray:
@@ -389,42 +529,81 @@ def run_screening_benchmark(
     resamples: int = 1000,
     log: Callable[[str], None] = lambda message: None,
     progress: bool = False,
+    bundle: SimilarityBundle | None = None,
 ) -> ScreeningBenchmark:
-    """Hold out viral proteins by CD-HIT identity (and by family, when ``families`` is given) and score every method."""
+    """Hold out viral proteins by CD-HIT identity (and by family, when ``families`` is given) and score every method.
+
+    The held-out viral proteins are chosen among ``data``'s own; with extra training positives
+    (:meth:`ScreeningData.with_extra`), every extra viral protein that clusters with a held-out one at the split's
+    identity (for a family: of that family, or clustering with one of its proteins at the folds' identity) is kept
+    out of training too. ``bundle``: the universe's similarities, if already computed.
+    """
     config = config or ScreeningConfig()
     started = time.perf_counter()
+    n_data = len(data.virus_ids)
+    universe_ids = data.virus_ids + data.extra_virus_ids
     log(
-        f"{len(data.virus_ids)} viral proteins with partners, {len(data.human_ids)} human candidates, {len(data.pairs)} pairs"
+        f"{n_data} viral proteins with partners, {len(data.human_ids)} human candidates, {len(data.pairs)} pairs"
+        + (
+            f"; for training also {len(data.extra_pairs)} extra pairs, {len(data.extra_virus_ids)} extra viral and "
+            f"{len(data.extra_human_ids)} extra human proteins"
+            if data.has_extra
+            else ""
+        )
     )
-    bundle = SimilarityBundle.compute(data.virus_sequences, data.human_sequences, config.threads, progress)
-    log(f"similarities computed ({time.perf_counter() - started:.0f} s)")
+    if bundle is None:
+        bundle = SimilarityBundle.compute(
+            data.universe_virus_sequences, data.universe_human_sequences, config.threads, progress
+        )
+        log(f"similarities computed ({time.perf_counter() - started:.0f} s)")
     viral = dict(zip(data.virus_ids, data.virus_sequences))
-    fold_clusters = cdhit_clusters(viral, config.fold_identity, threads=max(config.threads, 1))
-    fold_groups = [fold_clusters[v] for v in data.virus_ids]
+    universe = {f"v{i}": s for i, s in enumerate(data.universe_virus_sequences)}
+    threads = max(config.threads, 1)
+
+    def universe_groups(identity: float) -> list[str]:
+        clusters = cdhit_clusters(universe, identity, threads=threads)
+        return [clusters[f"v{i}"] for i in range(len(universe))]
+
+    data_fold_clusters = cdhit_clusters(viral, config.fold_identity, threads=threads)
+    fold_groups = (
+        universe_groups(config.fold_identity) if data.has_extra else [data_fold_clusters[v] for v in data.virus_ids]
+    )
     identity_splits = []
     for k, identity in enumerate(identities):
-        clusters = (
-            fold_clusters
-            if identity == config.fold_identity
-            else cdhit_clusters(viral, identity, threads=max(config.threads, 1))
+        data_clusters = (
+            data_fold_clusters if identity == config.fold_identity else cdhit_clusters(viral, identity, threads=threads)
         )
-        groups = [clusters[v] for v in data.virus_ids]
-        held_out = hold_out_groups(groups, fraction, config.seed)
+        held_out = hold_out_groups([data_clusters[v] for v in data.virus_ids], fraction, config.seed)
+        if data.has_extra:  # the folds follow the split's clusters, over every viral protein
+            groups = fold_groups if identity == config.fold_identity else universe_groups(identity)
+        else:
+            groups = [data_clusters[v] for v in data.virus_ids]
+        exclude = close_to_held_out(groups, held_out, n_data)
         name = f"held-out viral proteins, CD-HIT {identity:g}"
-        result = evaluate_split(data, bundle, held_out, groups, config, name, calibrate=k == 0)
+        result = evaluate_split(data, bundle, held_out, groups, config, name, calibrate=k == 0, exclude=exclude)
         result.info["identity"] = identity
         identity_splits.append(result)
         log(
-            f"{name}: {len(held_out)} held out, model ROC AUC {result.per_virus['model'][:, 0].mean():.3f} "
-            f"({result.info['seconds']:.0f} s)"
+            f"{name}: {len(held_out)} held out, model ROC AUC {result.per_virus['model'][:, 0].mean():.3f}, "
+            f"recall@1% {result.per_virus['model'][:, 2].mean():.3f} ({result.info['seconds']:.0f} s)"
         )
     family_splits = []
     if families:
-        family_of = [families.get(accession(v)) for v in data.virus_ids]
-        counts = Counter(f for f in family_of if f)
+        family_of = [families.get(accession(v)) for v in universe_ids]
+        counts = Counter(f for f in family_of[:n_data] if f)
         for family, n in counts.most_common(family_count):
-            held_out = np.flatnonzero([f == family for f in family_of])
-            result = evaluate_split(data, bundle, held_out, fold_groups, config, f"family {family} held out")
+            held_out = np.flatnonzero([f == family for f in family_of[:n_data]])
+            exclude = close_to_held_out(fold_groups, held_out, n_data)
+            exclude[n_data:] |= np.array([f == family for f in family_of[n_data:]], dtype=bool)
+            result = evaluate_split(
+                data,
+                bundle,
+                held_out,
+                fold_groups,
+                config,
+                f"family {family} held out",
+                exclude=exclude,
+            )
             result.info.update({"family": family, "family_viral_proteins": n})
             family_splits.append(result)
             log(
@@ -438,6 +617,13 @@ def run_screening_benchmark(
         "families_known": int(sum(1 for v in data.virus_ids if families and accession(v) in families)),
         "screening_config": {k: getattr(config, k) for k in config.__dataclass_fields__},
         "seed": config.seed,
+        "extra_training_data": {
+            "pairs": int(len(data.extra_pairs)),
+            "viral_proteins": len(data.extra_virus_ids),
+            "human_proteins": len(data.extra_human_ids),
+        }
+        if data.has_extra
+        else None,
         "seconds": round(time.perf_counter() - started, 1),
     }
     return ScreeningBenchmark(identity_splits, family_splits, settings, resamples)

@@ -9,13 +9,17 @@ viral protein from what is known about similar proteins, and learns how to weigh
 * **homology transfer**: the Smith–Waterman similarity of the query to the reference viral partners
   of the human protein (maximum, soft sum, k-mer and composition variants, votes of the query's
   nearest reference viral proteins);
+* **who studies it**: popularity among the reference viral proteins with 1–2, 3–15 and 16 or more
+  known partners (small studies and large screens find different human proteins), and the typical
+  number of partners of the query's nearest reference viral proteins (its log, averaged with
+  softmax(similarity / 0.05) weights, for Smith–Waterman and composition similarity);
 * **human-side homology**: how close the candidate is (3-mer cosine) to the partners of the query's
   nearest reference viral proteins, and co-partner propagation (human proteins that share viral
   partners with those partners);
 * lengths, and the query's best similarity to any reference viral protein.
 
 A gradient-boosted tree ensemble (scikit-learn's HistGradientBoosting, exported as plain arrays and
-evaluated in NumPy) turns the 16 features into a score; an isotonic map fitted on out-of-fold scores
+evaluated in NumPy) turns the 21 features into a score; an isotonic map fitted on out-of-fold scores
 over every candidate turns the score into a calibrated probability. The training rows are
 out-of-fold too: the reference viral proteins are split into folds by CD-HIT cluster, and the
 features of each fold are computed from the pairs of the other folds only, so that training looks
@@ -59,9 +63,16 @@ FEATURES = (
     "vote_composition",
     "vote_composition_wide",
     "vote_kmer",
+    "log_popularity_degree_1_2",
+    "log_popularity_degree_3_15",
+    "log_popularity_degree_16_up",
+    "neighbour_log_degree_sw",
+    "neighbour_log_degree_composition",
 )
+DEGREE_BINS = ((1, 2), (3, 15), (16, None))
+"""Popularity among the reference viral proteins with this many reference partners (small studies vs screens)."""
 MODEL_KIND = "hvppi-screening"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -229,6 +240,11 @@ class Evidence:
         self.adjacency = (onto_candidates @ sp.diags(mapped.astype(np.float32))).tocsr()
         self.adjacency.eliminate_zeros()
         self.popularity = np.asarray(self.adjacency.sum(0)).ravel()
+        self.degree = np.asarray(reference.sum(1)).ravel()
+        self.popularity_by_degree = []
+        for low, high in DEGREE_BINS:
+            inside = (self.degree >= low) & (self.degree <= (np.inf if high is None else high))
+            self.popularity_by_degree.append(np.asarray(self.adjacency.T.dot(inside.astype(np.float32))).ravel())
         reference_popularity = np.asarray(reference.sum(0)).ravel()
         self.near_partner = np.zeros((n_known, n_cand), dtype=np.float32)
         for j in range(n_known):
@@ -256,6 +272,24 @@ class Evidence:
         np.put_along_axis(weights, top, 1.0 / k, 1)
         return np.asarray(self.adjacency.T.dot(weights.T)).T
 
+    def _softmax_weights(self, similarity: np.ndarray, temperature: float) -> np.ndarray:
+        shifted = (similarity - similarity.max(1, keepdims=True)) / temperature
+        weights = np.exp(shifted.astype(np.float64))
+        return (weights / weights.sum(1, keepdims=True)).astype(np.float32)
+
+    def _co_partner(self, weights: np.ndarray) -> np.ndarray:
+        """Co-partner propagation of a query's weighted partner profile, read off for the candidates.
+
+        Over the reference human proteins (so a candidate's value does not depend on which other candidates are
+        scored): sum over partners d of shared(c, d) / sqrt(popularity c * popularity d) * profile(d), minus c's own.
+        """
+        profile = np.asarray(self.reference_adjacency.T.dot(weights.T)).T * self.has_partner
+        spread = np.asarray(self.normalised.T.dot(self.normalised.dot(profile.T))).T - profile
+        out = np.zeros((weights.shape[0], len(self.candidate_reference)), dtype=np.float32)
+        mapped = self.candidate_reference >= 0
+        out[:, mapped] = np.log1p(10.0 * np.maximum(spread[:, self.candidate_reference[mapped]], 0))
+        return out
+
     def features(self, similarities: ViralSimilarities) -> np.ndarray:
         """Features (n_queries, n_candidates, len(FEATURES)), float32."""
         sw = similarities.smith_waterman
@@ -280,12 +314,7 @@ class Evidence:
             out[i, :, 3] = (sw[i, top[i], None] * self.near_partner[top[i]]).max(0)
         weights = np.zeros(sw.shape, dtype=np.float32)
         np.put_along_axis(weights, top, np.take_along_axis(sw, top, 1), 1)
-        # co-partner propagation over the reference human proteins (so a candidate's value does not depend on
-        # which other candidates are scored), then read off for the candidates that are reference proteins
-        profile = np.asarray(self.reference_adjacency.T.dot(weights.T)).T * self.has_partner
-        spread = np.asarray(self.normalised.T.dot(self.normalised.dot(profile.T))).T - profile
-        mapped = self.candidate_reference >= 0
-        out[:, mapped, 4] = np.log1p(10.0 * np.maximum(spread[:, self.candidate_reference[mapped]], 0))
+        out[:, :, 4] = self._co_partner(weights)
         out[:, :, 5] = self.smoothed_popularity[None]
         best = sw.max(1)
         out[:, :, 6] = best[:, None]
@@ -301,6 +330,14 @@ class Evidence:
         out[:, :, 13] = self._vote(similarities.composition, self.neighbours)
         out[:, :, 14] = self._vote(similarities.composition, 4 * self.neighbours)
         out[:, :, 15] = self._vote(kmer, self.neighbours)
+        first = FEATURES.index("log_popularity_degree_1_2")
+        for j, popularity in enumerate(self.popularity_by_degree):
+            out[:, :, first + j] = np.log1p(popularity)[None]
+        log_degree = np.log1p(self.degree).astype(np.float32)
+        for name, similarity in (("sw", sw), ("composition", similarities.composition)):
+            out[:, :, FEATURES.index(f"neighbour_log_degree_{name}")] = (
+                self._softmax_weights(similarity, 0.05) @ log_degree
+            )[:, None]
         return out
 
 
@@ -595,6 +632,12 @@ class ScreeningModel:
                 raise ModelFileError(f"{path}: not an hvppi screening model")
             if document["format_version"] > FORMAT_VERSION:
                 raise ModelFileError(f"{path}: format version {document['format_version']} is newer than hvppi reads")
+            if document["format_version"] < FORMAT_VERSION:
+                raise ModelFileError(
+                    f"{path}: a screening model of format version {document['format_version']}, made by an older "
+                    f"hvppi with other features; this hvppi reads version {FORMAT_VERSION}: retrain it "
+                    "(scripts/train_screening_model.py, or fit_screening_model)"
+                )
             if list(document["features"]) != list(FEATURES):
                 raise ModelFileError(f"{path}: made with other features than this hvppi computes")
             virus_sequences = _unpack(tensors["reference.virus_sequences"], document["virus_lengths"])
@@ -848,3 +891,65 @@ def fit_screening_model(
         config,
         {**(metadata or {}), "training": info},
     )
+
+
+# --------------------------------------------------------------------------------------- training data
+
+
+def benchmark_positives(data: str | os.PathLike) -> tuple[list[tuple[str, str]], dict[str, str]]:
+    """The LSTM-PHV benchmark's positive pairs (human ID, viral ID), train + test, and its sequences."""
+    from hvppi.io.sequences import read_sequences
+
+    folder = Path(data) / "lstm-phv-benchmark"
+    sequences = read_sequences(folder / "pro_seq.txt")
+    pairs = []
+    for name in ("protein_pair_label_train.txt", "protein_pair_label_test.txt"):
+        with open(folder / name) as fh:
+            for line in fh:
+                human, virus, label = line.rstrip("\n").split("\t")
+                if label == "1":
+                    pairs.append((human, virus))
+    return pairs, sequences
+
+
+def hpidb_positives(data: str | os.PathLike, threshold: float = 0.3) -> list[tuple[str, str]]:
+    """HPIDB 3.0 human–virus pairs (human ID, viral ID) with an MI score >= ``threshold``."""
+    from hvppi.datasets.build import collect_human_virus
+    from hvppi.datasets.mitab import read_mitab
+
+    mitab = read_mitab(Path(data) / "hpidb3-virus" / "hpidb_virus_25_10_22.zip", skip_bad_lines=True)
+    return list(collect_human_virus(mitab.interactions, [threshold]).by_threshold[threshold])
+
+
+def merged_hvi_positives(data: str | os.PathLike) -> list[tuple[str, str]]:
+    """merged-hvi positives (human ID, viral ID), except pairs known only from STRING."""
+    import csv
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(Path(data) / "merged-hvi" / "merged_dataset_complete_redundancy_reduced.zip") as archive:
+        text = archive.read(archive.namelist()[0]).decode("utf-8-sig")
+    pairs = []
+    for row in csv.DictReader(io.StringIO(text)):
+        sources = set(row["Dataset"].split(","))
+        if row["Target"] == "1" and sources - {"viruses_string"}:
+            pairs.append((row["Uniprot_human"], row["Uniprot_virus"]))
+    return pairs
+
+
+def default_training_positives(
+    data: str | os.PathLike,
+) -> tuple[dict[str, list[tuple[str, str]]], dict[str, str]]:
+    """The positives the bundled screening model is trained on, by source, and the sequences of their proteins.
+
+    ``data`` is the shared data folder (``../shared/data``): the LSTM-PHV benchmark's positives, HPIDB pairs at
+    MI >= 0.3 and merged-hvi positives (not from STRING alone); sequences from the benchmark, then the pool.
+    """
+    from hvppi.io.sequences import read_sequences
+
+    bench, sequences = benchmark_positives(data)
+    pool = read_sequences(Path(data) / "sequences" / "sequence_pool.fasta.gz")
+    for pid, sequence in pool.items():
+        sequences.setdefault(pid, sequence)
+    sources = {"benchmark": bench, "hpidb_mi0.3": hpidb_positives(data), "merged_hvi": merged_hvi_positives(data)}
+    return sources, sequences

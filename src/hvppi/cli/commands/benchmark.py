@@ -32,6 +32,12 @@ With --families (a CSV/TSV or zip with a virus ID column Uniprot_virus and a fam
 Family_virus, as ../shared/data/merged-hvi), each of the --family-count largest families is held out
 in turn (leave one family out); viral proteins without a family always stay in training.
 
+With --extra-training-data (the shared data folder), the model is trained as the bundled default model is,
+on the union of the pairs with HPIDB (MI >= 0.3) and merged-hvi positives; extra viral proteins that cluster
+with a held-out one (at the split's identity; for a family: of that family too) stay out of training, extra
+human proteins are references but never candidates, and the scored positives stay the pairs'. Popularity and
+homology are then reported from the same enlarged training data, and from the pairs' own training pairs.
+
 Writes OUT_DIR/benchmark.md (the tables), benchmark.json (every number, with the settings),
 per_virus.tsv, auc_distribution.png, recall_at_k.png and reliability.png (calibration on the first
 split). About 5 minutes per split on 2 cores for the benchmark's proteins."""
@@ -59,6 +65,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--fraction", type=float, default=0.2, help="share of viral proteins held out")
     p.add_argument("--families", metavar="FILE", help="virus family of each viral protein (leave-one-family-out)")
     p.add_argument("--family-count", type=int, default=8, metavar="N", help="hold out the N largest families in turn")
+    p.add_argument(
+        "--extra-training-data",
+        metavar="DIR",
+        help="also train on the bundled model's other positives found in DIR, the shared data folder "
+        "(HPIDB MI >= 0.3 and merged-hvi pairs with sequences in its sequence pool), as the default model is; "
+        "extra viral proteins that cluster with a held-out one are left out, and the candidates and the scored "
+        "positives stay those of --pairs",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the held-out choice, folds, negatives and ties")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples of the held-out viral proteins")
     p.add_argument("--title", default=None, help="data set name in the report and plots (default: the pairs files)")
@@ -87,11 +101,18 @@ def run_screen(args: argparse.Namespace) -> int:
     for identity in args.identity:
         if not 0.4 <= identity <= 1.0:
             raise ValueError(f"--identity {identity}: CD-HIT groups proteins at identities from 0.4 to 1")
+    if args.extra_training_data and not Path(args.extra_training_data).is_dir():
+        raise ValueError(f"--extra-training-data {args.extra_training_data}: not a folder")
     config = ScreeningConfig(seed=args.seed, threads=args.threads)
     pairs, sequences = load_pairs_and_sequences(args)
     families = read_families(args.families) if args.families else None
     prepare_output(args.out_dir, is_dir=True)
     data = ScreeningData.from_pairs(pairs, sequences)
+    if args.extra_training_data:
+        from hvppi.ppi.screen_model import default_training_positives
+
+        sources, extra_sequences = default_training_positives(args.extra_training_data)
+        data = data.with_extra([pair for pairs in sources.values() for pair in pairs], extra_sequences)
     result = run_screening_benchmark(
         data,
         identities=args.identity,
