@@ -228,11 +228,7 @@ def study(args: argparse.Namespace) -> list[dict]:
     rows: list[dict] = [
         {
             "set": "human popularity",
-            "variant": "–",
-            "d": None,
-            "geometry": None,
-            "model": None,
-            "transfer": summarise(per_virus(np.broadcast_to(popularity.astype(float), labels.shape), labels)),
+            "baseline": summarise(per_virus(np.broadcast_to(popularity.astype(float), labels.shape), labels)),
         }
     ]
     work = Path(args.out) / "embeddings"
@@ -286,26 +282,26 @@ def markdown(rows: list[dict]) -> str:
         "| transfer ROC AUC | transfer R@1% |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    baselines = []
     for r in rows:
+        if "baseline" in r:
+            b = r["baseline"]
+            baselines.append(f"{r['set']}: ROC AUC {_cell(b['roc_auc'])}, R@1% {_cell(b['recall_top_1pct'])}")
+            continue
         g = r["geometry"]
-        geometry = (
-            ["–"] * 3
-            if g is None
-            else [
-                f"{g['isoscore']:.4f}",
-                f"{g['effective_dims']:.1f} ({g['effective_dims_ceil']})",
-                f"{g['avg_cosine']:.3f}",
-            ]
-        )
-        model = r["model"] or {}
-        transfer = r["transfer"] or {}
+        geometry = [
+            f"{g['isoscore']:.4f}",
+            f"{g['effective_dims']:.1f} ({g['effective_dims_ceil']})",
+            f"{g['avg_cosine']:.3f}",
+        ]
+        model, transfer = r["model"], r["transfer"]
         lines.append(
             "| "
             + " | ".join(
                 [
                     r["set"],
                     r["variant"],
-                    "–" if r["d"] is None else str(r["d"]),
+                    str(r["d"]),
                     *geometry,
                     _cell(model.get("roc_auc")),
                     _cell(model.get("recall_top_1pct")),
@@ -315,7 +311,7 @@ def markdown(rows: list[dict]) -> str:
             )
             + " |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\nOn the same split, " + "; ".join(baselines) + ".\n"
 
 
 def main() -> int:
@@ -335,7 +331,7 @@ def main() -> int:
     with atomic_write(out / "accuracy.tsv") as fh:
         fh.write("set\tmodel_roc_auc\tmodel_recall_top_1pct\ttransfer_roc_auc\ttransfer_recall_top_1pct\n")
         for r in rows:
-            if r["variant"] == "raw":
+            if r.get("variant") == "raw":
                 cells = [r[m][k][0] for m in ("model", "transfer") for k in ("roc_auc", "recall_top_1pct")]
                 fh.write(r["set"] + "".join(f"\t{c:.4f}" for c in cells) + "\n")
     print(markdown(rows))
