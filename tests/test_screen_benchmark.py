@@ -285,6 +285,9 @@ def test_screening_data_with_extra_training_pairs():
     assert reference.human_ids == ["H1", "H2", "H3", "H9"] and len(reference.pair_virus) == 5
     assert not data.has_extra and full.has_extra
     np.testing.assert_array_equal(full.labels(np.array([0])), [[1, 0, 0]])  # scored positives stay the data's
+    # partners known only to the extra data, among the candidates: V1–H2; V9's H3 is not a data viral protein's
+    np.testing.assert_array_equal(full.extra_labels(np.array([1, 0])), [[0, 0, 0], [0, 1, 0]])
+    assert not data.extra_labels(np.array([0, 1])).any()
     again = full.with_extra([("H9", "V9")], extra_sequences)  # adding known pairs changes nothing
     assert again.extra_virus_ids == ["V9"] and len(again.extra_pairs) == 3
 
@@ -503,6 +506,9 @@ def test_screening_benchmark_with_extra_training_pairs(real_subset):
         extra.append(("HNEW", f"X{v}"))
         extra.append((data.human_ids[i], f"X{v}"))
     extra_sequences["HNEW"] = "".join(rng.choice(AA, 300))
+    known = {(data.human_ids[h], data.virus_ids[v]) for v, h in data.pairs.tolist()}
+    direct = {(data.human_ids[(7 * i + 3) % 400], data.virus_ids[i]) for i in range(80)} - known
+    extra += sorted(direct)  # more partners of the data's own viral proteins, known only to the extra data
     full = data.with_extra(extra, extra_sequences)
     assert len(full.extra_virus_ids) == 80 and full.extra_human_ids == ["HNEW"]
     with threadpool_limits(1):
@@ -525,6 +531,12 @@ def test_screening_benchmark_with_extra_training_pairs(real_subset):
     )
     summary = split.summary(200, 0)
     assert "model - homology, benchmark pairs only" in summary["differences"]
+    held_ids = set(split.held_out)
+    all_known = summary["all_known_partners"]
+    assert all_known["extra_partners"] == sum(v in held_ids for _, v in direct) > 0
+    assert all_known["viral_proteins_with_extra_partners"] == len({v for _, v in direct} & held_ids)
+    assert set(all_known["methods"]) == {"popularity", "homology", "model"}
+    assert "every known partner as a positive" in format_report(result.to_dict())
     assert result.to_dict()["settings"]["extra_training_data"]["viral_proteins"] == 80
 
 
