@@ -758,21 +758,20 @@ class SimilarityBundle:
         return cls(viral, Candidates.build(human_sequences, human_sequences), mean, sd)
 
 
-def fit_on_bundle(
+def out_of_fold_features(
     reference: Reference,
     train_viral: np.ndarray,
     bundle: SimilarityBundle,
     groups: Sequence[str],
     config: ScreeningConfig,
-    calibrate: bool = True,
     progress: bool = False,
-) -> tuple[TreeEnsemble, IsotonicCalibration | None, dict[str, Any]]:
-    """Fit trees (and calibration) on the viral proteins ``train_viral`` of a universe whose similarities are known.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features of every (training viral protein, human protein) pair, each fold's from the other folds' pairs.
 
-    ``groups`` names the CD-HIT cluster of each viral protein of the universe; folds keep clusters together.
-    Human proteins are the universe's (``reference.human_*``); candidates are all of them.
+    Returns (features (n_train, n_human, len(FEATURES)), known-partner labels (n_train, n_human), fold of each
+    training viral protein). ``groups`` names the CD-HIT cluster of each viral protein of the universe; folds keep
+    clusters together, so a training protein's features look like those of an unseen viral protein.
     """
-    rng = np.random.default_rng(config.seed)
     train_viral = np.asarray(train_viral, dtype=np.int64)
     train_groups = [groups[i] for i in train_viral]
     if len(set(train_groups)) < config.folds:
@@ -801,9 +800,18 @@ def fit_on_bundle(
             config.neighbours,
         )
         features[inside] = evidence.features(bundle.viral.take(train_viral[inside], train_viral[fold != f]))
-    sequence_group = np.unique(np.asarray(reference.human_sequences, dtype=object), return_inverse=True)[1]
+    return features, labels, fold
+
+
+def training_rows(
+    features: np.ndarray, labels: np.ndarray, human_sequences: Sequence[str], config: ScreeningConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows the trees learn from: every known pair and ``config.negatives_per_virus`` sampled non-partners
+    per viral protein (never a human protein with a partner's sequence). Returns (x, y, row of the viral protein)."""
+    rng = np.random.default_rng(config.seed)
+    sequence_group = np.unique(np.asarray(human_sequences, dtype=object), return_inverse=True)[1]
     rows, ys, owner = [], [], []
-    for i in range(len(train_viral)):
+    for i in range(len(labels)):
         positives = np.flatnonzero(labels[i])
         if not positives.size:
             continue
@@ -813,7 +821,26 @@ def fit_on_bundle(
         rows.append(features[i, chosen])
         ys.append(np.r_[np.ones(positives.size), np.zeros(negatives.size)])
         owner.append(np.full(chosen.size, i))
-    x, y, virus = np.concatenate(rows), np.concatenate(ys), np.concatenate(owner)
+    return np.concatenate(rows), np.concatenate(ys), np.concatenate(owner)
+
+
+def fit_on_bundle(
+    reference: Reference,
+    train_viral: np.ndarray,
+    bundle: SimilarityBundle,
+    groups: Sequence[str],
+    config: ScreeningConfig,
+    calibrate: bool = True,
+    progress: bool = False,
+) -> tuple[TreeEnsemble, IsotonicCalibration | None, dict[str, Any]]:
+    """Fit trees (and calibration) on the viral proteins ``train_viral`` of a universe whose similarities are known.
+
+    ``groups`` names the CD-HIT cluster of each viral protein of the universe; folds keep clusters together.
+    Human proteins are the universe's (``reference.human_*``); candidates are all of them.
+    """
+    train_viral = np.asarray(train_viral, dtype=np.int64)
+    features, labels, fold = out_of_fold_features(reference, train_viral, bundle, groups, config, progress)
+    x, y, virus = training_rows(features, labels, reference.human_sequences, config)
     weight = per_virus_weights(y, virus)
     trees = _fit_trees(x, y, weight, config)
     calibration = None
