@@ -23,12 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hvppi.datasets.clustering import cdhit_clusters
 from hvppi.ppi.screen_benchmark import (
     ScreeningData,
     candidates_of_data,
-    close_to_held_out,
-    hold_out_groups,
     ranking_metrics,
 )
 from hvppi.ppi.screen_model import (
@@ -44,7 +41,7 @@ from hvppi.ppi.screen_model import (
 )
 
 sys.path.insert(0, str(Path(__file__).parent))
-from screening_seeds import DATA, benchmark_data
+from screening_seeds import DATA, benchmark_data, held_out_split
 
 GROUPS = {
     "popularity": ["log_popularity", "kmer_smoothed_popularity"],
@@ -62,16 +59,7 @@ TREE_SETTINGS = ("max_iter", "learning_rate", "max_leaf_nodes", "min_samples_lea
 def split_features(data: ScreeningData, bundle: SimilarityBundle, seed: int, threads: int) -> dict:
     """Out-of-fold training features and held-out features of the CD-HIT 0.9 split for one seed."""
     config = ScreeningConfig(seed=seed, threads=threads)
-    n_data = len(data.virus_ids)
-    own = cdhit_clusters(dict(zip(data.virus_ids, data.virus_sequences)), config.fold_identity, threads=threads)
-    held_out = hold_out_groups([own[v] for v in data.virus_ids], 0.2, seed)
-    universe = {f"v{i}": s for i, s in enumerate(data.universe_virus_sequences)}
-    if data.has_extra:
-        clusters = cdhit_clusters(universe, config.fold_identity, threads=threads)
-        groups = [clusters[f"v{i}"] for i in range(len(universe))]
-    else:
-        groups = [own[v] for v in data.virus_ids]
-    out = close_to_held_out(groups, held_out, n_data)
+    held_out, groups, out = held_out_split(data, config.fold_identity, seed, threads)
     out[held_out] = True
     training = np.flatnonzero(~out)
     reference = data.universe_reference()

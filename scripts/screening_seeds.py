@@ -37,18 +37,24 @@ def benchmark_data(data: Path) -> ScreeningData:
     return ScreeningData.from_pairs(pairs, read_sequences(folder / "pro_seq.txt"))
 
 
-def one_split(data: ScreeningData, bundle: SimilarityBundle, identity: float, seed: int, threads: int) -> dict:
-    """The benchmark's first split for one seed: mean per held-out viral protein of each method."""
-    n_data = len(data.virus_ids)
+def held_out_split(
+    data: ScreeningData, identity: float, seed: int, threads: int
+) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """As the benchmark's identity split: the held-out viral proteins (20%, whole CD-HIT clusters of the data's
+    own), the cluster of every viral protein of the universe, and the extra ones kept out of training."""
     own = cdhit_clusters(dict(zip(data.virus_ids, data.virus_sequences)), identity, threads=threads)
     held_out = hold_out_groups([own[v] for v in data.virus_ids], 0.2, seed)
     universe = {f"v{i}": s for i, s in enumerate(data.universe_virus_sequences)}
     clusters = cdhit_clusters(universe, identity, threads=threads) if data.has_extra else None
     groups = [clusters[f"v{i}"] for i in range(len(universe))] if clusters else [own[v] for v in data.virus_ids]
+    return held_out, groups, close_to_held_out(groups, held_out, len(data.virus_ids))
+
+
+def one_split(data: ScreeningData, bundle: SimilarityBundle, identity: float, seed: int, threads: int) -> dict:
+    """The benchmark's first split for one seed: mean per held-out viral protein of each method."""
+    held_out, groups, exclude = held_out_split(data, identity, seed, threads)
     config = ScreeningConfig(seed=seed, threads=threads)
-    result = evaluate_split(
-        data, bundle, held_out, groups, config, f"seed {seed}", exclude=close_to_held_out(groups, held_out, n_data)
-    )
+    result = evaluate_split(data, bundle, held_out, groups, config, f"seed {seed}", exclude=exclude)
     summary = result.summary(1000, seed)
     return {
         "held_out": len(held_out),
