@@ -22,6 +22,7 @@ import h5py
 import pytest
 
 from hvppi.cli import main
+from hvppi.io.sequences import read_sequences
 
 HVPPI = str(Path(sys.executable).parent / "hvppi")
 
@@ -100,12 +101,7 @@ def inputs(shared_data, tmp_path_factory):
     """Short benchmark proteins (FASTA), 24 test pairs among them, and 200 more proteins for encode."""
     folder = tmp_path_factory.mktemp("disk_inputs")
     bench = shared_data / "lstm-phv-benchmark"
-    sequences = {}
-    with open(bench / "pro_seq.txt") as fh:
-        for line in fh:
-            pid, seq = line.split()
-            if len(seq) < 200:
-                sequences[pid] = seq
+    sequences = {pid: seq for pid, seq in read_sequences(bench / "pro_seq.txt").items() if len(seq) < 200}
     pairs, used = [], {}
     with open(bench / "protein_pair_label_test.txt") as fh:
         for line in fh:

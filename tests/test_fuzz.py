@@ -152,12 +152,7 @@ def originals(shared_data, tmp_path_factory):
     """name → (original bytes, container) of the files the fuzzing starts from, and their folder."""
     folder = tmp_path_factory.mktemp("fuzz_originals")
     bench = shared_data / "lstm-phv-benchmark"
-    sequences = {}
-    with open(bench / "pro_seq.txt") as fh:
-        for line in fh:
-            pid, seq = line.split()
-            if len(seq) < 250:
-                sequences[pid] = seq
+    sequences = {pid: seq for pid, seq in read_sequences(bench / "pro_seq.txt").items() if len(seq) < 250}
     pairs_lines, used = [], {}
     with open(bench / "protein_pair_label_test.txt") as fh:
         for line in fh:
