@@ -8,7 +8,8 @@ Positives, the union of (deduplicated by sequence: proteins with one sequence be
     except pairs known only from STRING (text mining and transferred predictions, not experiments).
 Pairs with a protein outside the 20 standard amino acids are dropped.
 The benchmark's 212-protein negatives are never used: the model ranks every human protein of the
-union against each viral protein.
+union against each viral protein. Each viral protein's virus (NCBI taxon) and family come from
+merged-hvi and the HPIDB export (under any of the IDs of its sequence).
 
 Run from the repository root (about 15 minutes on 2 cores):
     .venv/bin/python scripts/train_screening_model.py --out src/hvppi/models/screening.safetensors
@@ -22,9 +23,16 @@ import sys
 import time
 from pathlib import Path
 
+from hvppi.datasets.taxonomy import accession
 from hvppi.io.alphabet import STANDARD_AMINO_ACIDS
 from hvppi.io.files import atomic_write
-from hvppi.ppi.screen_model import ScreeningConfig, default_training_positives, fit_screening_model
+from hvppi.ppi.screen_model import (
+    ScreeningConfig,
+    ViralTaxa,
+    default_taxonomy,
+    default_training_positives,
+    fit_screening_model,
+)
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -40,15 +48,24 @@ def main() -> int:
     sources, sequences = default_training_positives(args.data)
     standard = set(STANDARD_AMINO_ACIDS)
     canonical: dict[str, str] = {}  # sequence -> first ID seen
+    taxonomy = default_taxonomy(args.data)
+    virus_taxon: dict[str, tuple[str | None, str | None]] = {}  # canonical viral ID -> first known (taxon, family)
+    known_taxa: dict[str, tuple[str | None, str | None]] = {}  # every viral accession -> (taxon, family)
     union: dict[tuple[str, str], set[str]] = {}
     counts = {}
     for name, pairs in sources.items():
         kept = 0
         for human, virus in pairs:
+            if (found := taxonomy.of(virus)) != (None, None):  # any viral ID of the data, with a sequence or not
+                known_taxa.setdefault(accession(virus), found)
             hs, vs = sequences.get(human), sequences.get(virus)
             if not hs or not vs or set(hs) - standard or set(vs) - standard or hs == vs:
                 continue
             key = (canonical.setdefault(hs, human), canonical.setdefault(vs, virus))
+            taxon, family = virus_taxon.get(key[1], (None, None))
+            if taxon is None or family is None:
+                found = taxonomy.of(virus)
+                virus_taxon[key[1]] = (taxon or found[0], family or found[1])
             union.setdefault(key, set()).add(name)
             kept += 1
         counts[name] = {"pairs_in_source": len(pairs), "pairs_with_sequences": kept}
@@ -68,6 +85,9 @@ def main() -> int:
         "positive_pairs": len(pair_index),
         "human_proteins": len(human_ids),
         "viral_proteins": len(virus_ids),
+        "viral_proteins_with_taxon": sum(virus_taxon.get(v, (None, None))[0] is not None for v in virus_ids),
+        "viral_proteins_with_family": sum(virus_taxon.get(v, (None, None))[1] is not None for v in virus_ids),
+        "viral_accessions_with_a_virus": len(known_taxa),
         "pairs_by_number_of_sources": {
             str(n): sum(1 for s in union.values() if len(s) == n) for n in range(1, len(sources) + 1)
         },
@@ -83,6 +103,11 @@ def main() -> int:
         config,
         progress=True,
         metadata={"training_data": summary},
+        known_taxa=known_taxa,
+        virus_taxa=ViralTaxa(
+            [virus_taxon.get(v, (None, None))[0] for v in virus_ids],
+            [virus_taxon.get(v, (None, None))[1] for v in virus_ids],
+        ),
     )
     model.save(args.out)
     summary["seconds"] = round(time.perf_counter() - started, 1)

@@ -37,14 +37,15 @@ def test_sars_cov_2_rankings_depend_on_the_viral_protein(model, shared_data, ben
     viral = {line.split("\t")[1] for line in (shared_data / "lstm-phv-benchmark" / "protein_pair_label_pos.txt").open()}
     humans = sorted(set(benchmark_sequences) - viral)
     chosen = sorted(np.random.default_rng(0).choice(humans, 1000, replace=False))
-    raw, probability = model.score_matrix(
-        [pool[v] for v in SARS_COV_2.values()], [benchmark_sequences[h] for h in chosen]
-    )
-    rho = spearmanr(raw.T).statistic
-    off_diagonal = rho[~np.eye(len(SARS_COV_2), dtype=bool)]
-    assert off_diagonal.max() < 0.9, rho
-    assert ((probability >= 0) & (probability <= 1)).all()
-    assert len({tuple(np.argsort(-row)[:10]) for row in raw}) == len(SARS_COV_2)  # five different top-10 lists
+    viral = [pool[v] for v in SARS_COV_2.values()]
+    for taxa in (None, model.taxa_of(list(SARS_COV_2.values()), taxon="2697049")):  # virus not given, and given
+        raw, probability = model.score_matrix(viral, [benchmark_sequences[h] for h in chosen], taxa=taxa)
+        rho = spearmanr(raw.T).statistic
+        off_diagonal = rho[~np.eye(len(SARS_COV_2), dtype=bool)]
+        assert off_diagonal.max() < 0.9, rho
+        assert ((probability >= 0) & (probability <= 1)).all()
+        assert len({tuple(np.argsort(-row)[:10]) for row in raw}) == len(SARS_COV_2)  # five different top-10 lists
+    assert taxa is not None and set(taxa.families) == {"Coronaviridae"}
 
 
 def test_predict_uses_the_screening_model_by_default(tmp_path, benchmark_sequences):
@@ -71,8 +72,10 @@ def test_model_card_numbers_repeat_on_the_subset_check(shared_data):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
     from screening_card import benchmark_data, subset_check
 
+    from hvppi.ppi.screen_model import default_taxonomy
+
     card = json.loads(CARD.read_text())["subset_check"]
-    fresh = subset_check(benchmark_data(shared_data / "lstm-phv-benchmark"))
+    fresh = subset_check(benchmark_data(shared_data / "lstm-phv-benchmark"), default_taxonomy(shared_data))
     assert fresh["held_out"] == card["held_out"]
     for method, metrics in card["methods"].items():
         for metric, (mean, _, _) in metrics.items():

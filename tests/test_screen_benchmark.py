@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from hvppi.align.similarity import local_similarity
 from hvppi.cli import main
+from hvppi.datasets.taxonomy import read_virus_taxonomy
 from hvppi.io.errors import InputError
 from hvppi.io.pairs import read_pairs
 from hvppi.ppi import screen_model
@@ -29,6 +30,7 @@ from hvppi.ppi.screen_benchmark import (
     METHODS,
     METRIC_LABELS,
     METRICS,
+    TAXONOMY_METHODS,
     ScreeningBenchmark,
     ScreeningData,
     SplitResult,
@@ -430,7 +432,7 @@ def real_run(real_subset, real_families, tmp_path_factory):
             data,
             identities=(0.9,),
             fraction=0.25,
-            families=read_families(real_families[0]),
+            taxonomy=read_virus_taxonomy(real_families[0]),
             family_count=2,
             config=TINY,
             resamples=200,
@@ -439,6 +441,19 @@ def real_run(real_subset, real_families, tmp_path_factory):
     out = tmp_path_factory.mktemp("benchmark")
     written = write_benchmark(out, result, "subset")
     return data, result, out, written, messages
+
+
+def expected_virus_popularity(data, held_out_ids, taxonomy):
+    """Per held-out viral protein: each human protein's number of training partners of the same taxon."""
+    held = [data.virus_ids.index(v) for v in held_out_ids]
+    taxon = [taxonomy.of(v)[0] for v in data.virus_ids]
+    rows = []
+    for i in held:
+        same = {
+            j for j in range(len(data.virus_ids)) if j not in held and taxon[i] is not None and taxon[j] == taxon[i]
+        }
+        rows.append(np.bincount([h for v, h in data.pairs.tolist() if v in same], minlength=len(data.human_ids)))
+    return rows
 
 
 def expected_baselines(data, held_out_ids):
@@ -461,7 +476,7 @@ def expected_baselines(data, held_out_ids):
 
 
 @pytest.mark.slow
-def test_screening_benchmark_end_to_end_on_real_data(real_run, real_subset):
+def test_screening_benchmark_end_to_end_on_real_data(real_run, real_subset, real_families):
     data, result, out, written, messages = real_run
     family_of = {v: real_subset[2][v.split("-")[0]] for v in data.virus_ids}
     assert len(data.virus_ids) == 80 and len(data.human_ids) == 400
@@ -474,9 +489,10 @@ def test_screening_benchmark_end_to_end_on_real_data(real_run, real_subset):
     assert [s.info["family"] for s in result.family_splits] == two
     for split, family in zip(result.family_splits, two):
         assert sorted(split.held_out) == sorted(v for v in data.virus_ids if family_of[v] == family)
+    taxonomy = read_virus_taxonomy(real_families[0])
     for split in result.identity_splits + result.family_splits:
-        assert list(split.per_virus) == list(METHODS)
-        for method in METHODS:
+        assert list(split.per_virus) == [*METHODS, *TAXONOMY_METHODS]
+        for method in (*METHODS, *TAXONOMY_METHODS):
             assert split.per_virus[method].shape == (len(split.held_out), len(METRICS))
             assert ((split.per_virus[method] >= 0) & (split.per_virus[method] <= 1)).all()
         # the baselines, recomputed from the pairs for each held-out viral protein
@@ -485,6 +501,13 @@ def test_screening_benchmark_end_to_end_on_real_data(real_run, real_subset):
         homology = [roc_auc_score(labels, hom) for labels, _, hom in expected]
         np.testing.assert_allclose(split.per_virus["popularity"][:, 0], popularity, atol=1e-9)
         np.testing.assert_allclose(split.per_virus["homology"][:, 0], homology, atol=1e-6)
+        # virus popularity: same-taxon training partners first, then popularity (one-half ties count in ROC AUC)
+        same_virus = expected_virus_popularity(data, split.held_out, taxonomy)
+        by_virus = [
+            roc_auc_score(labels, count * (pop.max() + 1) + pop)
+            for (labels, pop, _), count in zip(expected, same_virus)
+        ]
+        np.testing.assert_allclose(split.per_virus["virus popularity"][:, 0], by_virus, atol=1e-9)
         assert split.info["held_out_pairs"] == sum(int(labels.sum()) for labels, _, _ in expected)
         assert split.info["training_viral_proteins"] == 80 - len(split.held_out)
         assert abs(split.per_virus["random"][:, 0].mean() - 0.5) < 0.2
@@ -550,7 +573,7 @@ def test_screening_benchmark_report_on_real_data(real_run):
     summaries = report["identity_splits"] + report["family_splits"]
     for split, summary in zip(splits, summaries):
         assert summary["held_out_viral_proteins"] == len(split.held_out)
-        for method in METHODS:
+        for method in (*METHODS, *TAXONOMY_METHODS):
             for j, metric in enumerate(METRICS):
                 mean, low, high = summary["methods"][method][metric]
                 assert mean == pytest.approx(split.per_virus[method][:, j].mean(), abs=1e-12)
@@ -586,7 +609,7 @@ def test_cli_benchmark_screen_help(capsys):
         main(["benchmark", "screen", "--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    options = ("--pairs", "--out-dir", "--identity", "--fraction", "--families", "--family-count", "--resamples")
+    options = ("--pairs", "--out-dir", "--identity", "--fraction", "--taxonomy", "--family-count", "--resamples")
     for option in (*options, "--extra-training-data"):
         assert option in text
 

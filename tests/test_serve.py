@@ -186,7 +186,7 @@ def test_parse_fasta_gives_the_cli_messages_naming_the_record(tmp_path):
 def test_job_store_queues_and_recovers_finished_and_unfinished_jobs(tmp_path):
     calls = []
 
-    def runner(virus, out, log):
+    def runner(virus, out, log, taxon):
         calls.append(next(iter(virus)))
         out.write_text("virus_id\tn\n" + "".join(f"{v}\t{len(s)}\n" for v, s in virus.items()))
 
@@ -234,6 +234,25 @@ def test_api_job_matches_hvppi_screen_and_serves_attention_and_parquet(server, i
     table = pq.read_table(io.BytesIO(data))
     assert code == 200 and table.num_rows == len(expected.splitlines()) - 1
     assert table.column("human_id").to_pylist()[0] == first[1]
+
+
+def test_api_job_with_a_virus_taxon_matches_hvppi_screen_with_it(server, inputs):
+    from hvppi.cli import main
+
+    out = inputs["folder"] / "cli-taxon.tsv"
+    argv = ["screen", "--virus", str(inputs["virus"]), "--human", str(inputs["human"]), "--out", str(out)]
+    assert main([*argv, "--taxon", "10298", "--quiet"]) == 0
+    body, kind = _multipart({"fasta": inputs["virus"].read_text(), "taxon": " 10298 "})
+    status, data = _request(server.url + "/api/jobs", body, kind)
+    job = json.loads(data)
+    assert status == 201 and job["taxon"] == "10298"
+    assert _wait(server.url, job["id"])["state"] == "done"
+    tsv = _request(f"{server.url}/api/jobs/{job['id']}/results.tsv")[1].decode()
+    assert tsv == out.read_text()
+    assert {line.split("\t")[11] for line in tsv.splitlines()[1:]} == {"10298"}  # virus_taxon
+    body, kind = _multipart({"fasta": ">p\nMKV\n", "taxon": "HSV-1"})
+    status, data = _request(server.url + "/api/jobs", body, kind)
+    assert status == 400 and "NCBI taxid" in json.loads(data)["error"]
 
 
 def test_api_refuses_bad_input_and_paths_and_stays_up(server):

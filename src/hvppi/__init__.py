@@ -39,6 +39,8 @@ _EXPORTS = {
     "read_mitab": "hvppi.datasets.mitab",
     "cdhit_clusters": "hvppi.datasets.clustering",
     "viral_disjoint_split": "hvppi.datasets.splits",
+    "read_virus_taxonomy": "hvppi.datasets.taxonomy",
+    "VirusTaxonomy": "hvppi.datasets.taxonomy",
     # ppi
     "ModelConfig": "hvppi.ppi.model",
     "InteractionModel": "hvppi.ppi.model",
@@ -58,6 +60,7 @@ _EXPORTS = {
     "load_any_model": "hvppi.ppi.modelfile",
     "ScreeningModel": "hvppi.ppi.screen_model",
     "ScreeningConfig": "hvppi.ppi.screen_model",
+    "ViralTaxa": "hvppi.ppi.screen_model",
     "fit_screening_model": "hvppi.ppi.screen_model",
     "screen_with_screening_model": "hvppi.ppi.screening",
     "ScreeningData": "hvppi.ppi.screen_benchmark",
@@ -96,6 +99,8 @@ if TYPE_CHECKING:
     from hvppi.datasets.clustering import cdhit_clusters as cdhit_clusters
     from hvppi.datasets.mitab import read_mitab as read_mitab
     from hvppi.datasets.splits import viral_disjoint_split as viral_disjoint_split
+    from hvppi.datasets.taxonomy import VirusTaxonomy as VirusTaxonomy
+    from hvppi.datasets.taxonomy import read_virus_taxonomy as read_virus_taxonomy
     from hvppi.geometry.align_corr import alignment_correlation as alignment_correlation
     from hvppi.geometry.embedders import embed_sequences as embed_sequences
     from hvppi.geometry.embedders import load_embedder as load_embedder
@@ -126,6 +131,7 @@ if TYPE_CHECKING:
     from hvppi.ppi.screen_benchmark import run_screening_benchmark as run_screening_benchmark
     from hvppi.ppi.screen_model import ScreeningConfig as ScreeningConfig
     from hvppi.ppi.screen_model import ScreeningModel as ScreeningModel
+    from hvppi.ppi.screen_model import ViralTaxa as ViralTaxa
     from hvppi.ppi.screen_model import fit_screening_model as fit_screening_model
     from hvppi.ppi.screening import ScreenSettings as ScreenSettings
     from hvppi.ppi.screening import screen as screen

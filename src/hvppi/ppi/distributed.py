@@ -46,7 +46,7 @@ import numpy as np
 
 from hvppi.io.files import atomic_path, output_lock
 from hvppi.io.validation import require_int
-from hvppi.ppi.screen_model import Evidence, ScreeningModel
+from hvppi.ppi.screen_model import Evidence, ScreeningModel, ViralTaxa
 from hvppi.ppi.screening import (
     FLAT_SPREAD,
     LSTM_COLUMNS,
@@ -135,11 +135,13 @@ def prepare_human_block(shipped: ShippedModel, sequences: list[str]) -> Evidence
     return _tower_block(model, "human", sequences)
 
 
-def prepare_virus_block(shipped: ShippedModel, sequences: list[str]) -> ViralBlock | np.ndarray:
+def prepare_virus_block(
+    shipped: ShippedModel, sequences: list[str], taxa: ViralTaxa | None = None
+) -> ViralBlock | np.ndarray:
     """Screening model: similarities to the reference and the nearest reference protein; BiLSTM: vectors."""
     model = shipped.model
     if isinstance(model, ScreeningModel):
-        return viral_block(model, sequences)
+        return viral_block(model, sequences, taxa)
     return _tower_block(model, "virus", sequences)
 
 
@@ -273,9 +275,12 @@ def screen_distributed(
     restart: bool = False,
     log: Callable[[str], None] = print,
     on_tile: Callable[[str], None] | None = None,
+    taxa: ViralTaxa | None = None,
 ) -> dict:
     """Screen every viral × human pair on the workers of ``client`` (a ``distributed.Client``).
 
+    ``taxa``: screening model only, the virus and family of each viral protein, as for
+    :func:`~hvppi.ppi.screening.screen_with_screening_model`.
     ``model`` is a :class:`~hvppi.ppi.screen_model.ScreeningModel` or an
     :class:`~hvppi.ppi.model.InteractionModel` (then ``info``, its :class:`~hvppi.ppi.modelfile.ModelInfo`,
     gives the cutoff). Rows, their order and scores equal those of
@@ -301,6 +306,9 @@ def screen_distributed(
         screening = isinstance(model, ScreeningModel)
         if screening:
             fingerprint, cutoff, columns = model.fingerprint(), 0.0, SCREENING_COLUMNS
+            taxa = taxa if taxa is not None else model.taxa_of(list(virus))
+            if len(taxa) != len(virus):
+                raise ValueError(f"{len(taxa)} taxa for {len(virus)} viral proteins")
             longest = max((len(s) for s in model.reference.virus_sequences), default=0)
             for virus_id, sequence in virus.items():
                 if len(sequence) > longest:
@@ -323,6 +331,9 @@ def screen_distributed(
             "virus_block": virus_block,
             "format": fmt,
         }
+        if screening:
+            assert taxa is not None
+            identity["taxa"] = json.dumps([taxa.taxa, taxa.families])
         tiles_dir = _open_parts(out, identity, restart, suffix=".tiles")[0]
         human_ids, human_seqs = list(human), list(human.values())
         virus_ids, virus_seqs = list(virus), list(virus.values())
@@ -353,7 +364,13 @@ def screen_distributed(
                 for hb in sorted({hb for _, hb in todo})
             }
             virus_parts = {
-                vb: client.submit(prepare_virus_block, model_future, virus_seqs[slice(*v_blocks[vb])], pure=False)
+                vb: client.submit(
+                    prepare_virus_block,
+                    model_future,
+                    virus_seqs[slice(*v_blocks[vb])],
+                    taxa.take(range(*v_blocks[vb])) if taxa is not None else None,
+                    pure=False,
+                )
                 for vb in sorted({vb for vb, _ in todo})
             }
             tiles: dict[tuple[int, int], Any] = {}

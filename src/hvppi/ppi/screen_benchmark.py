@@ -15,6 +15,12 @@ bootstrap resamples), and paired differences of the model against each baseline:
 * ``model, constant virus``: the model with every viral protein replaced by the average one — the
   ablation that shows what the viral input adds.
 
+With a virus taxonomy (:func:`hvppi.datasets.taxonomy.read_virus_taxonomy`), every viral protein's
+taxon and family are model inputs, as a user gives them to ``hvppi screen``, and two more rows say what
+they add: ``virus popularity`` (human proteins by their number of training partners among the proteins
+of the same virus, ties by popularity: a baseline) and ``model, virus not given`` (the same model with
+the held-out proteins' taxon and family withheld).
+
 With extra training positives (:meth:`ScreeningData.with_extra`, e.g. the other data the bundled model is
 trained on), the model and the baselines learn from the union, less every extra viral protein close to a
 held-out one; the baselines from the data's own training pairs are reported too
@@ -26,13 +32,10 @@ precision and recall, and count one half for ROC AUC.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import os
 import time
-import zipfile
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,8 +46,9 @@ import numpy as np
 from scipy.stats import rankdata
 
 from hvppi.datasets.clustering import cdhit_clusters
+from hvppi.datasets.taxonomy import VirusTaxonomy, accession, read_virus_taxonomy  # noqa: F401 (accession: API)
 from hvppi.io.errors import InputError
-from hvppi.io.files import atomic_write, open_binary
+from hvppi.io.files import atomic_write
 from hvppi.io.pairs import PairTable
 from hvppi.ppi.screen_model import (
     FEATURES,
@@ -53,11 +57,14 @@ from hvppi.ppi.screen_model import (
     Reference,
     ScreeningConfig,
     SimilarityBundle,
+    ViralTaxa,
     fit_on_bundle,
 )
 
 METHODS = ("random", "popularity", "homology", "model", "model, constant virus")
 BASELINES = ("random", "popularity", "homology")
+TAXONOMY_METHODS = ("virus popularity", "model, virus not given")
+"""With a virus taxonomy: the same-virus popularity baseline, and the model without the query's virus."""
 EXTRA_BASELINES = ("popularity, benchmark pairs only", "homology, benchmark pairs only")
 """With extra training positives, the baselines as computed from this data's training pairs alone."""
 METRICS = ("roc_auc", "average_precision", "recall_top_1pct", "recall_top_50")
@@ -155,6 +162,14 @@ class ScreeningData:
             human_sequences,
             np.asarray(sorted(index), dtype=np.int64).reshape(-1, 2),
         )
+
+    def universe_taxa(self, taxonomy: VirusTaxonomy | None) -> ViralTaxa:
+        """Taxon and family of every viral protein of the universe (this data's, then the extra ones)."""
+        ids = self.virus_ids + self.extra_virus_ids
+        if taxonomy is None:
+            return ViralTaxa.unknown(len(ids))
+        known = [taxonomy.of(v) for v in ids]
+        return ViralTaxa([t for t, _ in known], [f for _, f in known])
 
     def universe_reference(self) -> Reference:
         """Every protein (this data's, then the extra ones) and every positive pair, for training."""
@@ -258,45 +273,9 @@ def _names_by_sequence(ids: list[str], sequences: dict[str, str]) -> dict[str, s
     return {pid: first.setdefault(sequences[pid], pid) for pid in ids}
 
 
-def accession(protein_id: str) -> str:
-    """UniProt accession without isoform (``-2``) or chain (``-PRO_…``) suffix."""
-    return protein_id.split("-", 1)[0]
-
-
 def read_families(path: str | os.PathLike) -> dict[str, str]:
-    """Virus family of each viral accession from a CSV/TSV (or a zip holding one) with a virus ID column
-    (``Uniprot_virus``, ``virus_id`` or ``virus``) and a family column (``Family_virus`` or ``family``).
-
-    The merged human–virus file in ``../shared/data/merged-hvi`` has this layout. Where an accession
-    has several families, the most frequent one is kept.
-    """
-    path = Path(path)
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                members = [m for m in archive.namelist() if not m.endswith("/") and not m.startswith("__MACOSX")]
-                if len(members) != 1:
-                    raise InputError(f"a zipped family table must hold one file; found {len(members)}", path)
-                text = archive.read(members[0]).decode("utf-8-sig")
-        else:
-            with open_binary(path) as fh:
-                text = fh.read().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"cannot read the family table ({exc})", path) from None
-    dialect = "excel-tab" if text.split("\n", 1)[0].count("\t") > text.split("\n", 1)[0].count(",") else "excel"
-    rows = csv.DictReader(io.StringIO(text), dialect=dialect)
-    header = rows.fieldnames or []
-    virus_column = next((c for c in ("Uniprot_virus", "virus_id", "virus") if c in header), None)
-    family_column = next((c for c in ("Family_virus", "family") if c in header), None)
-    if virus_column is None or family_column is None:
-        raise InputError("the family table needs a virus ID column and a family column", path, 1)
-    votes: dict[str, Counter] = {}
-    for row in rows:
-        family = (row.get(family_column) or "").strip()
-        virus = (row.get(virus_column) or "").strip()
-        if family and virus and family.lower() not in ("nan", "na", "-"):
-            votes.setdefault(accession(virus), Counter())[family] += 1
-    return {virus: counter.most_common(1)[0][0] for virus, counter in votes.items()}
+    """Virus family of each viral accession from a taxonomy table (see :mod:`hvppi.datasets.taxonomy`)."""
+    return read_virus_taxonomy(path).families()
 
 
 # --------------------------------------------------------------------------------------- metrics
@@ -358,7 +337,7 @@ class SplitResult:
             methods[method] = {m: [float(mean[j]), float(low[j]), float(high[j])] for j, m in enumerate(METRICS)}
         out["methods"] = methods
         differences: dict[str, Any] = {}
-        for other in ("popularity", "homology", "model, constant virus", *EXTRA_BASELINES):
+        for other in ("popularity", "homology", "model, constant virus", *TAXONOMY_METHODS, *EXTRA_BASELINES):
             if other not in self.per_virus:
                 continue
             mean, low, high = bootstrap(self.per_virus["model"] - self.per_virus[other], resamples, seed)
@@ -438,6 +417,11 @@ def evaluate_split(
         "model": trees.decision(features),
         "model, constant virus": trees.decision(evidence.features(similarities.constant())),
     }
+    if bundle.viral.same_taxon.any() or bundle.viral.same_family.any():  # a taxonomy was given
+        same_virus = np.rint(np.expm1(features[:, :, FEATURES.index("taxon_log_popularity")].astype(np.float64)))
+        popularity = evidence.popularity.astype(np.float64)
+        scores["virus popularity"] = same_virus * (popularity.max(initial=0.0) + 1.0) + popularity[None]
+        scores["model, virus not given"] = trees.decision(evidence.features(similarities.without_taxonomy()))
     if data.has_extra:  # the baselines from this data's training pairs alone, as without extra positives
         own = training[training < len(data.virus_ids)]
         own_evidence = Evidence(own, data.pairs[:, 0], data.pairs[:, 1], n_human, candidates, config.neighbours)
@@ -539,7 +523,7 @@ def run_screening_benchmark(
     *,
     identities: Sequence[float] = (0.9, 0.4),
     fraction: float = 0.2,
-    families: dict[str, str] | None = None,
+    taxonomy: VirusTaxonomy | None = None,
     family_count: int = 8,
     config: ScreeningConfig | None = None,
     resamples: int = 1000,
@@ -547,7 +531,10 @@ def run_screening_benchmark(
     progress: bool = False,
     bundle: SimilarityBundle | None = None,
 ) -> ScreeningBenchmark:
-    """Hold out viral proteins by CD-HIT identity (and by family, when ``families`` is given) and score every method.
+    """Hold out viral proteins by CD-HIT identity (and by family, when ``taxonomy`` is given) and score every method.
+
+    With ``taxonomy``, every viral protein's taxon and family are model inputs (those of the held-out proteins
+    too, as a user gives them to ``hvppi screen``), and the taxonomy rows are reported (``TAXONOMY_METHODS``).
 
     The held-out viral proteins are chosen among ``data``'s own; with extra training positives
     (:meth:`ScreeningData.with_extra`), every extra viral protein that clusters with a held-out one at the split's
@@ -557,7 +544,6 @@ def run_screening_benchmark(
     config = config or ScreeningConfig()
     started = time.perf_counter()
     n_data = len(data.virus_ids)
-    universe_ids = data.virus_ids + data.extra_virus_ids
     log(
         f"{n_data} viral proteins with partners, {len(data.human_ids)} human candidates, {len(data.pairs)} pairs"
         + (
@@ -567,9 +553,10 @@ def run_screening_benchmark(
             else ""
         )
     )
+    taxa = data.universe_taxa(taxonomy)
     if bundle is None:
         bundle = SimilarityBundle.compute(
-            data.universe_virus_sequences, data.universe_human_sequences, config.threads, progress
+            data.universe_virus_sequences, data.universe_human_sequences, config.threads, progress, taxa
         )
         log(f"similarities computed ({time.perf_counter() - started:.0f} s)")
     viral = dict(zip(data.virus_ids, data.virus_sequences))
@@ -604,8 +591,8 @@ def run_screening_benchmark(
             f"recall@1% {result.per_virus['model'][:, 2].mean():.3f} ({result.info['seconds']:.0f} s)"
         )
     family_splits = []
-    if families:
-        family_of = [families.get(accession(v)) for v in universe_ids]
+    if taxonomy is not None:
+        family_of = taxa.families
         counts = Counter(f for f in family_of[:n_data] if f)
         for family, n in counts.most_common(family_count):
             held_out = np.flatnonzero([f == family for f in family_of[:n_data]])
@@ -629,8 +616,9 @@ def run_screening_benchmark(
     settings = {
         "identities": list(identities),
         "fraction": fraction,
-        "family_count": family_count if families else 0,
-        "families_known": int(sum(1 for v in data.virus_ids if families and accession(v) in families)),
+        "family_count": family_count if taxonomy is not None else 0,
+        "families_known": int(sum(f is not None for f in taxa.families[:n_data])),
+        "taxa_known": int(sum(t is not None for t in taxa.taxa[:n_data])),
         "screening_config": {k: getattr(config, k) for k in config.__dataclass_fields__},
         "seed": config.seed,
         "extra_training_data": {

@@ -16,10 +16,13 @@ viral protein from what is known about similar proteins, and learns how to weigh
 * **human-side homology**: how close the candidate is (3-mer cosine) to the partners of the query's
   nearest reference viral proteins, and co-partner propagation (human proteins that share viral
   partners with those partners);
+* **the virus**: popularity of the human protein among the reference proteins of the query's own virus
+  (NCBI taxon) and family, and how many such proteins the reference holds (zero when the query's virus
+  is not given or not in the reference: the model then ranks from sequence evidence alone);
 * lengths, and the query's best similarity to any reference viral protein.
 
 A gradient-boosted tree ensemble (scikit-learn's HistGradientBoosting, exported as plain arrays and
-evaluated in NumPy) turns the 21 features into a score; an isotonic map fitted on out-of-fold scores
+evaluated in NumPy) turns the 25 features into a score; an isotonic map fitted on out-of-fold scores
 over every candidate turns the score into a calibrated probability. The training rows are
 out-of-fold too: the reference viral proteins are split into folds by CD-HIT cluster, and the
 features of each fold are computed from the pairs of the other folds only, so that training looks
@@ -42,6 +45,7 @@ from tqdm.auto import tqdm
 
 from hvppi._version import __version__
 from hvppi.align.similarity import kmer_cosine, kmer_counts, local_similarity
+from hvppi.datasets.taxonomy import VirusTaxonomy
 from hvppi.io.errors import ModelFileError
 from hvppi.io.files import atomic_path
 from hvppi.io.validation import require_int, require_number
@@ -68,11 +72,15 @@ FEATURES = (
     "log_popularity_degree_16_up",
     "neighbour_log_degree_sw",
     "neighbour_log_degree_composition",
+    "taxon_log_popularity",
+    "taxon_log_size",
+    "family_log_popularity",
+    "family_log_size",
 )
 DEGREE_BINS = ((1, 2), (3, 15), (16, None))
 """Popularity among the reference viral proteins with this many reference partners (small studies vs screens)."""
 MODEL_KIND = "hvppi-screening"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -132,14 +140,54 @@ def composition_vectors(sequences: Sequence[str], mean: np.ndarray | None = None
     return z.astype(np.float32), mean, sd
 
 
+@dataclass(frozen=True)
+class ViralTaxa:
+    """NCBI taxon and virus family of some viral proteins, ``None`` where unknown.
+
+    >>> ViralTaxa.unknown(2).taxa
+    [None, None]
+    """
+
+    taxa: list[str | None]
+    families: list[str | None]
+
+    def __post_init__(self) -> None:
+        if len(self.taxa) != len(self.families):
+            raise ValueError("taxa and families differ in length")
+
+    @classmethod
+    def unknown(cls, n: int) -> ViralTaxa:
+        return cls([None] * n, [None] * n)
+
+    def __len__(self) -> int:
+        return len(self.taxa)
+
+    def take(self, index: Sequence[int] | np.ndarray) -> ViralTaxa:
+        return ViralTaxa([self.taxa[int(i)] for i in index], [self.families[int(i)] for i in index])
+
+    def known(self) -> int:
+        return sum(t is not None for t in self.taxa)
+
+
+def same_group(queries: Sequence[str | None], references: Sequence[str | None]) -> np.ndarray:
+    """(n_queries, n_references) float32: 1 where both are known and equal."""
+    codes: dict[str, int] = {}
+    query = np.array([codes.setdefault(q, len(codes)) if q is not None else -1 for q in queries], dtype=np.int64)
+    reference = np.array([codes.get(r, -2) if r is not None else -2 for r in references], dtype=np.int64)
+    return (query[:, None] == reference[None, :]).astype(np.float32)
+
+
 @dataclass
 class ViralSimilarities:
-    """Similarities of query viral proteins (rows) to reference viral proteins (columns)."""
+    """Similarities of query viral proteins (rows) to reference viral proteins (columns); ``same_taxon`` and
+    ``same_family`` are 1 where the two come from the same virus (family)."""
 
     smith_waterman: np.ndarray
     kmer: np.ndarray
     composition: np.ndarray
     log_length: np.ndarray
+    same_taxon: np.ndarray
+    same_family: np.ndarray
 
     def take(self, rows: np.ndarray | slice, columns: np.ndarray | slice) -> ViralSimilarities:
         return ViralSimilarities(
@@ -147,6 +195,19 @@ class ViralSimilarities:
             self.kmer[rows][:, columns],
             self.composition[rows][:, columns],
             self.log_length[rows],
+            self.same_taxon[rows][:, columns],
+            self.same_family[rows][:, columns],
+        )
+
+    def without_taxonomy(self) -> ViralSimilarities:
+        """The same queries with their virus not given."""
+        return ViralSimilarities(
+            self.smith_waterman,
+            self.kmer,
+            self.composition,
+            self.log_length,
+            np.zeros_like(self.same_taxon),
+            np.zeros_like(self.same_family),
         )
 
     def constant(self) -> ViralSimilarities:
@@ -157,6 +218,8 @@ class ViralSimilarities:
             np.repeat(self.kmer.mean(0, keepdims=True), n, 0),
             np.repeat(self.composition.mean(0, keepdims=True), n, 0),
             np.full(n, self.log_length.mean(), dtype=np.float32),
+            np.repeat(self.same_taxon.mean(0, keepdims=True), n, 0),
+            np.repeat(self.same_family.mean(0, keepdims=True), n, 0),
         )
 
 
@@ -166,16 +229,25 @@ def viral_similarities(
     composition_stats: tuple[np.ndarray, np.ndarray],
     threads: int = 1,
     progress: bool = False,
+    query_taxa: ViralTaxa | None = None,
+    reference_taxa: ViralTaxa | None = None,
 ) -> ViralSimilarities:
-    """Smith–Waterman, 3-mer and composition similarities of ``queries`` to ``references``."""
+    """Smith–Waterman, 3-mer and composition similarities of ``queries`` to ``references``, and whether they
+    share a virus (taxon) or family (never, where either is not given)."""
     mean, sd = composition_stats
     query_composition, _, _ = composition_vectors(queries, mean, sd)
     reference_composition, _, _ = composition_vectors(references, mean, sd)
+    query_taxa = query_taxa or ViralTaxa.unknown(len(queries))
+    reference_taxa = reference_taxa or ViralTaxa.unknown(len(references))
+    if len(query_taxa) != len(queries) or len(reference_taxa) != len(references):
+        raise ValueError("one taxon and family per viral protein")
     return ViralSimilarities(
         local_similarity(queries, references, threads=threads, progress=progress),
         kmer_cosine(queries, references),
         query_composition @ reference_composition.T,
         np.log([len(s) for s in queries]).astype(np.float32),
+        same_group(query_taxa.taxa, reference_taxa.taxa),
+        same_group(query_taxa.families, reference_taxa.families),
     )
 
 
@@ -338,6 +410,10 @@ class Evidence:
             out[:, :, FEATURES.index(f"neighbour_log_degree_{name}")] = (
                 self._softmax_weights(similarity, 0.05) @ log_degree
             )[:, None]
+        for name, same in (("taxon", similarities.same_taxon), ("family", similarities.same_family)):
+            same = np.asarray(same, dtype=np.float32)
+            out[:, :, FEATURES.index(f"{name}_log_popularity")] = np.log1p(np.asarray(adjacency.T.dot(same.T)).T)
+            out[:, :, FEATURES.index(f"{name}_log_size")] = np.log1p(same.sum(1))[:, None]
         return out
 
 
@@ -484,6 +560,19 @@ class Reference:
     human_sequences: list[str]
     pair_virus: np.ndarray
     pair_human: np.ndarray
+    virus_taxa: ViralTaxa | None = None
+    """Taxon and family of each reference viral protein (None: not known for any)."""
+
+    def __post_init__(self) -> None:
+        if self.virus_taxa is None:
+            self.virus_taxa = ViralTaxa.unknown(len(self.virus_ids))
+        elif len(self.virus_taxa) != len(self.virus_ids):
+            raise ValueError("one taxon and family per reference viral protein")
+
+    @property
+    def taxa(self) -> ViralTaxa:
+        assert self.virus_taxa is not None
+        return self.virus_taxa
 
     def partners(self) -> list[np.ndarray]:
         """Reference human partners (indices) of each reference viral protein."""
@@ -505,6 +594,8 @@ class ScreeningModel:
     metadata: dict[str, Any] = field(default_factory=dict)
     file_sha256: str = ""
     path: str = ""
+    known_taxa: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    """UniProt accession → (taxon, family) of viral proteins in the training data under any of their IDs."""
 
     # scoring -----------------------------------------------------------------------------------
     def candidates(self, human_sequences: Sequence[str]) -> Candidates:
@@ -521,14 +612,40 @@ class ScreeningModel:
             self.config.neighbours,
         )
 
-    def similarities(self, virus_sequences: Sequence[str], progress: bool = False) -> ViralSimilarities:
+    def similarities(
+        self, virus_sequences: Sequence[str], taxa: ViralTaxa | None = None, progress: bool = False
+    ) -> ViralSimilarities:
+        """Compare viral proteins with the reference; ``taxa``: their taxon and family (None: not given)."""
         return viral_similarities(
             list(virus_sequences),
             self.reference.virus_sequences,
             (self.composition_mean, self.composition_sd),
             threads=self.config.threads,
             progress=progress,
+            query_taxa=taxa,
+            reference_taxa=self.reference.taxa,
         )
+
+    def taxa_of(self, virus_ids: Sequence[str], taxon: str | None = None, family: str | None = None) -> ViralTaxa:
+        """Taxon and family of viral proteins: ``taxon``/``family`` for all if given (a taxon the reference knows
+        brings its family), else those the training data gives their UniProt accession, else unknown."""
+        ref = self.reference.taxa
+        by_accession: dict[str, tuple[str | None, str | None]] = {}
+        family_of_taxon: dict[str, str] = {}
+        for pid, t, f in zip(self.reference.virus_ids, ref.taxa, ref.families):
+            by_accession.setdefault(pid.split("-", 1)[0], (t, f))
+            if t is not None and f is not None:
+                family_of_taxon.setdefault(t, f)
+        by_accession.update(self.known_taxa)
+        taxa, families = [], []
+        for pid in virus_ids:
+            if taxon is not None or family is not None:
+                t, f = taxon, family if family is not None else family_of_taxon.get(taxon or "")
+            else:
+                t, f = by_accession.get(pid.split("-", 1)[0], (None, None))
+            taxa.append(t)
+            families.append(f)
+        return ViralTaxa(taxa, families)
 
     def score(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(raw score, calibrated probability) of a feature array (..., len(FEATURES))."""
@@ -536,16 +653,22 @@ class ScreeningModel:
         return raw, self.calibration(raw)
 
     def score_matrix(
-        self, virus_sequences: Sequence[str], human_sequences: Sequence[str], chunk_size: int = 32
+        self,
+        virus_sequences: Sequence[str],
+        human_sequences: Sequence[str],
+        chunk_size: int = 32,
+        taxa: ViralTaxa | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(raw scores, probabilities), each (len(virus_sequences), len(human_sequences))."""
         evidence = self.evidence(self.candidates(human_sequences))
+        taxa = taxa or ViralTaxa.unknown(len(virus_sequences))
         raw = np.zeros((len(virus_sequences), len(human_sequences)))
         probability = np.zeros_like(raw)
         for start in range(0, len(virus_sequences), chunk_size):
             chunk = list(virus_sequences[start : start + chunk_size])
+            block = taxa.take(range(start, start + len(chunk)))
             raw[start : start + len(chunk)], probability[start : start + len(chunk)] = self.score(
-                evidence.features(self.similarities(chunk))
+                evidence.features(self.similarities(chunk, block))
             )
         return raw, probability
 
@@ -558,7 +681,9 @@ class ScreeningModel:
         """
         humans = list(dict.fromkeys(human_ids))
         viruses = list(dict.fromkeys(virus_ids))
-        raw, probability = self.score_matrix([sequences[v] for v in viruses], [sequences[h] for h in humans])
+        raw, probability = self.score_matrix(
+            [sequences[v] for v in viruses], [sequences[h] for h in humans], taxa=self.taxa_of(viruses)
+        )
         hi = {h: k for k, h in enumerate(humans)}
         vi = {v: k for k, v in enumerate(viruses)}
         rows = np.array([vi[v] for v in virus_ids], dtype=np.int64)
@@ -577,6 +702,7 @@ class ScreeningModel:
         for sequence in (*self.reference.virus_sequences, *self.reference.human_sequences):
             digest.update(sequence.encode())
         digest.update(self.reference.pair_virus.tobytes() + self.reference.pair_human.tobytes())
+        digest.update(json.dumps([self.reference.taxa.taxa, self.reference.taxa.families]).encode())
         return digest.hexdigest()
 
     # files ---------------------------------------------------------------------------------------
@@ -607,6 +733,9 @@ class ScreeningModel:
             "human_ids": ref.human_ids,
             "virus_lengths": [len(s) for s in ref.virus_sequences],
             "human_lengths": [len(s) for s in ref.human_sequences],
+            "virus_taxa": ref.taxa.taxa,
+            "virus_families": ref.taxa.families,
+            "known_taxa": {a: list(tf) for a, tf in sorted(self.known_taxa.items())},
             **{"metadata": self.metadata},
         }
         with atomic_path(path) as tmp:
@@ -649,6 +778,10 @@ class ScreeningModel:
                 human_sequences,
                 tensors["reference.pair_virus"],
                 tensors["reference.pair_human"],
+                ViralTaxa(
+                    [None if t is None else str(t) for t in document["virus_taxa"]],
+                    [None if f is None else str(f) for f in document["virus_families"]],
+                ),
             )
             model = cls(
                 reference,
@@ -658,6 +791,10 @@ class ScreeningModel:
                 tensors["composition.sd"],
                 ScreeningConfig.from_dict(document["config"]),
                 dict(document.get("metadata", {})),
+                known_taxa={
+                    str(a): (None if t is None else str(t), None if f is None else str(f))
+                    for a, (t, f) in document["known_taxa"].items()
+                },
             )
         except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
             if isinstance(exc, ModelFileError):
@@ -749,10 +886,15 @@ class SimilarityBundle:
 
     @classmethod
     def compute(
-        cls, virus_sequences: Sequence[str], human_sequences: Sequence[str], threads: int = 1, progress: bool = False
+        cls,
+        virus_sequences: Sequence[str],
+        human_sequences: Sequence[str],
+        threads: int = 1,
+        progress: bool = False,
+        taxa: ViralTaxa | None = None,
     ) -> SimilarityBundle:
         _, mean, sd = composition_vectors(virus_sequences)
-        viral = viral_similarities(virus_sequences, virus_sequences, (mean, sd), threads, progress)
+        viral = viral_similarities(virus_sequences, virus_sequences, (mean, sd), threads, progress, taxa, taxa)
         np.fill_diagonal(viral.kmer, 0.0)
         np.fill_diagonal(viral.composition, -1.0)
         return cls(viral, Candidates.build(human_sequences, human_sequences), mean, sd)
@@ -880,10 +1022,15 @@ def fit_screening_model(
     config: ScreeningConfig | None = None,
     progress: bool = False,
     metadata: dict[str, Any] | None = None,
+    virus_taxa: ViralTaxa | None = None,
+    known_taxa: dict[str, tuple[str | None, str | None]] | None = None,
 ) -> ScreeningModel:
     """Fit a screening model on positive pairs (viral index, human index) over the given proteins.
 
-    Proteins with the same sequence become one (the first ID names it); pairs are merged accordingly.
+    Proteins with the same sequence become one (the first ID names it, the first known taxon and family
+    are its); pairs are merged accordingly. ``virus_taxa``: taxon and family of each viral protein;
+    ``known_taxa``: UniProt accession → (taxon, family), to find the virus of a query by its ID
+    (:meth:`ScreeningModel.taxa_of`).
     """
     from hvppi.datasets.clustering import cdhit_clusters
 
@@ -892,6 +1039,15 @@ def fit_screening_model(
     virus_keep, virus_map = _first_by_sequence(virus_sequences)
     human_keep, human_map = _first_by_sequence(human_sequences)
     pair_array = np.unique(np.stack([virus_map[pair_array[:, 0]], human_map[pair_array[:, 1]]], axis=1), axis=0)
+    taxa: list[str | None] = [None] * len(virus_keep)
+    families: list[str | None] = [None] * len(virus_keep)
+    if virus_taxa is not None:
+        if len(virus_taxa) != len(virus_ids):
+            raise ValueError("one taxon and family per viral protein")
+        for i, (t, f) in enumerate(zip(virus_taxa.taxa, virus_taxa.families)):
+            k = int(virus_map[i])
+            taxa[k] = taxa[k] if taxa[k] is not None else t
+            families[k] = families[k] if families[k] is not None else f
     reference = Reference(
         [virus_ids[i] for i in virus_keep],
         [virus_sequences[i] for i in virus_keep],
@@ -899,8 +1055,11 @@ def fit_screening_model(
         [human_sequences[i] for i in human_keep],
         pair_array[:, 0],
         pair_array[:, 1],
+        ViralTaxa(taxa, families),
     )
-    bundle = SimilarityBundle.compute(reference.virus_sequences, reference.human_sequences, config.threads, progress)
+    bundle = SimilarityBundle.compute(
+        reference.virus_sequences, reference.human_sequences, config.threads, progress, reference.taxa
+    )
     clusters = cdhit_clusters(
         dict(zip(reference.virus_ids, reference.virus_sequences)), config.fold_identity, threads=max(config.threads, 1)
     )
@@ -917,6 +1076,7 @@ def fit_screening_model(
         bundle.composition_sd,
         config,
         {**(metadata or {}), "training": info},
+        known_taxa=dict(known_taxa or {}),
     )
 
 
@@ -980,3 +1140,16 @@ def default_training_positives(
         sequences.setdefault(pid, sequence)
     sources = {"benchmark": bench, "hpidb_mi0.3": hpidb_positives(data), "merged_hvi": merged_hvi_positives(data)}
     return sources, sequences
+
+
+def default_taxonomy(data: str | os.PathLike) -> VirusTaxonomy:
+    """Taxon and family of the viral proteins the bundled screening model knows: merged-hvi's ``Taxon_virus`` and
+    ``Family_virus`` columns and the HPIDB export's taxids, from the shared data folder ``data``."""
+    from hvppi.datasets.taxonomy import read_virus_taxonomy
+
+    return read_virus_taxonomy(
+        [
+            Path(data) / "merged-hvi" / "merged_dataset_complete_redundancy_reduced.zip",
+            Path(data) / "hpidb3-virus" / "hpidb_virus_25_10_22.zip",
+        ]
+    )

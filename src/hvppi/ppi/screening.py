@@ -38,7 +38,7 @@ from hvppi.io.validation import require_fraction, require_int
 from hvppi.ppi.inference import Embeddings, check_embeddings, encode_proteins, side_vectors
 from hvppi.ppi.model import InteractionModel, TowerName
 from hvppi.ppi.modelfile import ModelInfo
-from hvppi.ppi.screen_model import Evidence, ScreeningModel, ViralSimilarities
+from hvppi.ppi.screen_model import FEATURES, Evidence, ScreeningModel, ViralSimilarities, ViralTaxa
 from hvppi.ppi.vectors import VectorStore
 
 
@@ -312,6 +312,9 @@ SCREENING_COLUMNS: tuple[Column, ...] = (
     ("nearest_similarity", "float64"),
     ("nearest_identity", "float64"),
     ("nearest_binds", "int8"),
+    ("virus_taxon", "string"),
+    ("virus_family", "string"),
+    ("same_virus_partners", "int64"),
 )
 """Rows of a screen with the screening model; the evidence columns say why a pair ranks where it does."""
 
@@ -327,13 +330,15 @@ class ViralBlock:
     similarities: ViralSimilarities
     nearest: np.ndarray
     identity: np.ndarray
+    taxa: ViralTaxa
 
 
-def viral_block(model: ScreeningModel, virus_sequences: list[str]) -> ViralBlock:
-    """Compare a block of viral proteins with the model's reference viral proteins."""
+def viral_block(model: ScreeningModel, virus_sequences: list[str], taxa: ViralTaxa | None = None) -> ViralBlock:
+    """Compare a block of viral proteins (of the viruses ``taxa``, None: not given) with the model's reference."""
     from hvppi.align.kernels import pair_stats
 
-    similarities = model.similarities(virus_sequences)
+    taxa = taxa or ViralTaxa.unknown(len(virus_sequences))
+    similarities = model.similarities(virus_sequences, taxa)
     nearest = similarities.smith_waterman.argmax(axis=1)
     _, identity = pair_stats(
         virus_sequences,
@@ -342,7 +347,7 @@ def viral_block(model: ScreeningModel, virus_sequences: list[str]) -> ViralBlock
         gap_open=11,
         gap_extend=1,
     )
-    return ViralBlock(similarities, nearest, np.asarray(identity, dtype=np.float64))
+    return ViralBlock(similarities, nearest, np.asarray(identity, dtype=np.float64), taxa)
 
 
 def screening_rows(
@@ -355,7 +360,10 @@ def screening_rows(
 ) -> tuple[list[dict], np.ndarray]:
     """Ranked rows (``SCREENING_COLUMNS``, plus ``_order``: the candidates' indices) of each viral protein of
     ``block`` against the candidates of ``evidence``, and the probabilities of all their pairs."""
-    raw, probability = model.score(evidence.features(block.similarities))
+    features = evidence.features(block.similarities)
+    raw, probability = model.score(features)
+    same_virus = np.rint(np.expm1(features[:, :, FEATURES.index("taxon_log_popularity")])).astype(np.int64)
+    del features
     sw = block.similarities.smith_waterman
     nearest = block.nearest
     reference = model.reference
@@ -385,6 +393,9 @@ def screening_rows(
                 "nearest_similarity": np.full(len(order), float(sw[i, nearest[i]])),
                 "nearest_identity": np.full(len(order), float(block.identity[i])),
                 "nearest_binds": nearest_binds[i, order].astype(np.int8),
+                "virus_taxon": np.full(len(order), block.taxa.taxa[i] or "", dtype=object),
+                "virus_family": np.full(len(order), block.taxa.families[i] or "", dtype=object),
+                "same_virus_partners": same_virus[i, order],
                 "_order": order,
             }
         )
@@ -409,8 +420,9 @@ def _screening_rows(
     human_ids: np.ndarray,
     settings: ScreenSettings,
     log: Callable[[str], None],
+    taxa: ViralTaxa,
 ) -> list[dict]:
-    block = viral_block(model, virus_sequences)
+    block = viral_block(model, virus_sequences, taxa)
     blocks, probability = screening_rows(model, evidence, block, virus_ids, human_ids, settings)
     sw = block.similarities.smith_waterman
     for i, virus_id in enumerate(virus_ids):
@@ -427,19 +439,28 @@ def screen_with_screening_model(
     progress: bool = True,
     restart: bool = False,
     log: Callable[[str], None] = print,
+    taxa: ViralTaxa | None = None,
 ) -> dict:
     """Rank every human protein for every viral protein with the screening model, with evidence columns.
 
     Rows (``SCREENING_COLUMNS``) are grouped by viral protein in input order, best first; ``min_score``
-    applies to the calibrated probability. Chunks of viral proteins are written to ``OUT.parts/`` as
-    they finish, so an interrupted screen continues where it stopped.
+    applies to the calibrated probability. ``taxa``: the virus (NCBI taxon) and family of each viral protein,
+    in input order (default: :meth:`ScreeningModel.taxa_of`, by UniProt accession among the reference proteins).
+    Chunks of viral proteins are written to ``OUT.parts/`` as they finish, so an interrupted screen continues
+    where it stopped.
     """
     settings = settings or ScreenSettings()
     out = Path(out)
+    virus_ids = list(virus)
+    taxa = taxa if taxa is not None else model.taxa_of(virus_ids)
+    if len(taxa) != len(virus_ids):
+        raise ValueError(f"{len(taxa)} taxa for {len(virus_ids)} viral proteins")
     with output_lock(out):
         remove_orphaned_parts(out, log)
         fmt = "parquet" if out.suffix == ".parquet" else "tsv"
-        parts_dir, _ = _open_parts(out, _identity(model.fingerprint(), human, virus, settings, fmt), restart)
+        identity = _identity(model.fingerprint(), human, virus, settings, fmt)
+        identity["taxa"] = hashlib.sha256(json.dumps([taxa.taxa, taxa.families]).encode()).hexdigest()
+        parts_dir, _ = _open_parts(out, identity, restart)
         longest = max((len(s) for s in model.reference.virus_sequences), default=0)
         for virus_id, sequence in virus.items():
             if len(sequence) > longest:
@@ -448,8 +469,13 @@ def screen_with_screening_model(
                     f"({longest:,}); a polyprotein is best screened as its mature chains"
                 )
         human_ids = np.array(list(human), dtype=object)
+        unknown = len(taxa) - taxa.known()
+        if unknown:
+            log(
+                f"warning: the virus of {unknown} of {len(taxa)} viral proteins is not known (give --taxon or "
+                "--taxonomy); they are ranked without what is known of their virus's other proteins"
+            )
         evidence = model.evidence(model.candidates(list(human.values())))
-        virus_ids = list(virus)
         chunks = [virus_ids[i : i + settings.chunk_size] for i in range(0, len(virus_ids), settings.chunk_size)]
         parts = [parts_dir / f"chunk-{k:06d}.{fmt}" for k in range(len(chunks))]
         done = sum(p.exists() for p in parts)
@@ -458,10 +484,12 @@ def screen_with_screening_model(
         with tqdm(
             total=len(virus_ids) * len(human_ids), desc="screening", unit="pair", unit_scale=True, disable=not progress
         ) as bar:
-            for chunk, part in zip(chunks, parts):
+            for k, (chunk, part) in enumerate(zip(chunks, parts)):
                 if not part.exists():
+                    start = k * settings.chunk_size
+                    block_taxa = taxa.take(range(start, start + len(chunk)))
                     blocks = _screening_rows(
-                        model, evidence, chunk, [virus[v] for v in chunk], human_ids, settings, log
+                        model, evidence, chunk, [virus[v] for v in chunk], human_ids, settings, log, block_taxa
                     )
                     _write_chunk(part, blocks, fmt, SCREENING_COLUMNS)
                 bar.update(len(chunk) * len(human_ids))

@@ -3,7 +3,8 @@
 API (JSON unless said otherwise; errors are ``{"error": "..."}`` with status 400, 404, 413 or 503):
 
 * ``GET /api/config``: limits, the human set's size and source, the models, example inputs.
-* ``POST /api/jobs``: multipart form with ``fasta`` (text) or ``file`` (an upload, plain or gzip);
+* ``POST /api/jobs``: multipart form with ``fasta`` (text) or ``file`` (an upload, plain or gzip), and
+  optionally ``taxon`` (the NCBI taxid of the proteins' virus);
   201 and the job's status. The FASTA is checked as by the CLI; errors name the record.
 * ``GET /api/jobs``: every job, newest first. ``GET /api/jobs/{id}``: one job's status
   (``state`` queued/running/done/failed, ``done`` of ``total`` viral proteins, ``warnings``, ``error``).
@@ -205,9 +206,17 @@ class Screener:
 
         self.model.candidates = candidates  # type: ignore[method-assign,assignment]
 
-    def __call__(self, virus: dict[str, str], out: Path, log: Callable[[str], None]) -> None:
+    def __call__(self, virus: dict[str, str], out: Path, log: Callable[[str], None], taxon: str | None = None) -> None:
         screen_with_screening_model(
-            self.model, virus, self.human, out, ScreenSettings(chunk_size=32), progress=False, restart=True, log=log
+            self.model,
+            virus,
+            self.human,
+            out,
+            ScreenSettings(chunk_size=32),
+            progress=False,
+            restart=True,
+            log=log,
+            taxa=self.model.taxa_of(list(virus), taxon=taxon) if taxon else None,
         )
 
     def examples(self, n: int = 3) -> list[dict[str, str]]:
@@ -303,6 +312,10 @@ def create_app(config: ServerConfig) -> FastAPI:
         except StarletteHTTPException as exc:
             return _error(400, f"cannot read the form: {exc.detail}")
         data, filename = b"", None
+        taxon = form.get("taxon")
+        taxon = taxon.strip() if isinstance(taxon, str) and taxon.strip() else None
+        if taxon is not None and not (taxon.isdigit() and len(taxon) <= 10):
+            return _error(400, f"virus taxon {taxon[:20]!r}: an NCBI taxid is a number (e.g. 2697049 for SARS-CoV-2)")
         for name in ("file", "fasta"):
             value = form.get(name)
             if value is not None and not isinstance(value, str):
@@ -313,7 +326,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                 break
         try:
             virus = parse_fasta(data, filename, limits, config.jobs_dir / ".incoming")
-            job_id = jobs.submit(virus)
+            job_id = jobs.submit(virus, taxon)
         except InputError as exc:
             return _error(400, str(exc))
         except OverflowError as exc:

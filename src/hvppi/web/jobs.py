@@ -102,8 +102,9 @@ def parse_fasta(data: bytes, filename: str | None, limits: Limits, scratch: Path
     return sequences
 
 
-Runner = Callable[[dict[str, str], Path, Callable[[str], None]], None]
-"""Screens viral proteins (ID → sequence) into a TSV file (with header), reporting warnings to the callback."""
+Runner = Callable[[dict[str, str], Path, Callable[[str], None], "str | None"], None]
+"""Screens viral proteins (ID → sequence) of a virus (NCBI taxid, or None: not given) into a TSV file (with header),
+reporting warnings to the callback."""
 
 
 def write_fasta(path: Path, sequences: dict[str, str]) -> None:
@@ -195,8 +196,8 @@ class JobStore:
         return read_sequences(folder / "input.fasta")
 
     # ---------------------------------------------------------------------------------------- work
-    def submit(self, virus: dict[str, str]) -> str:
-        """Queue a screen of ``virus`` (checked sequences); return the job ID."""
+    def submit(self, virus: dict[str, str], taxon: str | None = None) -> str:
+        """Queue a screen of ``virus`` (checked sequences) of the virus ``taxon`` (an NCBI taxid); return the job ID."""
         with self._lock:
             waiting = sum(s["state"] in ("queued", "running") for s in self._status.values())
         if waiting >= self.limits.max_queued:
@@ -210,6 +211,7 @@ class JobStore:
             "state": "queued",
             "created": time.time(),
             "proteins": list(virus),
+            "taxon": taxon,
             "total": len(virus),
             "done": 0,
             "warnings": [],
@@ -236,6 +238,8 @@ class JobStore:
     def _run(self, job_id: str) -> None:
         folder = self.root / job_id
         virus = read_sequences(folder / "input.fasta")
+        with self._lock:
+            taxon = self._status[job_id].get("taxon")
         self._update(job_id, state="running", started=time.time())
         parts = folder / "parts"
         parts.mkdir(exist_ok=True)
@@ -250,7 +254,7 @@ class JobStore:
             part = parts / f"{k:06d}.tsv"
             if not part.exists():
                 scratch = parts / f"{k:06d}.work.tsv"
-                self.runner({protein_id: sequence}, scratch, warn)
+                self.runner({protein_id: sequence}, scratch, warn, taxon)
                 scratch.replace(part)
             files.append(part)
             self._update(job_id, done=k + 1, warnings=list(warnings))

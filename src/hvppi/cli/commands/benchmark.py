@@ -28,9 +28,13 @@ popularity (human proteins by their number of training viral partners, one list 
 protein); the model; the model with every viral protein replaced by the average one (what the viral
 input adds). Then the model's paired differences with popularity, homology and the ablation.
 
-With --families (a CSV/TSV or zip with a virus ID column Uniprot_virus and a family column
-Family_virus, as ../shared/data/merged-hvi), each of the --family-count largest families is held out
-in turn (leave one family out); viral proteins without a family always stay in training.
+With --taxonomy (repeatable: a CSV/TSV or zip with a virus ID column Uniprot_virus and a taxon column
+Taxon_virus and/or a family column Family_virus, as ../shared/data/merged-hvi; or PSI-MITAB, as the
+HPIDB export, for taxids), each viral protein's virus (NCBI taxon) and family are model inputs, as a
+user gives them to 'hvppi screen --taxon', and two more rows are reported: virus popularity (human
+proteins by their number of training partners among proteins of the same virus) and the model with the
+held-out proteins' virus not given. Each of the --family-count largest families is then held out in
+turn (leave one family out); viral proteins without a family always stay in training.
 
 With --extra-training-data (the shared data folder), the model is trained as the bundled default model is,
 on the union of the pairs with HPIDB (MI >= 0.3) and merged-hvi positives; extra viral proteins that cluster
@@ -63,7 +67,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="CD-HIT identities that group the held-out viral proteins, one split each",
     )
     p.add_argument("--fraction", type=float, default=0.2, help="share of viral proteins held out")
-    p.add_argument("--families", metavar="FILE", help="virus family of each viral protein (leave-one-family-out)")
+    p.add_argument(
+        "--taxonomy",
+        "--families",
+        dest="taxonomy",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="virus taxon and family of the viral proteins (table or PSI-MITAB; repeatable): model inputs, and "
+        "leave-one-family-out",
+    )
     p.add_argument("--family-count", type=int, default=8, metavar="N", help="hold out the N largest families in turn")
     p.add_argument(
         "--extra-training-data",
@@ -91,7 +104,8 @@ def run_screen(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from hvppi.cli.options import prepare_output
-    from hvppi.ppi.screen_benchmark import ScreeningData, read_families, run_screening_benchmark, write_benchmark
+    from hvppi.datasets.taxonomy import read_virus_taxonomy
+    from hvppi.ppi.screen_benchmark import ScreeningData, run_screening_benchmark, write_benchmark
     from hvppi.ppi.screen_model import ScreeningConfig
 
     if args.resamples < 100:
@@ -105,7 +119,7 @@ def run_screen(args: argparse.Namespace) -> int:
         raise ValueError(f"--extra-training-data {args.extra_training_data}: not a folder")
     config = ScreeningConfig(seed=args.seed, threads=args.threads)
     pairs, sequences = load_pairs_and_sequences(args)
-    families = read_families(args.families) if args.families else None
+    taxonomy = read_virus_taxonomy(args.taxonomy) if args.taxonomy else None
     prepare_output(args.out_dir, is_dir=True)
     data = ScreeningData.from_pairs(pairs, sequences)
     if args.extra_training_data:
@@ -117,7 +131,7 @@ def run_screen(args: argparse.Namespace) -> int:
         data,
         identities=args.identity,
         fraction=args.fraction,
-        families=families,
+        taxonomy=taxonomy,
         family_count=args.family_count,
         config=config,
         resamples=args.resamples,

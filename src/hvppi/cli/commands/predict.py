@@ -23,7 +23,9 @@ HELP = "score human–virus pairs"
 DESCRIPTION = """\
 Score pairs with a trained model (the bundled screening model by default). Writes a TSV with columns
 human_id, virus_id, score (interaction probability; for the screening model its calibrated probability)
-and call (1 if score >= the cutoff), in input order. Each distinct protein is encoded once.
+and call (1 if score >= the cutoff), in input order. Each distinct protein is encoded once. The screening
+model takes each viral protein's virus from its UniProt accession where the training data knows it
+('hvppi screen --taxon' gives it for other proteins).
 
 A model trained on per-protein embeddings ('hvppi train --human-embeddings/--virus-embeddings') needs
 the same options here, with files of the embedder it names; files of another embedder are refused."""

@@ -33,8 +33,17 @@ probability (calibrated on held-out viral proteins), and the evidence: best_part
 viral partner of this human protein most similar to the query) and best_partner_similarity (their
 normalised Smith-Waterman similarity, 1 = identical), nearest_training_virus, nearest_similarity and
 nearest_identity (the training viral protein most similar to the query; identity of their global
-alignment) and nearest_binds (1 if that protein has this human partner). A viral protein longer than
-every training viral protein, or whose scores barely vary, is warned about.
+alignment) and nearest_binds (1 if that protein has this human partner), then virus_taxon and
+virus_family (the query's virus as used) and same_virus_partners (how many training proteins of the
+same virus bind this human protein). A viral protein longer than every training viral protein, or
+whose scores barely vary, is warned about.
+
+The screening model uses the virus a protein comes from: proteins of one virus share human partners.
+Give it with --taxon (an NCBI taxid, e.g. 2697049 for SARS-CoV-2; its family is looked up) and/or
+--family (e.g. Coronaviridae) for all viral proteins, or --taxonomy FILE per protein (a table with
+columns virus_id and taxon and/or family, or PSI-MITAB). Without them, a viral protein whose UniProt
+accession is one of the training proteins' takes that protein's virus; the others are ranked without
+it (a warning says how many).
 
 With a BiLSTM-attention model (--model lstm-phv-benchmark or a file of 'hvppi train'), each protein is
 encoded once and only the head runs per pair; rows are human_id, virus_id, score, call, rank. That model
@@ -98,8 +107,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="with --dask: viral proteins per tile (default: 64)",
     )
+    parser.add_argument(
+        "--taxon", metavar="TAXID", help="screening model: NCBI taxid of the virus of every viral protein"
+    )
+    parser.add_argument("--family", metavar="NAME", help="screening model: virus family of every viral protein")
+    parser.add_argument(
+        "--taxonomy",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="screening model: taxon and family of each viral protein (table or PSI-MITAB; repeatable)",
+    )
     add_embeddings(parser)
     add_run_options(parser)
+
+
+def taxa_for(args: argparse.Namespace, model: Any, virus_ids: list[str]) -> Any:
+    """The virus and family of each viral protein from --taxon/--family/--taxonomy (see the description)."""
+    from hvppi.datasets.taxonomy import read_virus_taxonomy
+    from hvppi.ppi.screen_model import ViralTaxa
+
+    if args.taxon is not None and not str(args.taxon).isdigit():
+        raise ValueError(f"--taxon {args.taxon}: an NCBI taxid is a number (e.g. 2697049 for SARS-CoV-2)")
+    if args.taxonomy and (args.taxon or args.family):
+        raise ValueError("give the virus either for all (--taxon/--family) or per protein (--taxonomy), not both")
+    if args.taxon or args.family:
+        return model.taxa_of(virus_ids, taxon=args.taxon, family=args.family)
+    if not args.taxonomy:
+        return model.taxa_of(virus_ids)
+    table = read_virus_taxonomy(args.taxonomy)
+    taxa, families = [], []
+    for virus_id in virus_ids:
+        taxon, family = table.of(virus_id)
+        if taxon is None and family is None:
+            found = model.taxa_of([virus_id])
+            taxon, family = found.taxa[0], found.families[0]
+        elif family is None:
+            family = model.taxa_of([virus_id], taxon=taxon).families[0]
+        taxa.append(taxon)
+        families.append(family)
+    return ViralTaxa(taxa, families)
+
+
+def refuse_taxonomy(args: argparse.Namespace) -> None:
+    if args.taxon or args.family or args.taxonomy:
+        raise ValueError("--taxon/--family/--taxonomy are inputs of the screening model only")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -116,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         return _run_screening(args, settings)
     from hvppi.ppi.inference import warn_long_proteins
 
+    refuse_taxonomy(args)
     model, info, device = load_model_for(args)
     virus = read_sequences(args.virus, allow_duplicates=False)
     human = read_sequences(args.human, allow_duplicates=False)
@@ -175,6 +228,7 @@ def _run_screening(args: argparse.Namespace, settings: ScreenSettings) -> int:
         progress=not args.quiet,
         restart=args.restart,
         log=log,
+        taxa=taxa_for(args, model, list(virus)),
     )
     print(json.dumps(summary, indent=2))
     return 0
@@ -195,6 +249,7 @@ def _run_dask(args: argparse.Namespace, settings: ScreenSettings) -> int:
         if args.threads:
             model.config = replace(model.config, threads=args.threads)
     else:
+        refuse_taxonomy(args)
         model, info = load_model(args.model)
         if model.config.uses_embeddings or not model.config.towers:
             raise ValueError("--dask runs models without per-protein embeddings only; screen this model without --dask")
@@ -215,6 +270,7 @@ def _run_dask(args: argparse.Namespace, settings: ScreenSettings) -> int:
             progress=not args.quiet,
             restart=args.restart,
             log=log,
+            taxa=taxa_for(args, model, list(virus)) if info is None else None,
         )
     print(json.dumps(summary, indent=2))
     return 0

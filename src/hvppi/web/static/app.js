@@ -63,6 +63,9 @@ async function submit(event) {
   } else {
     form.append("fasta", $("fasta").value);
   }
+  if ($("taxon").value.trim()) {
+    form.append("taxon", $("taxon").value.trim());
+  }
   $("submit").disabled = true;
   try {
     const status = await api("/api/jobs", { method: "POST", body: form });

@@ -1,0 +1,162 @@
+"""Which virus a viral protein comes from: NCBI taxon and virus family, by UniProt accession.
+
+Proteins of one virus share human partners, so the screening model takes the query's virus as an
+input, and the screening benchmark holds out whole families. Two kinds of file are read:
+
+* a CSV/TSV table (or a zip holding one) with a virus ID column (``Uniprot_virus``, ``virus_id`` or
+  ``virus``) and a taxon column (``Taxon_virus``, ``taxon`` or ``taxid``) and/or a family column
+  (``Family_virus`` or ``family``), as the merged human–virus file in ``../shared/data/merged-hvi``;
+  a taxon cell may list several taxids (``11676,11706``), each counting once;
+* PSI-MITAB (e.g. an HPIDB export): the taxid of each non-human interactor.
+
+Where sources disagree, the most frequent taxon (family) of an accession wins, ties to the smaller
+(alphabetically first) one.
+
+>>> t = VirusTaxonomy.from_counts({"P0DTC2": {"2697049": 3}}, {"P0DTC2": {"Coronaviridae": 1}})
+>>> t.of("P0DTC2-PRO_0000449647")
+('2697049', 'Coronaviridae')
+>>> t.of("Q00000")
+(None, None)
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import zipfile
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hvppi.io.errors import InputError
+from hvppi.io.files import open_binary
+
+HUMAN_TAXID = 9606
+_MISSING = ("", "nan", "na", "-", "none")
+
+
+def accession(protein_id: str) -> str:
+    """UniProt accession without isoform (``-2``) or chain (``-PRO_…``) suffix."""
+    return protein_id.split("-", 1)[0]
+
+
+def _most_frequent(counts: Mapping[str, int]) -> str:
+    return min(counts.items(), key=lambda item: (-item[1], item[0]))[0]
+
+
+@dataclass(frozen=True)
+class VirusTaxonomy:
+    """Taxon and family of viral accessions; ``family_of_taxon`` fills in a family known only by taxon."""
+
+    taxon: dict[str, str] = field(default_factory=dict)
+    family: dict[str, str] = field(default_factory=dict)
+    family_of_taxon: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_counts(
+        cls, taxon_counts: Mapping[str, Mapping[str, int]], family_counts: Mapping[str, Mapping[str, int]]
+    ) -> VirusTaxonomy:
+        taxon = {a: _most_frequent(c) for a, c in taxon_counts.items() if c}
+        family = {a: _most_frequent(c) for a, c in family_counts.items() if c}
+        votes: dict[str, Counter] = {}
+        for a, f in family.items():
+            if a in taxon:
+                votes.setdefault(taxon[a], Counter())[f] += 1
+        return cls(taxon, family, {t: _most_frequent(c) for t, c in votes.items()})
+
+    def of(self, protein_id: str) -> tuple[str | None, str | None]:
+        """(taxon, family) of a viral protein ID, ``None`` where unknown."""
+        a = accession(protein_id)
+        taxon = self.taxon.get(a)
+        family = self.family.get(a) or (self.family_of_taxon.get(taxon) if taxon else None)
+        return taxon, family
+
+    def family_for_taxon(self, taxon: str | None) -> str | None:
+        return self.family_of_taxon.get(taxon) if taxon else None
+
+    def families(self) -> dict[str, str]:
+        """Accession → family, for every accession whose family is known (directly or through its taxon)."""
+        out = {a: f for a in self.taxon if (f := self.of(a)[1])}
+        out.update(self.family)
+        return out
+
+    def __len__(self) -> int:
+        return len(set(self.taxon) | set(self.family))
+
+
+def _read_text(path: Path) -> str:
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                members = [m for m in archive.namelist() if not m.endswith("/") and not m.startswith("__MACOSX")]
+                if len(members) != 1:
+                    raise InputError(f"a zipped taxonomy table must hold one file; found {len(members)}", path)
+                return archive.read(members[0]).decode("utf-8-sig")
+        with open_binary(path) as fh:
+            return fh.read().decode("utf-8-sig")
+    except (OSError, UnicodeDecodeError, zipfile.BadZipFile, EOFError) as exc:
+        raise InputError(f"cannot read the taxonomy file ({exc})", path) from None
+
+
+def _is_mitab(text: str) -> bool:
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    fields = first.lstrip("#").split("\t")
+    if len(fields) < 15:
+        return False
+    return first.startswith("#") or re.match(r"^(?:taxid:)?-?[0-9]+", fields[9].strip()) is not None
+
+
+def _count_table(text: str, path: Path, taxa: dict[str, Counter], families: dict[str, Counter]) -> None:
+    head = text.split("\n", 1)[0]
+    dialect = "excel-tab" if head.count("\t") > head.count(",") else "excel"
+    rows = csv.DictReader(io.StringIO(text), dialect=dialect)
+    header = rows.fieldnames or []
+    virus_column = next((c for c in ("Uniprot_virus", "virus_id", "virus") if c in header), None)
+    taxon_column = next((c for c in ("Taxon_virus", "taxon", "taxid") if c in header), None)
+    family_column = next((c for c in ("Family_virus", "family") if c in header), None)
+    if virus_column is None or (taxon_column is None and family_column is None):
+        raise InputError("the taxonomy table needs a virus ID column and a taxon or family column", path, 1)
+    for line, row in enumerate(rows, start=2):
+        virus = (row.get(virus_column) or "").strip()
+        if not virus:
+            continue
+        a = accession(virus)
+        if taxon_column:
+            for taxon in (row.get(taxon_column) or "").replace(";", ",").split(","):
+                taxon = taxon.strip()
+                if taxon.lower() in _MISSING:
+                    continue
+                if not taxon.isdigit():
+                    raise InputError(f"taxon {taxon!r} of {virus} is not an NCBI taxid", path, line)
+                taxa.setdefault(a, Counter())[taxon] += 1
+        family = (row.get(family_column) or "").strip() if family_column else ""
+        if family.lower() not in _MISSING:
+            families.setdefault(a, Counter())[family] += 1
+
+
+def _count_mitab(path: Path, taxa: dict[str, Counter]) -> None:
+    from hvppi.datasets.mitab import read_mitab
+
+    for interaction in read_mitab(path, skip_bad_lines=True).interactions:
+        for pid, taxid in ((interaction.id_a, interaction.taxid_a), (interaction.id_b, interaction.taxid_b)):
+            if taxid is not None and taxid > 0 and taxid != HUMAN_TAXID and pid:
+                taxa.setdefault(accession(pid.split(":")[-1]), Counter())[str(taxid)] += 1
+
+
+def read_virus_taxonomy(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> VirusTaxonomy:
+    """Read and merge taxonomy tables and PSI-MITAB files (see the module docstring)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    taxa: dict[str, Counter] = {}
+    families: dict[str, Counter] = {}
+    for raw in paths:
+        path = Path(raw)
+        text = _read_text(path)
+        if _is_mitab(text):
+            _count_mitab(path, taxa)
+        else:
+            _count_table(text, path, taxa, families)
+    return VirusTaxonomy.from_counts(taxa, families)
