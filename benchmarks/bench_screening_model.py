@@ -43,7 +43,8 @@ def main() -> None:
         model = load_screening_model()
         model.config = type(model.config)(**{**model.config.__dict__, "threads": 1})
         start = time.perf_counter()
-        similarities = model.similarities(list(virus.values()))
+        taxa = model.taxa_of(list(virus))  # their viruses, where the training data knows the accession
+        similarities = model.similarities(list(virus.values()), taxa)
         viral_seconds = time.perf_counter() - start
         start = time.perf_counter()
         evidence = model.evidence(model.candidates(list(human.values())))
@@ -61,7 +62,9 @@ def main() -> None:
         head_seconds = time.perf_counter() - start
 
     rate, head_rate = n_pairs / pair_seconds, n_pairs / head_seconds
-    print(f"{len(virus)} viral x {len(human)} human proteins = {n_pairs:,} pairs; one thread")
+    print(
+        f"{len(virus)} viral x {len(human)} human proteins = {n_pairs:,} pairs; one thread; virus known for {taxa.known()}"
+    )
     print(f"viral proteins vs {len(model.reference.virus_ids):,} reference viral proteins: {viral_seconds:8.2f} s")
     print(f"human proteins vs {len(model.reference.human_ids):,} reference human proteins: {human_seconds:8.2f} s")
     print(f"features + trees + calibration: {pair_seconds:8.2f} s  {rate:12,.0f} pairs/s")

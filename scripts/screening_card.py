@@ -162,6 +162,18 @@ def card_section(report: dict, training: dict | None, seeds: dict | None = None)
         "",
         _headline(report),
         "",
+        *(
+            [
+                "What the virus adds: proteins of one virus are mostly unrelated in sequence but share partners (a "
+                "virus targets one set of pathways, and one study often screens a whole proteome with one method, so "
+                "part of the gain is shared study design). A user who gives the virus gets the `model` row, one who "
+                "does not the `model, virus not given` row; leave-one-family-out below is a virus of a family that "
+                "training never saw (neither its taxon nor its family is known to the model).",
+                "",
+            ]
+            if "virus popularity" in first["methods"]
+            else []
+        ),
         "Full tables (average precision, recall@50, 95% intervals from 1,000 resamples of the held-out viral "
         "proteins, paired differences):",
         "",

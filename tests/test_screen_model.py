@@ -478,6 +478,12 @@ def test_tree_ensemble_equals_sklearn_decision_function_with_missing_values():
     np.testing.assert_array_equal(trees.decision(test), expected)
     # any leading shape: (queries, candidates, features) -> (queries, candidates)
     np.testing.assert_array_equal(trees.decision(test.reshape(20, 40, 16)), expected.reshape(20, 40))
+    # in chunks of rows (one chunk without missing values takes the fast path)
+    test[:7] = np.nan_to_num(test[:7], nan=0.25)
+    expected = model.decision_function(test)
+    for chunk in (7, 64, 10_000):
+        np.testing.assert_array_equal(trees.decision(test, chunk=chunk), expected)
+    assert trees.decision(test[:0]).shape == (0,)
     # and through the arrays a model file stores
     again = TreeEnsemble.from_arrays(trees.arrays("t"), "t", trees.baseline)
     np.testing.assert_array_equal(again.decision(test), expected)

@@ -459,23 +459,33 @@ class TreeEnsemble:
         columns = [np.concatenate([p[i] for p in parts]) for i in range(7)]
         return cls(float(np.ravel(model._baseline_prediction)[0]), np.asarray(roots, np.int64), *columns)
 
-    def decision(self, features: np.ndarray) -> np.ndarray:
-        """Raw scores (log-odds) of rows of ``features`` (..., n_features)."""
+    def decision(self, features: np.ndarray, chunk: int = 16384) -> np.ndarray:
+        """Raw scores (log-odds) of rows of ``features`` (..., n_features), ``chunk`` rows at a time (in cache)."""
         shape = features.shape[:-1]
         x = np.asarray(features, dtype=np.float32).reshape(-1, features.shape[-1])
-        out = np.full(len(x), self.baseline)
-        rows = np.arange(len(x))
+        out = np.concatenate([self._decide(x[s : s + chunk]) for s in range(0, len(x), chunk)] or [np.zeros(0)])
+        return out.reshape(shape)
+
+    def _decide(self, x: np.ndarray) -> np.ndarray:
+        n = len(x)
+        by_feature = np.ascontiguousarray(x.T).ravel()  # feature f of row r at f * n + r
+        offset = self.feature.astype(np.int64) * n
+        out = np.full(n, self.baseline)
+        rows = np.arange(n)
         for root in self.roots:
-            node = np.full(len(x), root, dtype=np.int64)
+            node = np.full(n, root, dtype=np.int64)
             active = rows[~self.leaf[node]]
             while active.size:
-                n = node[active]
-                value = x[active, self.feature[n]]
-                go_left = np.where(np.isnan(value), self.missing_left[n], value <= self.threshold[n])
-                node[active] = np.where(go_left, self.left[n], self.right[n])
-                active = active[~self.leaf[node[active]]]
+                at = node[active]
+                value = by_feature[offset[at] + active]
+                go_left = value <= self.threshold[at]
+                missing = np.isnan(value)
+                if missing.any():
+                    go_left = np.where(missing, self.missing_left[at], go_left)
+                node[active] = next_node = np.where(go_left, self.left[at], self.right[at])
+                active = active[~self.leaf[next_node]]
             out += self.value[node]
-        return out.reshape(shape)
+        return out
 
     def arrays(self, prefix: str) -> dict[str, np.ndarray]:
         return {f"{prefix}.{k}": np.ascontiguousarray(v) for k, v in asdict(self).items() if k != "baseline"}
