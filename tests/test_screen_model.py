@@ -1261,7 +1261,7 @@ def test_screen_takes_the_virus_by_accession_or_from_the_user(trained, screen_in
     h = write_fasta(tmp_path / "h.fa", human)
     base = ["screen", "--virus", str(v), "--human", str(h), "--model", str(trained.path), "--quiet"]
     assert main([*base, "--out", str(tmp_path / "a.tsv")]) == 0
-    assert "the virus of 1 of 2 viral proteins is not known" in capsys.readouterr().err
+    assert "the virus of 1 of 2 viral proteins is not given or not among the training" in capsys.readouterr().err
     _, rows = read_tsv(tmp_path / "a.tsv")
     by_virus = {r["virus_id"]: r for r in rows if r["rank"] == "1"}
     assert by_virus["V2_1-PRO_9"]["virus_taxon"] == "1002" and by_virus["V2_1-PRO_9"]["virus_family"] == "Fam0"
@@ -1273,9 +1273,16 @@ def test_screen_takes_the_virus_by_accession_or_from_the_user(trained, screen_in
             known = r["human_id"][1:] in trained.human_ids  # xNEW1, xNEW2: no reference sequence
             expected = partners[trained.human_ids.index(r["human_id"][1:])] if known else 0
             assert int(r["same_virus_partners"]) == expected
-    assert main([*base, "--out", str(tmp_path / "b.tsv"), "--taxon", "1004"]) == 0
+    assert main([*base, "--out", str(tmp_path / "b.tsv"), "--taxon", "01004"]) == 0
     _, rows = read_tsv(tmp_path / "b.tsv")
     assert {(r["virus_taxon"], r["virus_family"]) for r in rows} == {("1004", "Fam1")}
+    assert "warning" not in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "d.tsv"), "--family", "fam1"]) == 0  # the reference's spelling
+    _, rows = read_tsv(tmp_path / "d.tsv")
+    assert {(r["virus_taxon"], r["virus_family"]) for r in rows} == {("", "Fam1")}
+    assert "warning" not in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "e.tsv"), "--taxon", "999"]) == 0  # no reference protein has it
+    assert "the virus of 2 of 2 viral proteins is not given or not among" in capsys.readouterr().err
     (tmp_path / "tax.tsv").write_text("virus_id\ttaxon\nq_unrelated\t1008\n")
     assert main([*base, "--out", str(tmp_path / "c.tsv"), "--taxonomy", str(tmp_path / "tax.tsv")]) == 0
     _, rows = read_tsv(tmp_path / "c.tsv")
@@ -1289,6 +1296,8 @@ def test_screen_takes_the_virus_by_accession_or_from_the_user(trained, screen_in
     "extra, message",
     [
         (["--taxon", "SARS-CoV-2"], "NCBI taxid"),
+        (["--taxon", "２６９"], "NCBI taxid"),
+        (["--family", "Corona\tviridae"], "control character"),
         (["--taxon", "1002", "--taxonomy", "t.tsv"], "not both"),
     ],
 )

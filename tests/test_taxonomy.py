@@ -22,10 +22,11 @@ def test_table_votes_split_cells_and_fill_families_through_the_taxon(tmp_path):
     rows = [
         ("Q1-PRO_0000001", "11676,11706", "Retroviridae"),
         ("Q1", "11676", "Retroviridae"),
-        ("Q1-2", "11706", ""),  # 11676 has 2 votes, 11706 has 2: the smaller taxid wins the tie
+        ("Q1-2", "11706", ""),  # 11676: 2 votes (its own cell, and first in a cell of two named alone once each)
         ("P2", "nan", "Flaviviridae"),  # family without a taxon
         ("P3", "10298", "-"),  # taxon without a family
         ("P4", "10298", "Herpesviridae"),  # gives 10298 its family, and so P3's
+        ("P5", "10292,10298", "Herpesviridae"),  # the family's taxid first: 10298 is the one named alone
     ]
     text = "Uniprot_human,Uniprot_virus,Taxon_virus,Family_virus\n" + "".join(f'H,{v},"{t}",{f}\n' for v, t, f in rows)
     (tmp_path / "t.csv").write_text(text)
@@ -40,7 +41,9 @@ def test_table_votes_split_cells_and_fill_families_through_the_taxon(tmp_path):
         "P2": "Flaviviridae",
         "P3": "Herpesviridae",
         "P4": "Herpesviridae",
+        "P5": "Herpesviridae",
     }
+    assert taxonomy.of("P5") == ("10298", "Herpesviridae")
     (tmp_path / "t.tsv").write_text("virus_id\ttaxon\n" + "".join(f"{v}\t{t}\n" for v, t, _ in rows))
     assert read_virus_taxonomy(tmp_path / "t.tsv").of("Q1") == ("11676", None)
     with zipfile.ZipFile(tmp_path / "t.zip", "w") as archive:
@@ -53,12 +56,14 @@ def test_mitab_taxids_of_non_human_interactors_merge_with_a_table(tmp_path):
         MITAB_ROW.format(a="P12345", b="P0DTC2", ta=9606, tb=2697049),
         MITAB_ROW.format(a="P0DTC9", b="P12345", ta=2697049, tb=9606),
         MITAB_ROW.format(a="P12345", b="P0DTC2-PRO_0000449647", ta=9606, tb=2697049),
+        MITAB_ROW.format(a="Q91X72", b="P0DTC5", ta=10090, tb=2697049),  # a mouse protein: neither side counts
     ]
-    (tmp_path / "hpidb.txt").write_text("".join(lines))
+    (tmp_path / "hpidb.txt").write_text("# exported from HPIDB\n" + "".join(lines))
     (tmp_path / "families.tsv").write_text("virus_id\tfamily\nP0DTC2\tCoronaviridae\n")
     alone = read_virus_taxonomy(tmp_path / "hpidb.txt")
     assert alone.of("P0DTC2") == ("2697049", None) and alone.of("P0DTC9") == ("2697049", None)
     assert alone.of("P12345") == (None, None)  # human
+    assert alone.of("Q91X72") == (None, None) and alone.of("P0DTC5") == (None, None)  # no human partner
     both = read_virus_taxonomy([tmp_path / "hpidb.txt", tmp_path / "families.tsv"])
     assert both.of("P0DTC9") == ("2697049", "Coronaviridae")  # the family of its taxon
 
@@ -68,6 +73,9 @@ def test_mitab_taxids_of_non_human_interactors_merge_with_a_table(tmp_path):
     [
         ("protein,kind\nP1,x\n", "taxon or family column"),
         ("virus_id,taxon\nP1,SARS-CoV-2\n", "not an NCBI taxid"),
+        ("virus_id,taxon\nP1,２６９\n", "not an NCBI taxid"),  # digits, but not ASCII ones
+        ('virus_id,family\nP1,"Corona\tviridae"\n', "control character"),
+        ("virus_id,family\nP1," + "x" * 200_000 + "\n", "cannot read"),
     ],
 )
 def test_bad_taxonomy_tables_name_the_file_and_line(tmp_path, text, message):
@@ -111,3 +119,9 @@ def test_from_counts_is_the_documented_vote():
     taxonomy = VirusTaxonomy.from_counts({"A": {"2": 1, "1": 1}, "B": {"7": 3, "5": 1}}, {"A": {"F": 2}})
     assert taxonomy.of("A") == ("1", "F") and taxonomy.of("B") == ("7", None)
     assert taxonomy.family_of_taxon == {"1": "F"}
+
+
+def test_taxids_are_canonical():
+    from hvppi.datasets.taxonomy import taxid
+
+    assert taxid(" 02697049 ") == "2697049" and taxid("２６９") is None and taxid("-1") is None and taxid("") is None

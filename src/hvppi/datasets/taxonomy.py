@@ -6,8 +6,10 @@ input, and the screening benchmark holds out whole families. Two kinds of file a
 * a CSV/TSV table (or a zip holding one) with a virus ID column (``Uniprot_virus``, ``virus_id`` or
   ``virus``) and a taxon column (``Taxon_virus``, ``taxon`` or ``taxid``) and/or a family column
   (``Family_virus`` or ``family``), as the merged human–virus file in ``../shared/data/merged-hvi``;
-  a taxon cell may list several taxids (``11676,11706``), each counting once;
-* PSI-MITAB (e.g. an HPIDB export): the taxid of each non-human interactor.
+  a taxon cell may list several taxids (``10292,10360,10359``: the virus, its strains, broader taxa
+  such as its family, in any order); of those the one most often named alone (in a one-taxid cell
+  or a MITAB row, over all files read) counts, the first listed on a tie;
+* PSI-MITAB (e.g. an HPIDB export): the taxid of each interactor of a human protein.
 
 Where sources disagree, the most frequent taxon (family) of an accession wins, ties to the smaller
 (alphabetically first) one.
@@ -36,6 +38,20 @@ from hvppi.io.files import open_binary
 
 HUMAN_TAXID = 9606
 _MISSING = ("", "nan", "na", "-", "none")
+_TAXID = re.compile(r"[0-9]{1,10}")
+
+
+def taxid(text: str) -> str | None:
+    """An NCBI taxid as a canonical string (``"02697049 "`` → ``"2697049"``), or None if ``text`` is not one."""
+    text = text.strip()
+    return str(int(text)) if _TAXID.fullmatch(text) else None
+
+
+def check_name(name: str, what: str = "family") -> str:
+    """A family (or other) name without control characters, which would break the TSV it lands in."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise ValueError(f"{what} {name!r} holds a control character (tab, newline, ...)")
+    return name.strip()
 
 
 def accession(protein_id: str) -> str:
@@ -102,14 +118,21 @@ def _read_text(path: Path) -> str:
 
 
 def _is_mitab(text: str) -> bool:
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    fields = first.lstrip("#").split("\t")
-    if len(fields) < 15:
-        return False
-    return first.startswith("#") or re.match(r"^(?:taxid:)?-?[0-9]+", fields[9].strip()) is not None
+    """PSI-MITAB: the first line that is not a short ``#`` comment has 15 or more tab-separated columns, and is
+    MITAB's header or has a taxid in column 10."""
+    for line in text.splitlines():
+        fields = line.lstrip("#").split("\t")
+        if not line.strip() or (line.startswith("#") and len(fields) < 15):
+            continue
+        if len(fields) < 15:
+            return False
+        return line.startswith("#") or re.match(r"^(?:taxid:)?-?[0-9]+", fields[9].strip()) is not None
+    return False
 
 
-def _count_table(text: str, path: Path, taxa: dict[str, Counter], families: dict[str, Counter]) -> None:
+def _count_table(
+    text: str, path: Path, taxa: dict[str, Counter], families: dict[str, Counter], several: list[tuple[str, list[str]]]
+) -> None:
     head = text.split("\n", 1)[0]
     dialect = "excel-tab" if head.count("\t") > head.count(",") else "excel"
     rows = csv.DictReader(io.StringIO(text), dialect=dialect)
@@ -119,31 +142,42 @@ def _count_table(text: str, path: Path, taxa: dict[str, Counter], families: dict
     family_column = next((c for c in ("Family_virus", "family") if c in header), None)
     if virus_column is None or (taxon_column is None and family_column is None):
         raise InputError("the taxonomy table needs a virus ID column and a taxon or family column", path, 1)
-    for line, row in enumerate(rows, start=2):
-        virus = (row.get(virus_column) or "").strip()
-        if not virus:
-            continue
-        a = accession(virus)
-        if taxon_column:
-            for taxon in (row.get(taxon_column) or "").replace(";", ",").split(","):
-                taxon = taxon.strip()
-                if taxon.lower() in _MISSING:
-                    continue
-                if not taxon.isdigit():
-                    raise InputError(f"taxon {taxon!r} of {virus} is not an NCBI taxid", path, line)
-                taxa.setdefault(a, Counter())[taxon] += 1
-        family = (row.get(family_column) or "").strip() if family_column else ""
-        if family.lower() not in _MISSING:
-            families.setdefault(a, Counter())[family] += 1
+    line = 1
+    try:
+        for line, row in enumerate(rows, start=2):
+            virus = (row.get(virus_column) or "").strip()
+            if not virus:
+                continue
+            a = accession(virus)
+            cells = (
+                [t.strip() for t in (row.get(taxon_column) or "").replace(";", ",").split(",")] if taxon_column else []
+            )
+            cells = [t for t in cells if t.lower() not in _MISSING]
+            if cells:
+                ids = [taxid(t) for t in cells]
+                if None in ids:
+                    raise InputError(f"taxon {','.join(cells)!r} of {virus} is not an NCBI taxid", path, line)
+                if len(ids) == 1:
+                    taxa.setdefault(a, Counter())[str(ids[0])] += 1
+                else:
+                    several.append((a, [str(i) for i in ids]))
+            family = (row.get(family_column) or "").strip() if family_column else ""
+            if family.lower() not in _MISSING:
+                try:
+                    families.setdefault(a, Counter())[check_name(family)] += 1
+                except ValueError as exc:
+                    raise InputError(f"{exc} ({virus})", path, line) from None
+    except csv.Error as exc:
+        raise InputError(f"cannot read the taxonomy table ({exc})", path, line + 1) from None
 
 
 def _count_mitab(path: Path, taxa: dict[str, Counter]) -> None:
     from hvppi.datasets.mitab import read_mitab
 
-    for interaction in read_mitab(path, skip_bad_lines=True).interactions:
-        for pid, taxid in ((interaction.id_a, interaction.taxid_a), (interaction.id_b, interaction.taxid_b)):
-            if taxid is not None and taxid > 0 and taxid != HUMAN_TAXID and pid:
-                taxa.setdefault(accession(pid.split(":")[-1]), Counter())[str(taxid)] += 1
+    for row in read_mitab(path, skip_bad_lines=True).interactions:
+        for pid, taxon, partner_taxon in ((row.id_a, row.taxid_a, row.taxid_b), (row.id_b, row.taxid_b, row.taxid_a)):
+            if pid and partner_taxon == HUMAN_TAXID and taxon is not None and taxon > 0 and taxon != HUMAN_TAXID:
+                taxa.setdefault(accession(pid.split(":")[-1]), Counter())[str(taxon)] += 1
 
 
 def read_virus_taxonomy(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> VirusTaxonomy:
@@ -152,11 +186,18 @@ def read_virus_taxonomy(paths: str | os.PathLike | Iterable[str | os.PathLike]) 
         paths = [paths]
     taxa: dict[str, Counter] = {}
     families: dict[str, Counter] = {}
+    several: list[tuple[str, list[str]]] = []  # (accession, taxids of one cell)
     for raw in paths:
         path = Path(raw)
         text = _read_text(path)
         if _is_mitab(text):
             _count_mitab(path, taxa)
         else:
-            _count_table(text, path, taxa, families)
+            _count_table(text, path, taxa, families, several)
+    alone: Counter = Counter()
+    for counts in taxa.values():
+        alone.update(counts)
+    for a, ids in several:
+        best = max(range(len(ids)), key=lambda k: (alone[ids[k]], -k))
+        taxa.setdefault(a, Counter())[ids[best]] += 1
     return VirusTaxonomy.from_counts(taxa, families)

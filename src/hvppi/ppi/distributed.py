@@ -64,6 +64,7 @@ from hvppi.ppi.screening import (
     screening_rows,
     tower_vectors,
     viral_block,
+    warn_unknown_virus,
 )
 
 DASK_MISSING = "screening on a Dask cluster needs dask.distributed and pyarrow: pip install 'hvppi[dask]'"
@@ -309,6 +310,7 @@ def screen_distributed(
             taxa = taxa if taxa is not None else model.taxa_of(list(virus))
             if len(taxa) != len(virus):
                 raise ValueError(f"{len(taxa)} taxa for {len(virus)} viral proteins")
+            warn_unknown_virus(model, taxa, log)
             longest = max((len(s) for s in model.reference.virus_sequences), default=0)
             for virus_id, sequence in virus.items():
                 if len(sequence) > longest:

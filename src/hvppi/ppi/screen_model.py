@@ -636,9 +636,21 @@ class ScreeningModel:
             reference_taxa=self.reference.taxa,
         )
 
-    def taxa_of(self, virus_ids: Sequence[str], taxon: str | None = None, family: str | None = None) -> ViralTaxa:
+    def taxa_of(self, virus_ids: Sequence[str], taxon: str | int | None = None, family: str | None = None) -> ViralTaxa:
         """Taxon and family of viral proteins: ``taxon``/``family`` for all if given (a taxon the reference knows
-        brings its family), else those the training data gives their UniProt accession, else unknown."""
+        brings its family; a family is matched to the reference's without regard to case), else those the training
+        data gives their UniProt accession, else unknown. Raises ValueError for a taxon that is not an NCBI taxid."""
+        from hvppi.datasets.taxonomy import check_name, taxid
+
+        if taxon is not None:
+            canonical = taxid(str(taxon))
+            if canonical is None:
+                raise ValueError(f"taxon {taxon!r}: an NCBI taxid is a number (e.g. 2697049 for SARS-CoV-2)")
+            taxon = canonical
+        if family is not None:
+            family = check_name(family)
+            known = {f.lower(): f for f in self.reference.taxa.families if f is not None}
+            family = known.get(family.lower(), family)
         ref = self.reference.taxa
         by_accession: dict[str, tuple[str | None, str | None]] = {}
         family_of_taxon: dict[str, str] = {}
@@ -657,6 +669,13 @@ class ScreeningModel:
             families.append(f)
         return ViralTaxa(taxa, families)
 
+    def known_to_reference(self, taxa: ViralTaxa) -> np.ndarray:
+        """Whether each protein's taxon or family is that of some reference viral protein (else the model cannot use
+        its virus, as if it were not given)."""
+        ref = self.reference.taxa
+        taxon_set, family_set = set(ref.taxa) - {None}, set(ref.families) - {None}
+        return np.array([t in taxon_set or f in family_set for t, f in zip(taxa.taxa, taxa.families)], dtype=bool)
+
     def score(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(raw score, calibrated probability) of a feature array (..., len(FEATURES))."""
         raw = self.trees.decision(features)
@@ -672,6 +691,8 @@ class ScreeningModel:
         """(raw scores, probabilities), each (len(virus_sequences), len(human_sequences))."""
         evidence = self.evidence(self.candidates(human_sequences))
         taxa = taxa or ViralTaxa.unknown(len(virus_sequences))
+        if len(taxa) != len(virus_sequences):
+            raise ValueError(f"{len(taxa)} taxa for {len(virus_sequences)} viral proteins")
         raw = np.zeros((len(virus_sequences), len(human_sequences)))
         probability = np.zeros_like(raw)
         for start in range(0, len(virus_sequences), chunk_size):
@@ -806,7 +827,7 @@ class ScreeningModel:
                     for a, (t, f) in document["known_taxa"].items()
                 },
             )
-        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, json.JSONDecodeError) as exc:
             if isinstance(exc, ModelFileError):
                 raise
             raise ModelFileError(f"{path}: corrupt screening model ({exc})") from None

@@ -402,6 +402,17 @@ def screening_rows(
     return blocks, probability
 
 
+def warn_unknown_virus(model: ScreeningModel, taxa: ViralTaxa, log: Callable[[str], None]) -> None:
+    """Warn about viral proteins whose virus the model cannot use: not given, or of no reference protein."""
+    unknown = int((~model.known_to_reference(taxa)).sum())
+    if unknown:
+        log(
+            f"warning: the virus of {unknown} of {len(taxa)} viral proteins is not given or not among the training "
+            "proteins' (--taxon, --family, --taxonomy); they are ranked without what is known of their virus's "
+            "other proteins"
+        )
+
+
 def warn_flat(virus_id: str, spread: float, nearest_similarity: float, log: Callable[[str], None]) -> None:
     """Warn about a viral protein whose probabilities barely vary (SD ``spread`` below ``FLAT_SPREAD``)."""
     if spread < FLAT_SPREAD:
@@ -469,12 +480,7 @@ def screen_with_screening_model(
                     f"({longest:,}); a polyprotein is best screened as its mature chains"
                 )
         human_ids = np.array(list(human), dtype=object)
-        unknown = len(taxa) - taxa.known()
-        if unknown:
-            log(
-                f"warning: the virus of {unknown} of {len(taxa)} viral proteins is not known (give --taxon or "
-                "--taxonomy); they are ranked without what is known of their virus's other proteins"
-            )
+        warn_unknown_virus(model, taxa, log)
         evidence = model.evidence(model.candidates(list(human.values())))
         chunks = [virus_ids[i : i + settings.chunk_size] for i in range(0, len(virus_ids), settings.chunk_size)]
         parts = [parts_dir / f"chunk-{k:06d}.{fmt}" for k in range(len(chunks))]

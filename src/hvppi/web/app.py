@@ -32,6 +32,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hvppi.datasets.taxonomy import taxid
 from hvppi.io.errors import HvppiError, InputError
 from hvppi.ppi.screen_model import Candidates
 from hvppi.ppi.screening import SCREENING_COLUMNS, ScreenSettings, screen_with_screening_model
@@ -312,10 +313,10 @@ def create_app(config: ServerConfig) -> FastAPI:
         except StarletteHTTPException as exc:
             return _error(400, f"cannot read the form: {exc.detail}")
         data, filename = b"", None
-        taxon = form.get("taxon")
-        taxon = taxon.strip() if isinstance(taxon, str) and taxon.strip() else None
-        if taxon is not None and not (taxon.isdigit() and len(taxon) <= 10):
-            return _error(400, f"virus taxon {taxon[:20]!r}: an NCBI taxid is a number (e.g. 2697049 for SARS-CoV-2)")
+        given = form.get("taxon")
+        taxon = taxid(given) if isinstance(given, str) else None
+        if isinstance(given, str) and given.strip() and taxon is None:
+            return _error(400, f"virus taxon {given[:20]!r}: an NCBI taxid is a number (e.g. 2697049 for SARS-CoV-2)")
         for name in ("file", "fasta"):
             value = form.get(name)
             if value is not None and not isinstance(value, str):

@@ -127,23 +127,28 @@ def taxa_for(args: argparse.Namespace, model: Any, virus_ids: list[str]) -> Any:
     from hvppi.datasets.taxonomy import read_virus_taxonomy
     from hvppi.ppi.screen_model import ViralTaxa
 
-    if args.taxon is not None and not str(args.taxon).isdigit():
-        raise ValueError(f"--taxon {args.taxon}: an NCBI taxid is a number (e.g. 2697049 for SARS-CoV-2)")
     if args.taxonomy and (args.taxon or args.family):
         raise ValueError("give the virus either for all (--taxon/--family) or per protein (--taxonomy), not both")
-    if args.taxon or args.family:
-        return model.taxa_of(virus_ids, taxon=args.taxon, family=args.family)
+    try:
+        if args.taxon or args.family:
+            return model.taxa_of(virus_ids, taxon=args.taxon, family=args.family)
+    except ValueError as exc:
+        raise ValueError(f"--taxon/--family: {exc}") from None
+    by_accession = model.taxa_of(virus_ids)
     if not args.taxonomy:
-        return model.taxa_of(virus_ids)
+        return by_accession
     table = read_virus_taxonomy(args.taxonomy)
+    resolved: dict[tuple[str | None, str | None], tuple[str | None, str | None]] = {}
     taxa, families = [], []
-    for virus_id in virus_ids:
-        taxon, family = table.of(virus_id)
-        if taxon is None and family is None:
-            found = model.taxa_of([virus_id])
-            taxon, family = found.taxa[0], found.families[0]
-        elif family is None:
-            family = model.taxa_of([virus_id], taxon=taxon).families[0]
+    for k, virus_id in enumerate(virus_ids):
+        given = table.of(virus_id)
+        if given == (None, None):
+            taxon, family = by_accession.taxa[k], by_accession.families[k]
+        else:
+            if given not in resolved:  # the family of a taxon, and the reference's spelling of a family
+                one = model.taxa_of([virus_id], taxon=given[0], family=given[1])
+                resolved[given] = (one.taxa[0], one.families[0])
+            taxon, family = resolved[given]
         taxa.append(taxon)
         families.append(family)
     return ViralTaxa(taxa, families)
@@ -256,6 +261,7 @@ def _run_dask(args: argparse.Namespace, settings: ScreenSettings) -> int:
         refuse_embeddings(args, f"{info.path}")
     virus = read_sequences(args.virus, allow_duplicates=False)
     human = read_sequences(args.human, allow_duplicates=False)
+    taxa = taxa_for(args, model, list(virus)) if info is None else None  # before starting any cluster
     with dask_client(args.dask, log=log) as client:
         summary = screen_distributed(
             client,
@@ -270,7 +276,7 @@ def _run_dask(args: argparse.Namespace, settings: ScreenSettings) -> int:
             progress=not args.quiet,
             restart=args.restart,
             log=log,
-            taxa=taxa_for(args, model, list(virus)) if info is None else None,
+            taxa=taxa,
         )
     print(json.dumps(summary, indent=2))
     return 0
