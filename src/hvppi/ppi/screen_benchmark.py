@@ -46,7 +46,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from hvppi.datasets.clustering import cdhit_clusters
-from hvppi.datasets.taxonomy import VirusTaxonomy, accession, read_virus_taxonomy  # noqa: F401 (accession: API)
+from hvppi.datasets.taxonomy import VirusTaxonomy, read_virus_taxonomy
 from hvppi.io.errors import InputError
 from hvppi.io.files import atomic_write
 from hvppi.io.pairs import PairTable
