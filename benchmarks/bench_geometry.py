@@ -71,8 +71,9 @@ def _cpu_seconds() -> float:
 
 def correlation_study(n_proteins: int, threads: int) -> None:
     from hvppi.geometry.align_corr import VARIABLES, run_alignment_correlation
-    from hvppi.geometry.embedders import embed_sequences, load_embedder
     from hvppi.io.sequences import read_sequences
+    from hvppi.pretrained.embed import embed_sequences
+    from hvppi.registry.embedders import load_embedder
 
     sequences = read_sequences(DATA / "pro_seq.txt")
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,6 +1,6 @@
 """Screening speed: encode-once against a per-pair predictor, on 30 viral × 5,000 human proteins.
 
-The encode-once path is ``hvppi.ppi.screening.screen`` (each protein through its tower once, the head
+The encode-once path is ``hvppi.scoring.screen.screen`` (each protein through its tower once, the head
 per pair, ranked rows streamed to a TSV). The per-pair path runs the whole model (both towers and
 the head) for every pair, as a per-pair predictor such as LSTM-PHV does, in length-sorted batches
 of pairs; both run the towers in float32 and the head in float64 (as ``screen`` does, so that tied
@@ -26,39 +26,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hvppi.screening.benchmark.data import sample_benchmark_proteins
+
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lstm-phv-benchmark"
-
-
-def choose(data: Path, n_viral: int, n_human: int, seed: int = 0):
-    from hvppi.io.sequences import read_sequences
-
-    sequences = read_sequences(data / "pro_seq.txt")
-    viral, human = set(), set()
-    for name in ("protein_pair_label_train.txt", "protein_pair_label_test.txt"):
-        with open(data / name) as fh:
-            for line in fh:
-                h, v, _ = line.split("\t")
-                human.add(h)
-                viral.add(v)
-    rng = np.random.default_rng(seed)
-    vs = sorted(str(v) for v in rng.choice(sorted(viral), n_viral, replace=False))
-    hs = sorted(str(h) for h in rng.choice(sorted(human), n_human, replace=False))
-    return {v: sequences[v] for v in vs}, {h: sequences[h] for h in hs}
 
 
 def peak_memory_child(n_viral: int, n_human: int, data: Path) -> float:
     """Peak resident memory (MB) of a fresh process that screens n_viral × n_human pairs."""
     code = f"""
 import resource, sys, tempfile, torch
-sys.path.insert(0, {str(Path(__file__).parent)!r})
-from bench_screen import choose
-from hvppi.ppi.modelfile import load_model
-from hvppi.ppi.screening import screen
+from hvppi.screening.benchmark.data import sample_benchmark_proteins
+from hvppi.registry import load_scorer
+from hvppi.scoring.screen import screen
 torch.set_num_threads(1)
-virus, human = choose(__import__('pathlib').Path({str(data)!r}), {n_viral}, {n_human})
-model, info = load_model()
+virus, human = sample_benchmark_proteins({str(data)!r}, {n_viral}, {n_human})
+scorer = load_scorer('lstm-phv-benchmark')
 with tempfile.TemporaryDirectory() as tmp:
-    screen(model, info, virus, human, tmp + '/s.tsv', progress=False, log=lambda m: None)
+    screen(scorer, virus, human, tmp + '/s.tsv', progress=False, log=lambda m: None)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -81,28 +65,32 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     from hvppi.io.alphabet import tokenize
-    from hvppi.ppi.inference import pad_tokens
-    from hvppi.ppi.modelfile import load_model
-    from hvppi.ppi.screening import screen
+    from hvppi.lstm.inference import pad_tokens
+    from hvppi.lstm.modelfile import load_model
+    from hvppi.lstm.scorer import InteractionScorer
+    from hvppi.scoring.screen import screen
 
-    virus, human = choose(args.data, args.viral, args.human)
+    virus, human = sample_benchmark_proteins(args.data, args.viral, args.human)
     model, info = load_model()
     n_pairs = len(virus) * len(human)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        screen(model, info, virus, human, Path(tmp) / "s.tsv", progress=False, log=lambda m: None)
+        screen(InteractionScorer(model, info), virus, human, Path(tmp) / "s.tsv", progress=False, log=lambda m: None)
         encode_once_seconds = time.perf_counter() - start
         rows = [l.split("\t") for l in (Path(tmp) / "s.tsv").read_text().splitlines()[1:]]
     screened = {(r[0], r[1]): float(r[2]) for r in rows}
     assert len(screened) == n_pairs
-    from hvppi.ppi.screening import tower_vectors
-    from hvppi.ppi.vectors import VectorStore
+    from hvppi.lstm.scorer import tower_vectors
+    from hvppi.lstm.vectors import VectorStore
 
-    with tempfile.TemporaryDirectory() as tmp, VectorStore(Path(tmp) / "human.h5", "human", info.file_sha256) as store:
-        tower_vectors(model, "human", human, store)  # what `hvppi encode --tower human` stores
+    with tempfile.TemporaryDirectory() as tmp:
+        with VectorStore(Path(tmp) / "human.h5", "human", info.require_file_sha256()) as store:
+            tower_vectors(model, "human", human, store)  # what `hvppi encode --tower human` stores
+        scorer = InteractionScorer(model, info, vector_files={"human": str(Path(tmp) / "human.h5")})
         start = time.perf_counter()
-        screen(model, info, virus, human, Path(tmp) / "s.tsv", progress=False, human_store=store, log=lambda m: None)
+        screen(scorer, virus, human, Path(tmp) / "s.tsv", progress=False, log=lambda m: None)
         warm_seconds = time.perf_counter() - start
+        scorer.close()
 
     pairs = [(h, v) for v in virus for h in human]
     rng = np.random.default_rng(1)

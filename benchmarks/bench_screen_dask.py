@@ -2,7 +2,7 @@
 
 Screens 40 viral × 2,000 human proteins of the LSTM-PHV benchmark with the bundled screening model
 (``--top-k 50``), three ways, in one run: the single-process screen
-(:func:`hvppi.ppi.screening.screen_with_screening_model`), and :func:`hvppi.ppi.distributed.screen_distributed`
+(:func:`hvppi.scoring.screen.screen`), and :func:`hvppi.scoring.distributed.screen_distributed`
 on a ``LocalCluster`` of 1 and of 2 single-threaded worker processes (tiles of ``--human-block`` ×
 ``--virus-block`` pairs). Each time covers the whole screen, encoding (the comparisons with the
 reference) included; starting the cluster is not timed. The three outputs must be identical.
@@ -15,22 +15,22 @@ best; on a machine with 2 cores that are busy with other work, less). Run from t
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_screen import DATA, choose
+from hvppi.screening.benchmark.data import sample_benchmark_proteins
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lstm-phv-benchmark"
 
 
 def main() -> None:
     from threadpoolctl import threadpool_limits
 
-    from hvppi.ppi.distributed import dask_client, screen_distributed
-    from hvppi.ppi.modelfile import load_screening_model
-    from hvppi.ppi.screening import ScreenSettings, screen_with_screening_model
+    from hvppi.registry import load_scorer
+    from hvppi.scoring.distributed import dask_client, screen_distributed
+    from hvppi.scoring.interface import ScreenSettings
+    from hvppi.scoring.screen import screen
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA)
@@ -40,10 +40,9 @@ def main() -> None:
     parser.add_argument("--virus-block", type=int, default=10)
     parser.add_argument("--top-k", type=int, default=50)
     args = parser.parse_args()
-    virus, human = choose(args.data, args.viral, args.human)
+    virus, human = sample_benchmark_proteins(args.data, args.viral, args.human)
     n_pairs = len(virus) * len(human)
-    model = load_screening_model()
-    model.config = dataclasses.replace(model.config, threads=1)
+    scorer = load_scorer()
     settings = ScreenSettings(top_k=args.top_k, chunk_size=32)
     quiet = {"progress": False, "log": lambda message: None}
     print(
@@ -54,19 +53,19 @@ def main() -> None:
         folder = Path(tmp)
         with threadpool_limits(1):
             start = time.perf_counter()
-            screen_with_screening_model(model, virus, human, folder / "single.tsv", settings, **quiet)
+            screen(scorer, virus, human, folder / "single.tsv", settings, **quiet)
             single = n_pairs / (time.perf_counter() - start)
         print(f"single process: {single:,.0f} pairs/s")
         rates = {}
         for workers in (1, 2):
             with dask_client(f"local:{workers}", log=lambda message: None, dashboard=False) as client:
                 client.wait_for_workers(workers)
-                client.run(lambda: __import__("hvppi.ppi.distributed"))  # imports are not screening time
+                client.run(lambda: __import__("hvppi.scoring.distributed"))  # imports are not screening time
                 out = folder / f"dask{workers}.tsv"
                 start = time.perf_counter()
                 screen_distributed(
                     client,
-                    model,
+                    scorer,
                     virus,
                     human,
                     out,

@@ -16,20 +16,21 @@ from __future__ import annotations
 
 import argparse
 import copy
-import sys
 import time
 from pathlib import Path
 
 import torch
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).parent))
-from bench_screen import DATA, choose
+from hvppi.screening.benchmark.data import sample_benchmark_proteins
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "lstm-phv-benchmark"
 
 
 def main() -> None:
-    from hvppi.ppi.modelfile import load_model, load_screening_model
-    from hvppi.ppi.screening import head_scores_against, tower_vectors
+    from hvppi.lstm.modelfile import load_model
+    from hvppi.lstm.scorer import head_scores_against, tower_vectors
+    from hvppi.screening.modelfile import load_screening_model
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA)
@@ -37,11 +38,10 @@ def main() -> None:
     parser.add_argument("--human", type=int, default=5000)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    virus, human = choose(args.data, args.viral, args.human)
+    virus, human = sample_benchmark_proteins(args.data, args.viral, args.human)
     n_pairs = len(virus) * len(human)
     with threadpool_limits(1):
         model = load_screening_model()
-        model.config = type(model.config)(**{**model.config.__dict__, "threads": 1})
         start = time.perf_counter()
         taxa = model.taxa_of(list(virus))  # their viruses, where the training data knows the accession
         similarities = model.similarities(list(virus.values()), taxa)

@@ -23,9 +23,9 @@ import torch
 
 from hvppi.io.pairs import read_pairs
 from hvppi.io.sequences import read_sequences
-from hvppi.ppi.inference import pad_tokens, tokenize_sequences
-from hvppi.ppi.model import InteractionModel
-from hvppi.ppi.training import (
+from hvppi.lstm.inference import pad_tokens, tokenize_sequences
+from hvppi.lstm.model import InteractionModel
+from hvppi.lstm.training import (
     TrainConfig,
     class_balanced_loss,
     epoch_pairs,

@@ -123,7 +123,7 @@ def transfer_scores(
 
 
 def per_virus(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    from hvppi.ppi.screen_benchmark import ranking_metrics
+    from hvppi.screening.benchmark import ranking_metrics
 
     rng = np.random.default_rng(SEED + 2)
     rows = [ranking_metrics(scores[i], labels[i], rng) for i in range(len(labels))]
@@ -131,7 +131,7 @@ def per_virus(scores: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def summarise(values: np.ndarray) -> dict[str, list[float]]:
-    from hvppi.ppi.screen_benchmark import bootstrap
+    from hvppi.screening.benchmark import bootstrap
 
     mean, low, high = bootstrap(values, seed=SEED)
     return {
@@ -167,10 +167,10 @@ def model_scores(
 
     from hvppi.io.embeddings import EmbeddingSource, ProteinEmbeddings
     from hvppi.io.pairs import PairTable
-    from hvppi.ppi.inference import score_pairs
-    from hvppi.ppi.model import ModelConfig
-    from hvppi.ppi.modelfile import load_model
-    from hvppi.ppi.training import TrainConfig, train
+    from hvppi.lstm.inference import score_pairs
+    from hvppi.lstm.model import ModelConfig
+    from hvppi.lstm.modelfile import load_model
+    from hvppi.lstm.training import TrainConfig, train
 
     def side(ids: list[str], matrix: np.ndarray) -> ProteinEmbeddings:
         fingerprint = hashlib.sha256(tag.encode() + matrix.tobytes()).hexdigest()
@@ -211,7 +211,7 @@ def study(args: argparse.Namespace) -> list[dict]:
     from hvppi.geometry.readers import read_protein_vectors
     from hvppi.io.pairs import PairTable, read_pairs
     from hvppi.io.sequences import read_sequences
-    from hvppi.ppi.screen_benchmark import ScreeningData, hold_out_groups
+    from hvppi.screening.benchmark import ScreeningData, hold_out_groups
 
     sequences = read_sequences(BENCHMARK / "pro_seq.txt")
     tables = [read_pairs(BENCHMARK / f"protein_pair_label_{part}.txt") for part in ("train", "test")]

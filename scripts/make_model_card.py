@@ -17,11 +17,12 @@ import torch
 
 from hvppi._version import __version__
 from hvppi.datasets.splits import viral_disjoint_split
+from hvppi.io.bundled import bundled_model_path
 from hvppi.io.files import atomic_write
 from hvppi.io.pairs import PairTable, read_pairs
 from hvppi.io.sequences import read_sequences
-from hvppi.ppi.evaluation import evaluate_model
-from hvppi.ppi.modelfile import bundled_model_path, load_model
+from hvppi.lstm.evaluation import evaluate_model
+from hvppi.lstm.modelfile import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "lstm-phv-benchmark"

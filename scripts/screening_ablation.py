@@ -23,83 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
-from hvppi.ppi.screen_benchmark import (
-    ScreeningData,
-    candidates_of_data,
-    ranking_metrics,
-)
-from hvppi.ppi.screen_model import (
-    FEATURES,
-    Evidence,
-    ScreeningConfig,
-    SimilarityBundle,
-    _fit_trees,
-    default_taxonomy,
-    default_training_positives,
-    out_of_fold_features,
-    per_virus_weights,
-    training_rows,
-)
+from hvppi.screening.benchmark.ablation import GROUPS, parse_setting, score_columns, split_features
+from hvppi.screening.benchmark.data import benchmark_data
+from hvppi.screening.config import ScreeningConfig
+from hvppi.screening.features import FEATURES
+from hvppi.screening.recipe import default_taxonomy, default_training_positives
+from hvppi.screening.similarity import SimilarityBundle
 
-sys.path.insert(0, str(Path(__file__).parent))
-from screening_seeds import DATA, benchmark_data, held_out_split
-
-GROUPS = {
-    "popularity": ["log_popularity", "kmer_smoothed_popularity"],
-    "homology transfer": ["homology_max", "homology_sum", "homology_relative", "query_best_similarity"],
-    "k-mer homology": ["kmer_homology_max", "kmer_homology_mean"],
-    "human side": ["human_side_homology", "co_partner"],
-    "neighbour votes": ["vote_sw", "vote_composition", "vote_composition_wide", "vote_kmer"],
-    "study size": [f for f in FEATURES if f.startswith(("log_popularity_degree", "neighbour_log_degree"))],
-    "lengths": ["human_log_length", "virus_log_length"],
-    "virus": [f for f in FEATURES if f.startswith(("taxon_", "family_"))],
-}
-"""Feature groups left out one at a time; together they are every feature."""
-TREE_SETTINGS = ("max_iter", "learning_rate", "max_leaf_nodes", "min_samples_leaf", "l2_regularization")
-
-
-def split_features(data: ScreeningData, bundle: SimilarityBundle, seed: int, threads: int) -> dict:
-    """Out-of-fold training features and held-out features of the CD-HIT 0.9 split for one seed."""
-    config = ScreeningConfig(seed=seed, threads=threads)
-    held_out, groups, out = held_out_split(data, config.fold_identity, seed, threads)
-    out[held_out] = True
-    training = np.flatnonzero(~out)
-    reference = data.universe_reference()
-    features, labels, _ = out_of_fold_features(reference, training, bundle, groups, config)
-    x, y, owner = training_rows(features, labels, reference.human_sequences, config)
-    del features
-    evidence = Evidence(
-        training,
-        reference.pair_virus,
-        reference.pair_human,
-        len(reference.human_ids),
-        candidates_of_data(data, bundle),
-        config.neighbours,
-    )
-    held_features = evidence.features(bundle.viral.take(held_out, training))
-    return {
-        "x": x,
-        "y": y,
-        "weight": per_virus_weights(y, owner),
-        "test": held_features,
-        "labels": data.labels(held_out),
-    }
-
-
-def score(split: dict, columns: list[int], config: ScreeningConfig) -> np.ndarray:
-    """(held-out viral proteins, [ROC AUC, recall@1%]) of trees fitted on ``columns``."""
-    trees = _fit_trees(split["x"][:, columns], split["y"], split["weight"], config)
-    decision = trees.decision(split["test"][:, :, columns])
-    rng = np.random.default_rng(config.seed + 2)
-    rows = (ranking_metrics(s, y, rng) for s, y in zip(decision, split["labels"]))
-    return np.array([[r["roc_auc"], r["recall_top_1pct"]] for r in rows])
-
-
-def parse_setting(text: str) -> tuple[str, float | int]:
-    name, _, value = text.partition("=")
-    if name not in TREE_SETTINGS or not value:
-        raise SystemExit(f"--set {text}: expected NAME=VALUE with NAME one of {', '.join(TREE_SETTINGS)}")
-    return name, (float(value) if name in ("learning_rate", "l2_regularization") else int(value))
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
 
 def main() -> int:
@@ -114,9 +45,12 @@ def main() -> int:
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a tree-settings variant")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    settings = [parse_setting(s) for s in args.set]
+    try:
+        settings = [parse_setting(s) for s in args.set]
+    except ValueError as error:
+        parser.error(str(error))
     started = time.perf_counter()
-    data = benchmark_data(args.data)
+    data = benchmark_data(args.data / "lstm-phv-benchmark")
     if args.extra_training_data:
         sources, sequences = default_training_positives(args.data)
         data = data.with_extra([p for pairs in sources.values() for p in pairs], sequences)
@@ -134,13 +68,13 @@ def main() -> int:
     changes: dict[str, list[tuple[float, float]]] = {}
     for seed in args.seeds:
         split = split_features(data, bundle, seed, args.threads)
-        config = ScreeningConfig(seed=seed, threads=args.threads)
-        base = score(split, everything, config)
+        config = ScreeningConfig(seed=seed)
+        base = score_columns(split, everything, config, args.threads)
         print(
             f"seed {seed}: full recipe ROC AUC {base[:, 0].mean():.3f}, recall@1% {base[:, 1].mean():.3f}", flush=True
         )
         for name, columns, overrides in variants:
-            result = score(split, columns, dataclasses.replace(config, **overrides))
+            result = score_columns(split, columns, dataclasses.replace(config, **overrides), args.threads)
             change = (result - base).mean(0)
             changes.setdefault(name, []).append((float(change[0]), float(change[1])))
             print(

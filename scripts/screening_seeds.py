@@ -20,83 +20,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-from hvppi.datasets.clustering import cdhit_clusters
 from hvppi.io.files import atomic_write
-from hvppi.io.pairs import PairTable, read_pairs
-from hvppi.io.sequences import read_sequences
-from hvppi.ppi.screen_benchmark import ScreeningData, close_to_held_out, evaluate_split, hold_out_groups
-from hvppi.ppi.screen_model import (
-    ScreeningConfig,
-    SimilarityBundle,
-    default_taxonomy,
-    default_training_positives,
-)
+from hvppi.screening.benchmark.data import benchmark_data
+from hvppi.screening.benchmark.seeds import seed_split, seeds_table
+from hvppi.screening.benchmark.splits import ViralClusters
+from hvppi.screening.recipe import default_taxonomy, default_training_positives
+from hvppi.screening.similarity import SimilarityBundle
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-SHOWN = ("popularity", "homology", "model", "model, constant virus", "virus popularity", "model, virus not given")
 SETTINGS = ("benchmark + extra + virus", "benchmark + extra", "benchmark")
-
-
-def benchmark_data(data: Path) -> ScreeningData:
-    folder = data / "lstm-phv-benchmark"
-    pairs = PairTable.concat([read_pairs(folder / f"protein_pair_label_{s}.txt") for s in ("train", "test")])
-    return ScreeningData.from_pairs(pairs, read_sequences(folder / "pro_seq.txt"))
-
-
-def held_out_split(
-    data: ScreeningData, identity: float, seed: int, threads: int
-) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """As the benchmark's identity split: the held-out viral proteins (20%, whole CD-HIT clusters of the data's
-    own), the cluster of every viral protein of the universe, and the extra ones kept out of training."""
-    own = cdhit_clusters(dict(zip(data.virus_ids, data.virus_sequences)), identity, threads=threads)
-    held_out = hold_out_groups([own[v] for v in data.virus_ids], 0.2, seed)
-    universe = {f"v{i}": s for i, s in enumerate(data.universe_virus_sequences)}
-    clusters = cdhit_clusters(universe, identity, threads=threads) if data.has_extra else None
-    groups = [clusters[f"v{i}"] for i in range(len(universe))] if clusters else [own[v] for v in data.virus_ids]
-    return held_out, groups, close_to_held_out(groups, held_out, len(data.virus_ids))
-
-
-def one_split(data: ScreeningData, bundle: SimilarityBundle, identity: float, seed: int, threads: int) -> dict:
-    """The benchmark's first split for one seed: mean per held-out viral protein of each method."""
-    held_out, groups, exclude = held_out_split(data, identity, seed, threads)
-    config = ScreeningConfig(seed=seed, threads=threads)
-    result = evaluate_split(data, bundle, held_out, groups, config, f"seed {seed}", exclude=exclude)
-    summary = result.summary(1000, seed)
-    return {
-        "held_out": len(held_out),
-        "methods": {m: summary["methods"][m] for m in SHOWN if m in summary["methods"]},
-        "model - homology": summary["differences"]["model - homology"],
-    }
-
-
-def table(rows: dict[str, dict[int, dict]]) -> str:
-    """One row per setting and seed (ROC AUC / recall@1% of each method; – where a setting has no such row)."""
-    lines = [
-        "| training data | seed | held out | " + " | ".join(SHOWN) + " | model − homology, recall@1% (95% interval) |",
-        "| --- | --- | --- | " + " | ".join("---" for _ in SHOWN) + " | --- |",
-    ]
-    for setting, by_seed in rows.items():
-        for seed, r in by_seed.items():
-            m, d = r["methods"], r["model - homology"]["recall_top_1pct"]
-            cells = " | ".join(
-                f"{m[k]['roc_auc'][0]:.3f} / {m[k]['recall_top_1pct'][0]:.3f}" if k in m else "–" for k in SHOWN
-            )
-            lines.append(f"| {setting} | {seed} | {r['held_out']} | {cells} | {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}] |")
-        cells = []
-        for k in SHOWN:
-            if not all(k in r["methods"] for r in by_seed.values()):
-                cells.append("–")
-                continue
-            auc = np.array([r["methods"][k]["roc_auc"][0] for r in by_seed.values()])
-            recall = np.array([r["methods"][k]["recall_top_1pct"][0] for r in by_seed.values()])
-            cells.append(
-                f"{auc.mean():.3f}±{auc.std(ddof=1) if len(auc) > 1 else 0:.3f} / "
-                f"{recall.mean():.3f}±{recall.std(ddof=1) if len(recall) > 1 else 0:.3f}"
-            )
-        lines.append(f"| {setting} | mean ± sd over {len(by_seed)} seeds | | " + " | ".join(cells) + " | |")
-    return "\n".join(lines)
 
 
 def main() -> int:
@@ -111,7 +43,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     started = time.perf_counter()
-    data = benchmark_data(args.data)
+    data = benchmark_data(args.data / "lstm-phv-benchmark")
     sources, sequences = default_training_positives(args.data)
     full = data.with_extra([p for pairs in sources.values() for p in pairs], sequences)
     known = full.universe_taxa(default_taxonomy(args.data))
@@ -127,8 +59,11 @@ def main() -> int:
         bundle = SimilarityBundle.compute(
             d.universe_virus_sequences, d.universe_human_sequences, args.threads, taxa=taxa
         )
+        clusters = ViralClusters(d, args.threads)  # each setting's clusters, computed once for every seed
         for seed in args.seeds:
-            rows.setdefault(name, {})[seed] = r = one_split(d, bundle, args.identity, seed, args.threads)
+            rows.setdefault(name, {})[seed] = r = seed_split(
+                d, bundle, args.identity, seed, args.threads, clusters=clusters
+            )
             m = r["methods"]["model"]
             print(
                 f"{name}, seed {seed}: model {m['roc_auc'][0]:.3f} / {m['recall_top_1pct'][0]:.3f} "
@@ -139,7 +74,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     text = (
         f"# Screening benchmark over seeds (CD-HIT {args.identity:g} split, LSTM-PHV benchmark proteins)\n\n"
-        "Mean per held-out viral protein, ROC AUC / recall in the top 1%.\n\n" + table(rows) + "\n"
+        "Mean per held-out viral protein, ROC AUC / recall in the top 1%.\n\n" + seeds_table(rows) + "\n"
     )
     with atomic_write(args.out / "screening_seeds.md") as fh:
         fh.write(text)

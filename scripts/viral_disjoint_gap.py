@@ -30,12 +30,12 @@ from sklearn.metrics import roc_auc_score
 
 from hvppi.datasets.clustering import cdhit_clusters
 from hvppi.datasets.splits import viral_disjoint_split
+from hvppi.evaluation.baseline import FrequencyBaseline
 from hvppi.io.files import atomic_write
 from hvppi.io.pairs import PairTable, read_pairs
 from hvppi.io.sequences import read_sequences
-from hvppi.ppi.baseline import FrequencyBaseline
-from hvppi.ppi.modelfile import load_model
-from hvppi.ppi.screening import tower_vectors
+from hvppi.lstm.modelfile import load_model
+from hvppi.lstm.scorer import tower_vectors
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "lstm-phv-benchmark"

@@ -69,7 +69,16 @@ def command(name: str, inputs: dict[str, Path], out: Path) -> list[str]:
     args = list(RUNS[name])
     if args[0] == "screen":
         return [*args, "--virus", str(inputs["virus"]), "--human", str(inputs["human"]), "--out", str(out), "--quiet"]
-    return [*args, "--pairs", str(inputs["pairs"]), "--sequences", str(inputs["sequences"]), "--out", str(out), "--quiet"]
+    return [
+        *args,
+        "--pairs",
+        str(inputs["pairs"]),
+        "--sequences",
+        str(inputs["sequences"]),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
 
 
 def web_results(inputs: dict[str, Path], jobs: Path, taxon: str | None = None) -> bytes:

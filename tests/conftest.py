@@ -80,7 +80,7 @@ class EncodedProteins:
 
     def _hook(self, module, args, kwargs, output):
         from hvppi.io.alphabet import ALPHABET
-        from hvppi.ppi.model import Tower
+        from hvppi.lstm.model import Tower
 
         if not isinstance(module, Tower):
             return

@@ -19,7 +19,7 @@ from hvppi.geometry.align_corr import (
     embedding_pair_metrics,
     sample_proteins,
 )
-from hvppi.ppi.features import residue_features
+from hvppi.lstm.features import residue_features
 
 SEQS = str(BENCHMARK / "pro_seq.txt")
 

@@ -6,10 +6,10 @@ import torch
 
 from hvppi.cli import main
 from hvppi.io.errors import InputError
-from hvppi.ppi.attention import Region, protein_attention, read_annotations, region_enrichment
-from hvppi.ppi.model import InteractionModel, ModelConfig
-from hvppi.ppi.modelfile import ModelInfo, save_model
-from hvppi.ppi.structure import attention_vs_distance, chain_distances, map_structure_to_sequence
+from hvppi.lstm.attention import Region, protein_attention, read_annotations, region_enrichment
+from hvppi.lstm.model import InteractionModel, ModelConfig
+from hvppi.lstm.modelfile import ModelInfo, save_model
+from hvppi.lstm.structure import attention_vs_distance, chain_distances, map_structure_to_sequence
 
 THREE = {"M": "MET", "K": "LYS", "V": "VAL", "L": "LEU", "A": "ALA", "G": "GLY", "W": "TRP"}
 
@@ -176,7 +176,7 @@ def test_tsne_cli_writes_map_and_coordinates(tmp_path, small_pairs_file):
 
 
 def test_bundled_model_attention_on_real_viral_proteins(tmp_path, benchmark_sequences):
-    from hvppi.ppi.modelfile import load_model
+    from hvppi.lstm.modelfile import load_model
 
     model, _ = load_model()
     ids = ["Q6VGT6", "Q69027", "Q6TVW2"]

@@ -7,9 +7,10 @@ import pytest
 
 from conftest import BENCHMARK
 from hvppi.datasets.splits import viral_disjoint_split
+from hvppi.io.bundled import bundled_model_path
 from hvppi.io.pairs import PairTable, read_pairs
-from hvppi.ppi.evaluation import evaluate_model
-from hvppi.ppi.modelfile import bundled_model_path, load_model
+from hvppi.lstm.evaluation import evaluate_model
+from hvppi.lstm.modelfile import load_model
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
 from hvppi.cli import main
-from hvppi.ppi.modelfile import bundled_model_path, load_any_model, load_screening_model, model_kind
+from hvppi.io.bundled import bundled_model_path, model_kind
+from hvppi.registry import load_scorer
+from hvppi.screening.modelfile import load_screening_model
 
 SARS_COV_2 = {"S": "P0DTC2", "N": "P0DTC9", "ORF3a": "P0DTC3", "M": "P0DTC5", "E": "P0DTC4"}
 CARD = bundled_model_path().parent / "screening_card.json"
@@ -23,7 +24,7 @@ def model():
 
 def test_the_default_model_is_the_screening_model(model):
     assert model_kind(bundled_model_path()) == "screening"
-    assert load_any_model().fingerprint() == model.fingerprint()
+    assert load_scorer().fingerprint() == model.fingerprint()
     assert model_kind(bundled_model_path("lstm-phv-benchmark")) == "interaction"
     summary = model.metadata["training_data"]
     assert summary["positive_pairs"] == len(model.reference.pair_virus)
@@ -65,14 +66,12 @@ def test_predict_uses_the_screening_model_by_default(tmp_path, benchmark_sequenc
 @pytest.mark.slow
 def test_model_card_numbers_repeat_on_the_subset_check(shared_data):
     """The card's subset check, run again: every mean of every method equals the card's."""
-    import sys
+    from hvppi.screening.benchmark.data import benchmark_data
+    from hvppi.screening.benchmark.subset import subset_check
+    from hvppi.screening.recipe import default_taxonomy
 
     if not CARD.exists():
         pytest.fail(f"{CARD} is missing: run scripts/screening_card.py")
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-    from screening_card import benchmark_data, subset_check
-
-    from hvppi.ppi.screen_model import default_taxonomy
 
     card = json.loads(CARD.read_text())["subset_check"]
     fresh = subset_check(benchmark_data(shared_data / "lstm-phv-benchmark"), default_taxonomy(shared_data))

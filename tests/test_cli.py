@@ -12,7 +12,8 @@ import pytest
 from conftest import BENCHMARK
 from hvppi.cli import build_parser, main
 from hvppi.cli.router import COMMANDS, walk_parsers
-from hvppi.ppi.modelfile import bundled_model_path, read_model_info
+from hvppi.io.bundled import bundled_model_path
+from hvppi.lstm.modelfile import read_model_info
 
 SEQS = str(BENCHMARK / "pro_seq.txt")
 
@@ -281,7 +282,7 @@ def test_evaluate_pairs_model_i_with_pairs_i(tmp_path, small_subset, capsys):
 def test_evaluate_planning_and_recipes():
     import dataclasses
 
-    from hvppi.ppi.evaluation import plan_evaluation, same_recipe, short_names
+    from hvppi.lstm.evaluation import plan_evaluation, same_recipe, short_names
 
     assert short_names(["a/rep1/test.txt", "a/rep2/test.txt", "a/rep1/test.txt"]) == [
         "rep1/test.txt",
@@ -346,7 +347,7 @@ def test_cli_train_then_predict(tmp_path, small_pairs_file):
 
 
 def test_cli_train_model_settings_reach_the_model_file(tmp_path, small_pairs_file):
-    from hvppi.ppi.modelfile import read_model_info
+    from hvppi.lstm.modelfile import read_model_info
 
     run = tmp_path / "run"
     assert (

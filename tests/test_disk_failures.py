@@ -207,7 +207,7 @@ def test_dataset_build_on_a_full_disk(inputs, shared_data, full_disk, capsys):
 
 @pytest.mark.parametrize("command", ["predict", "encode"])
 def test_a_read_only_output_folder_fails_before_the_work(command, inputs, read_only, capsys, monkeypatch):
-    from hvppi.ppi import inference
+    from hvppi.lstm import inference
 
     def no_work(*args, **kwargs):
         raise AssertionError("the computation started before the output was checked")

@@ -17,12 +17,14 @@ import torch
 import transformers
 
 from hvppi.cli import main
-from hvppi.geometry.embedders import FORMAT, FeatureEmbedder, TowerEmbedder, embed_sequences, load_embedder
 from hvppi.io.alphabet import tokenize
 from hvppi.io.errors import HvppiError, InputError
 from hvppi.io.h5layout import sequence_sha256
-from hvppi.ppi.inference import encode_proteins
-from hvppi.ppi.modelfile import load_model
+from hvppi.lstm.embedders import FeatureEmbedder, TowerEmbedder
+from hvppi.lstm.inference import encode_proteins
+from hvppi.lstm.modelfile import load_model
+from hvppi.pretrained.embed import FORMAT, embed_sequences
+from hvppi.registry.embedders import load_embedder
 
 transformers.utils.logging.set_verbosity_error()
 transformers.utils.logging.disable_progress_bar()
@@ -314,7 +316,7 @@ def test_h5_layout_and_attributes(sequences, tmp_path):
         assert fh["P03"].shape == (47, 7) and fh["P03"].dtype == np.float32
 
 
-# the raw table shipped as src/hvppi/data/guo2008_aa_7props.tsv, read here without hvppi.ppi.features
+# the raw table shipped as src/hvppi/data/guo2008_aa_7props.tsv, read here without hvppi.lstm.features
 GUO_TSV = resources.files("hvppi.data").joinpath("guo2008_aa_7props.tsv")
 GUO_COLUMNS = [
     "H1_hydrophobicity",

@@ -9,7 +9,7 @@ import pytest
 from hvppi.geometry.isotropy import isotropy
 from hvppi.geometry.readers import measure_isotropy, open_embeddings, read_protein_vectors
 from hvppi.io.errors import InputError
-from hvppi.ppi.vectors import VectorStore
+from hvppi.lstm.vectors import VectorStore
 
 
 @pytest.fixture()

@@ -12,11 +12,13 @@ import torch
 
 from hvppi.cli import main
 from hvppi.io.pairs import PairTable
-from hvppi.ppi.evaluation import evaluate_model
-from hvppi.ppi.inference import score_pairs
-from hvppi.ppi.model import InteractionModel, ModelConfig
-from hvppi.ppi.modelfile import ModelInfo, load_model, save_model
-from hvppi.ppi.screening import ScreenSettings, screen
+from hvppi.lstm.evaluation import evaluate_model
+from hvppi.lstm.inference import score_pairs
+from hvppi.lstm.model import InteractionModel, ModelConfig
+from hvppi.lstm.modelfile import ModelInfo, load_model, save_model
+from hvppi.lstm.scorer import InteractionScorer
+from hvppi.scoring.interface import ScreenSettings
+from hvppi.scoring.screen import screen
 
 
 def random_set(rng, prefix, n):
@@ -88,8 +90,7 @@ def test_library_predict_evaluate_and_screen_encode_each_protein_once(tmp_path, 
     # screening: 4 viral proteins in chunks of 3, so the human vectors serve two chunks
     encoded_proteins.clear()
     summary = screen(
-        model,
-        info,
+        InteractionScorer(model, info),
         virus,
         human,
         tmp_path / "s.tsv",

@@ -3,7 +3,7 @@ import pytest
 
 from conftest import SHARED
 from hvppi.io.alphabet import ALPHABET, STANDARD_AMINO_ACIDS, tokenize
-from hvppi.ppi.features import feature_table, raw_properties, residue_features
+from hvppi.lstm.features import feature_table, raw_properties, residue_features
 
 
 def test_packaged_table_equals_shared_source():

@@ -27,10 +27,11 @@ import pytest
 from hvppi.cli import main
 from hvppi.datasets.mitab import read_mitab
 from hvppi.geometry.readers import measure_isotropy, open_embeddings
+from hvppi.io.bundled import bundled_model_path
 from hvppi.io.errors import HvppiError
 from hvppi.io.pairs import read_pairs
 from hvppi.io.sequences import read_sequences
-from hvppi.ppi.modelfile import bundled_model_path, load_any_model
+from hvppi.registry import load_scorer
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")  # overflow warnings of values near 1e300
 
@@ -250,8 +251,8 @@ READERS = {
     "npy": _read_embeddings,
     "npz": _read_embeddings,
     "npz-compressed": _read_embeddings,
-    "model": load_any_model,
-    "screening-model": load_any_model,
+    "model": load_scorer,
+    "screening-model": load_scorer,
 }
 CASES = {  # corrupted versions per file kind: 3,600 in all
     "fasta": 400,

@@ -17,9 +17,9 @@ from hvppi.io.h5layout import MAX_KEY_LENGTH, dataset_key
 from hvppi.io.orphans import orphaned_parts
 from hvppi.io.pairs import PairTable, read_pairs
 from hvppi.io.sequences import read_sequences
-from hvppi.ppi.attention import profile_file_name
-from hvppi.ppi.model import InteractionModel, ModelConfig
-from hvppi.ppi.modelfile import ModelInfo, save_model
+from hvppi.lstm.attention import profile_file_name
+from hvppi.lstm.model import InteractionModel, ModelConfig
+from hvppi.lstm.modelfile import ModelInfo, save_model
 
 HUMAN = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQHDFSAGEGLYTHMKAL"
 VIRUS = "MESLVPGFNEKTHVQLSLPVLQVRDVLVRGFGDSVEEVLSEARQHLKDGTCGLVEVEKGVLPQLEQPYVFIKRSDARTAPHGHVMVELVAELEGIQ"
@@ -141,7 +141,7 @@ def test_human_column_of_reference_viral_ids_is_refused():
 
 
 def test_predict_with_the_screening_model_refuses_virus_first_pairs(tmp_path, capsys):
-    from hvppi.ppi.modelfile import load_screening_model
+    from hvppi.screening.modelfile import load_screening_model
 
     ref = load_screening_model("default").reference
     viral, human = ref.virus_ids[:3], ref.human_ids[:3]
@@ -249,7 +249,7 @@ def test_screen_min_score_nan_is_a_one_line_error(tmp_path, capsys, value):
 
 
 def test_screen_settings_refuse_nan():
-    from hvppi.ppi.screening import ScreenSettings
+    from hvppi.scoring.interface import ScreenSettings
 
     for bad in (float("nan"), float("inf"), -0.1):
         with pytest.raises(ValueError, match="min_score"):

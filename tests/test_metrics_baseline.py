@@ -3,9 +3,9 @@ import pytest
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, roc_auc_score
 
 from conftest import BENCHMARK
+from hvppi.evaluation.baseline import FrequencyBaseline
+from hvppi.evaluation.metrics import binary_metrics, mean_sd, youden_cutoff
 from hvppi.io.pairs import read_pairs
-from hvppi.ppi.baseline import FrequencyBaseline
-from hvppi.ppi.metrics import binary_metrics, mean_sd, youden_cutoff
 
 
 def test_youden_cutoff_maximises_sensitivity_plus_specificity(rng):

@@ -4,8 +4,8 @@ import torch
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from hvppi.io.alphabet import tokenize
-from hvppi.ppi.inference import encode_proteins, pad_tokens
-from hvppi.ppi.model import Dropout, InteractionModel, ModelConfig, reverse_within_length
+from hvppi.lstm.inference import encode_proteins, pad_tokens
+from hvppi.lstm.model import Dropout, InteractionModel, ModelConfig, reverse_within_length
 
 
 def random_proteins(rng, n, low=5, high=80):

@@ -7,11 +7,12 @@ from safetensors.torch import save_file
 
 from hvppi._version import __version__
 from hvppi.io.alphabet import tokenize
+from hvppi.io.bundled import bundled_model_path
 from hvppi.io.errors import ModelFileError
-from hvppi.ppi.features import FEATURE_SET
-from hvppi.ppi.inference import pad_tokens
-from hvppi.ppi.model import InteractionModel, ModelConfig
-from hvppi.ppi.modelfile import ModelInfo, bundled_model_path, load_model, read_model_info, save_model
+from hvppi.lstm.features import FEATURE_SET
+from hvppi.lstm.inference import pad_tokens
+from hvppi.lstm.model import InteractionModel, ModelConfig
+from hvppi.lstm.modelfile import ModelInfo, load_model, read_model_info, save_model
 
 
 def test_round_trip_keeps_weights_and_description(tmp_path):

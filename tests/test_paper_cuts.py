@@ -72,7 +72,7 @@ def _capture_titles(monkeypatch, module: str) -> dict[str, str]:
 
 def test_evaluate_plot_titles_name_the_model_and_the_pairs(tmp_path, tiny_pairs, monkeypatch, capsys):
     pairs, fasta = tiny_pairs
-    titles = _capture_titles(monkeypatch, "hvppi.ppi.plots")
+    titles = _capture_titles(monkeypatch, "hvppi.evaluation.plots")
     out = tmp_path / "eval"
     argv = ["evaluate", "--pairs", str(pairs), "--sequences", str(fasta), "--out-dir", str(out), "--quiet"]
     assert main(argv) == 0
@@ -84,9 +84,9 @@ def test_evaluate_plot_titles_name_the_model_and_the_pairs(tmp_path, tiny_pairs,
 
 
 def test_plot_subtitle_defaults_for_library_callers(tmp_path):
-    from hvppi.ppi.evaluation import EvaluationJob, evaluation_subtitle
-    from hvppi.ppi.modelfile import bundled_model_path
-    from hvppi.ppi.plots import model_label, plot_subtitle
+    from hvppi.evaluation.plots import model_label, plot_subtitle
+    from hvppi.io.bundled import bundled_model_path
+    from hvppi.lstm.evaluation import EvaluationJob, evaluation_subtitle
 
     assert model_label(None) == "lstm-phv-benchmark"
     assert model_label("viral-disjoint") == "viral-disjoint"

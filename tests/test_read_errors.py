@@ -14,7 +14,7 @@ from hvppi.geometry.readers import open_embeddings, read_protein_vectors
 from hvppi.io.errors import InputError, ModelFileError
 from hvppi.io.pairs import read_pairs
 from hvppi.io.sequences import read_sequences
-from hvppi.ppi.modelfile import read_model_info
+from hvppi.lstm.modelfile import read_model_info
 
 HUMAN = "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQAPILSRVGDGTQDNLSGAEKAVQVKVKALPDAQFEVVHSLAKWKRQTLGQHDFSAGEGLYTHMKA"
 VIRUS = "MESLVPGFNEKTHVQLSLPVLQVRDVLVRGFGDSVEEVLSEARQHLKDGTCGLVEVEKGVLPQLEQPYVFIKRSDARTAPHGHVMVELVAELEGIQYG"

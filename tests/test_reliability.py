@@ -20,16 +20,17 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from hvppi.evaluation.metrics import binary_metrics, check_cutoff
+from hvppi.io.bundled import bundled_model_path
 from hvppi.io.errors import InputError, ModelFileError
 from hvppi.io.files import lock_path, output_lock
 from hvppi.io.h5layout import write_protein_array
 from hvppi.io.pairs import read_pairs
-from hvppi.ppi import training
-from hvppi.ppi import vectors as vectors_module
-from hvppi.ppi.metrics import binary_metrics, check_cutoff
-from hvppi.ppi.modelfile import bundled_model_path, load_model, read_model_info
-from hvppi.ppi.training import TrainConfig, train
-from hvppi.ppi.vectors import VectorStore
+from hvppi.lstm import training
+from hvppi.lstm import vectors as vectors_module
+from hvppi.lstm.modelfile import load_model, read_model_info
+from hvppi.lstm.training import TrainConfig, train
+from hvppi.lstm.vectors import VectorStore
 
 HVPPI = Path(sys.executable).parent / "hvppi"
 HOLD_LOCK = """
@@ -108,9 +109,9 @@ SLOW_SCREEN = """
 import sys, time
 from pathlib import Path
 from hvppi.cli.router import main
-from hvppi.ppi import screening
+from hvppi.scoring import screen as screening
 
-gate, real = Path(sys.argv[1]), screening._write_chunk
+gate, real = Path(sys.argv[1]), screening.write_chunk
 
 
 def write_chunk(*args, **kwargs):  # the first chunk waits (at most 60 s) until the test removes the gate
@@ -120,7 +121,7 @@ def write_chunk(*args, **kwargs):  # the first chunk waits (at most 60 s) until 
     real(*args, **kwargs)
 
 
-screening._write_chunk = write_chunk
+screening.write_chunk = write_chunk
 sys.exit(main(sys.argv[2:]))
 """
 
@@ -238,7 +239,7 @@ def test_metadata_that_is_not_a_json_object_is_refused(tmp_path):
 @pytest.mark.parametrize("cutoff", [math.nan, 2.0, -0.1, math.inf])
 def test_bad_cutoffs_are_refused(tmp_path, cutoff):
     from hvppi.io.pairs import PairTable
-    from hvppi.ppi.inference import write_predictions
+    from hvppi.scoring.output import write_predictions
 
     with pytest.raises(ValueError, match="cutoff must be a finite number in \\[0, 1\\]"):
         check_cutoff(cutoff)
@@ -378,7 +379,7 @@ def test_a_kill_between_checkpoint_and_log_loses_no_log_line(
 def test_attention_outputs_appear_together_or_not_at_all(tmp_path):
     """A failure late in ``hvppi attention`` (here: the structure comparison) leaves no partial output set."""
     from hvppi.io.errors import InputError
-    from hvppi.ppi.attention import write_attention_report
+    from hvppi.lstm.attention import write_attention_report
 
     sequences = {"P1": "MKTAYIAKQR", "P2": "MSTNPKPQRK"}
     attention = {pid: np.full(len(s), 1 / len(s)) for pid, s in sequences.items()}

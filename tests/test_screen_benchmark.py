@@ -1,4 +1,4 @@
-"""The screening benchmark (hvppi.ppi.screen_benchmark) and ``hvppi benchmark screen``.
+"""The screening benchmark (hvppi.screening.benchmark) and ``hvppi benchmark screen``.
 
 Metrics are checked against scikit-learn and counts by hand; the end-to-end run on a small real
 subset of the LSTM-PHV benchmark is checked against baselines recomputed here from the pairs.
@@ -23,10 +23,13 @@ from hvppi.cli import main
 from hvppi.datasets.taxonomy import read_virus_taxonomy
 from hvppi.io.errors import InputError
 from hvppi.io.pairs import read_pairs
-from hvppi.ppi import screen_model
-from hvppi.ppi.screen_benchmark import (
+from hvppi.screening import config as screening_config
+from hvppi.screening.benchmark import (
+    BASE_METHODS,
     CURVE_KS,
+    DIFFERENCES,
     EXTRA_BASELINES,
+    FAMILY_TABLE,
     METHODS,
     METRIC_LABELS,
     METRICS,
@@ -45,7 +48,8 @@ from hvppi.ppi.screen_benchmark import (
     run_screening_benchmark,
     write_benchmark,
 )
-from hvppi.ppi.screen_model import ScreeningConfig
+from hvppi.screening.config import ScreeningConfig
+from hvppi.screening.recipe import training_union
 
 TINY = ScreeningConfig(max_iter=20, min_samples_leaf=5, negatives_per_virus=30, folds=3)
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -294,6 +298,39 @@ def test_screening_data_with_extra_training_pairs():
     assert again.extra_virus_ids == ["V9"] and len(again.extra_pairs) == 3
 
 
+def test_training_union_follows_the_rules_of_with_extra():
+    """The default model's recipe and the benchmark's extra data merge positives by one rule."""
+    rng = np.random.default_rng(13)
+    sequences = {p: "".join(rng.choice(AA, 40)) for p in ("H1", "H2", "V1", "V2", "Z")}
+    sequences.update({"V1-copy": sequences["V1"], "VX": "MKTAYX" + "A" * 30})
+    sources = {
+        "a": [("H1", "V1"), ("H2", "V1-copy"), ("H1", "VX"), ("H1", "missing")],
+        "b": [("H2", "V1"), ("H2", "Z"), ("Z", "V2"), ("H1", "V2")],  # Z on both sides: its pairs are dropped
+    }
+    union = training_union(sources, sequences)
+    assert union.virus_ids == ["V1", "V2"] and union.human_ids == ["H1", "H2"]
+    assert union.pairs == [(0, 0), (0, 1), (1, 0)] and union.dropped_on_both_sides == 1
+    assert union.summary["sources"] == {
+        "a": {"pairs_in_source": 4, "pairs_with_sequences": 2},
+        "b": {"pairs_in_source": 4, "pairs_with_sequences": 4},
+    }
+    assert union.summary["pairs_by_number_of_sources"] == {"1": 2, "2": 1}
+    empty = ScreeningData([], [], [], [], np.zeros((0, 2), dtype=np.int64))
+    extra = empty.with_extra([p for pairs in sources.values() for p in pairs], sequences)
+    assert extra.extra_virus_ids == union.virus_ids and extra.extra_human_ids == union.human_ids
+    assert sorted(map(tuple, extra.extra_pairs.tolist())) == union.pairs
+
+
+def test_methods_are_declared_once_in_the_order_of_the_reports():
+    assert BASE_METHODS == ("random", "popularity", "homology", "model", "model, constant virus")
+    assert TAXONOMY_METHODS == ("virus popularity", "model, virus not given")
+    assert EXTRA_BASELINES == ("popularity, benchmark pairs only", "homology, benchmark pairs only")
+    assert [m.name for m in METHODS] == [*BASE_METHODS, *TAXONOMY_METHODS, *EXTRA_BASELINES]
+    expected = ("popularity", "homology", "model, constant virus", *TAXONOMY_METHODS, *EXTRA_BASELINES)
+    assert expected == DIFFERENCES
+    assert FAMILY_TABLE == ("popularity", "homology", "model")
+
+
 def test_close_to_held_out_marks_extra_proteins_of_a_held_out_cluster():
     clusters = ["a", "b", "a", "c", "b", "d"]  # 4 proteins of the data, then 2 extra ones
     got = close_to_held_out(clusters, np.array([1]), n_data=4)
@@ -304,12 +341,14 @@ def test_close_to_held_out_marks_extra_proteins_of_a_held_out_cluster():
 
 
 def made_up_split(rng, name, n, family=None, reliability=False):
-    per_virus = {m: np.clip(rng.normal(0.5 + 0.08 * k, 0.15, (n, len(METRICS))), 0, 1) for k, m in enumerate(METHODS)}
+    per_virus = {
+        m: np.clip(rng.normal(0.5 + 0.08 * k, 0.15, (n, len(METRICS))), 0, 1) for k, m in enumerate(BASE_METHODS)
+    }
     info = {"held_out_pairs": 3 * n, "candidates": 500, "training_viral_proteins": 90}
     if family:
         info.update({"family": family, "family_viral_proteins": n})
     split = SplitResult(name, [f"V{name[:3]}{i}" for i in range(n)], per_virus, {}, info)
-    split.recall_curves = {m: np.linspace(0, 1, len(CURVE_KS)) ** (k + 1) for k, m in enumerate(METHODS)}
+    split.recall_curves = {m: np.linspace(0, 1, len(CURVE_KS)) ** (k + 1) for k, m in enumerate(BASE_METHODS)}
     if reliability:
         split.reliability = reliability_table(rng.random(400) ** 3, rng.random(400) < 0.2)
     return split
@@ -329,7 +368,7 @@ def test_summary_means_intervals_and_paired_differences(made_up_benchmark):
     split = made_up_benchmark.identity_splits[0]
     summary = split.summary(resamples=500, seed=0)
     assert summary["held_out_viral_proteins"] == 30 and summary["held_out_pairs"] == 90
-    assert list(summary["methods"]) == list(METHODS)
+    assert list(summary["methods"]) == list(BASE_METHODS)
     for method, metrics in summary["methods"].items():
         for j, metric in enumerate(METRICS):
             mean, low, high = metrics[metric]
@@ -349,7 +388,7 @@ def test_format_report_and_written_files(made_up_benchmark, tmp_path):
     text = format_report(report)
     for split in report["identity_splits"]:
         assert f"### {split['split']}" in text
-    for method in METHODS:
+    for method in BASE_METHODS:
         mean, low, high = report["identity_splits"][0]["methods"][method]["roc_auc"]
         assert f"| {method} | {mean:.3f} [{low:.3f}, {high:.3f}] |" in text
     for difference in ("model - popularity", "model - homology", "model - model, constant virus"):
@@ -373,11 +412,11 @@ def test_format_report_and_written_files(made_up_benchmark, tmp_path):
     lines = (tmp_path / "per_virus.tsv").read_text().splitlines()
     assert lines[0].split("\t") == ["split", "virus_id", "method", *METRICS]
     splits = made_up_benchmark.identity_splits + made_up_benchmark.family_splits
-    assert len(lines) - 1 == sum(len(s.held_out) for s in splits) * len(METHODS)
+    assert len(lines) - 1 == sum(len(s.held_out) for s in splits) * len(BASE_METHODS)
     first = lines[1].split("\t")
     split = splits[0]
-    assert first[:3] == [split.name, split.held_out[0], METHODS[0]]
-    np.testing.assert_allclose([float(x) for x in first[3:]], split.per_virus[METHODS[0]][0], rtol=1e-5)
+    assert first[:3] == [split.name, split.held_out[0], BASE_METHODS[0]]
+    np.testing.assert_allclose([float(x) for x in first[3:]], split.per_virus[BASE_METHODS[0]][0], rtol=1e-5)
 
 
 # --------------------------------------------------------------------------------------- end to end
@@ -491,8 +530,8 @@ def test_screening_benchmark_end_to_end_on_real_data(real_run, real_subset, real
         assert sorted(split.held_out) == sorted(v for v in data.virus_ids if family_of[v] == family)
     taxonomy = read_virus_taxonomy(real_families[0])
     for split in result.identity_splits + result.family_splits:
-        assert list(split.per_virus) == [*METHODS, *TAXONOMY_METHODS]
-        for method in (*METHODS, *TAXONOMY_METHODS):
+        assert list(split.per_virus) == [*BASE_METHODS, *TAXONOMY_METHODS]
+        for method in (*BASE_METHODS, *TAXONOMY_METHODS):
             assert split.per_virus[method].shape == (len(split.held_out), len(METRICS))
             assert ((split.per_virus[method] >= 0) & (split.per_virus[method] <= 1)).all()
         # the baselines, recomputed from the pairs for each held-out viral protein
@@ -538,7 +577,7 @@ def test_screening_benchmark_with_extra_training_pairs(real_subset):
         result = run_screening_benchmark(full, identities=(0.9,), fraction=0.25, config=TINY, resamples=200)
     split = result.identity_splits[0]
     held = len(split.held_out)
-    assert list(split.per_virus) == [*METHODS, *EXTRA_BASELINES]
+    assert list(split.per_virus) == [*BASE_METHODS, *EXTRA_BASELINES]
     assert split.info["extra_viral_proteins_excluded"] == held  # each held-out protein's variant
     assert split.info["training_viral_proteins"] == 2 * (80 - held)
     assert split.info["candidates"] == 400  # HNEW is never a candidate
@@ -573,7 +612,7 @@ def test_screening_benchmark_report_on_real_data(real_run):
     summaries = report["identity_splits"] + report["family_splits"]
     for split, summary in zip(splits, summaries):
         assert summary["held_out_viral_proteins"] == len(split.held_out)
-        for method in (*METHODS, *TAXONOMY_METHODS):
+        for method in (*BASE_METHODS, *TAXONOMY_METHODS):
             for j, metric in enumerate(METRICS):
                 mean, low, high = summary["methods"][method][metric]
                 assert mean == pytest.approx(split.per_virus[method][:, j].mean(), abs=1e-12)
@@ -592,10 +631,10 @@ def test_screening_benchmark_report_on_real_data(real_run):
         assert (out / png).read_bytes()[:8] == PNG
     text = (out / "benchmark.md").read_text()
     assert text.startswith("# Screening benchmark: subset")
-    assert all(f"| {m} |" in text for m in METHODS) and "| model - popularity |" in text
+    assert all(f"| {m} |" in text for m in BASE_METHODS) and "| model - popularity |" in text
     rows = [line.split("\t") for line in (out / "per_virus.tsv").read_text().splitlines()[1:]]
     for split in splits:
-        for method in METHODS:
+        for method in BASE_METHODS:
             mine = [r for r in rows if r[0] == split.name and r[2] == method]
             assert [r[1] for r in mine] == split.held_out
             np.testing.assert_allclose([[float(x) for x in r[3:]] for r in mine], split.per_virus[method], rtol=1e-5)
@@ -670,7 +709,7 @@ def test_cli_benchmark_screen_end_to_end(tmp_path, capsys, monkeypatch):
     (tmp_path / "p.txt").write_text(pairs)
     (tmp_path / "families.csv").write_text(families)
     monkeypatch.setattr(
-        screen_model,
+        screening_config,
         "ScreeningConfig",
         functools.partial(ScreeningConfig, max_iter=5, min_samples_leaf=5, negatives_per_virus=20, folds=2),
     )

@@ -1,4 +1,4 @@
-"""Screens on a Dask cluster (hvppi.ppi.distributed) equal the single-process screens, and resume.
+"""Screens on a Dask cluster (hvppi.scoring.distributed) equal the single-process screens, and resume.
 
 One local cluster of 2 single-threaded worker processes serves the whole file; skipped without dask.
 """
@@ -10,13 +10,18 @@ from collections import Counter
 
 import pytest
 
+from hvppi.lstm.scorer import InteractionScorer
+from hvppi.screening.scorer import ScreeningScorer
+
 pytest.importorskip("distributed")
 pytest.importorskip("pyarrow")
 
 from hvppi.cli import main
-from hvppi.ppi.distributed import screen_distributed
-from hvppi.ppi.modelfile import load_model, load_screening_model
-from hvppi.ppi.screening import ScreenSettings, screen, screen_with_screening_model
+from hvppi.lstm.modelfile import load_model
+from hvppi.scoring.distributed import screen_distributed
+from hvppi.scoring.interface import ScreenSettings
+from hvppi.scoring.screen import screen
+from hvppi.screening.modelfile import load_screening_model
 
 QUIET = {"progress": False, "log": lambda message: None}
 TILES = {"human_block": 150, "virus_block": 10}  # 2 × 2 tiles for 20 viral × 300 human proteins
@@ -62,7 +67,7 @@ def reference(tmp_path_factory, screening_model, proteins):
         ("top", ScreenSettings(top_k=7, min_score=0.01, chunk_size=32), ".parquet"),
     ):
         outs[name] = folder / f"{name}{suffix}"
-        screen_with_screening_model(screening_model, virus, human, outs[name], settings, **QUIET)
+        screen(ScreeningScorer(screening_model), virus, human, outs[name], settings, **QUIET)
     return outs
 
 
@@ -79,7 +84,9 @@ def read_rows(path):
 def test_tiles_give_the_single_process_rows_and_scores(tmp_path, client, screening_model, proteins, reference):
     virus, human = proteins
     out = tmp_path / "all.tsv"
-    summary = screen_distributed(client, screening_model, virus, human, out, ScreenSettings(), **TILES, **QUIET)
+    summary = screen_distributed(
+        client, ScreeningScorer(screening_model), virus, human, out, ScreenSettings(), **TILES, **QUIET
+    )
     assert summary["tiles"] == 4 and summary["pairs_scored"] == 6000
     assert out.read_bytes() == reference["all"].read_bytes()  # same rows, order, scores and ranks
     assert not (tmp_path / "all.tsv.tiles").exists()
@@ -98,14 +105,30 @@ def test_an_interrupted_screen_resumes_without_duplicate_rows(tmp_path, client, 
 
     with pytest.raises(KeyboardInterrupt):
         screen_distributed(
-            client, screening_model, virus, human, out, settings, **TILES, **QUIET, on_tile=stop_after_one
+            client,
+            ScreeningScorer(screening_model),
+            virus,
+            human,
+            out,
+            settings,
+            **TILES,
+            **QUIET,
+            on_tile=stop_after_one,
         )
     assert not out.exists()
     on_disk = sorted(p.name for p in (tmp_path / "top.parquet.tiles").glob("tile-*.parquet"))
     assert len(on_disk) >= 1
     messages = []
     summary = screen_distributed(
-        client, screening_model, virus, human, out, settings, **TILES, progress=False, log=messages.append
+        client,
+        ScreeningScorer(screening_model),
+        virus,
+        human,
+        out,
+        settings,
+        **TILES,
+        progress=False,
+        log=messages.append,
     )
     assert summary["tiles_screened_now"] <= 4 - len(on_disk)
     assert any(m.startswith("resuming:") for m in messages)
@@ -129,7 +152,7 @@ def test_the_tiles_of_a_lost_worker_are_redone(tmp_path, client, screening_model
 
     screen_distributed(
         client,
-        screening_model,
+        ScreeningScorer(screening_model),
         virus,
         human,
         out,
@@ -151,9 +174,17 @@ def test_bilstm_tiles_equal_the_single_process_screen(tmp_path, client, proteins
     virus, human = proteins
     virus, human = dict(list(virus.items())[:8]), dict(list(human.items())[:60])
     settings = ScreenSettings(top_k=5)
-    screen(model, info, virus, human, tmp_path / "single.tsv", settings, **QUIET)
+    screen(InteractionScorer(model, info), virus, human, tmp_path / "single.tsv", settings, **QUIET)
     screen_distributed(
-        client, model, virus, human, tmp_path / "dask.tsv", settings, info=info, human_block=25, virus_block=3, **QUIET
+        client,
+        InteractionScorer(model, info),
+        virus,
+        human,
+        tmp_path / "dask.tsv",
+        settings,
+        human_block=25,
+        virus_block=3,
+        **QUIET,
     )
     assert (tmp_path / "dask.tsv").read_bytes() == (tmp_path / "single.tsv").read_bytes()
 
@@ -173,7 +204,7 @@ def test_the_command_screens_on_a_scheduler(tmp_path, client, proteins, referenc
 
 
 def test_a_bad_local_spec_is_an_error(tmp_path, capsys):
-    from hvppi.ppi.distributed import dask_client
+    from hvppi.scoring.distributed import dask_client
 
     with pytest.raises(ValueError, match="local:N"), dask_client("local:many", log=lambda m: None):
         pass

@@ -1,4 +1,4 @@
-"""The screening model (hvppi.ppi.screen_model), its files, screening with it, and its CLI.
+"""The screening model (hvppi.screening.model), its files, screening with it, and its CLI.
 
 Expected values come from independent computations: features by brute-force loops over a hand-made
 universe, scikit-learn's own predictions, sets of partners counted by hand. The trained model is
@@ -22,34 +22,26 @@ from threadpoolctl import threadpool_limits
 
 from hvppi.align.similarity import kmer_cosine, local_similarity
 from hvppi.cli import main
+from hvppi.io.bundled import BUNDLED_MODELS, model_kind, resolve_model_path
 from hvppi.io.errors import InputError, ModelFileError
-from hvppi.ppi import screen_model, screening
-from hvppi.ppi.modelfile import (
-    BUNDLED_MODELS,
-    load_any_model,
-    load_model,
-    load_screening_model,
-    model_kind,
-    resolve_model_path,
-)
-from hvppi.ppi.screen_model import (
-    DEGREE_BINS,
-    FEATURES,
-    Candidates,
-    Evidence,
-    IsotonicCalibration,
-    Reference,
-    ScreeningConfig,
-    ScreeningModel,
-    TreeEnsemble,
-    ViralSimilarities,
-    ViralTaxa,
-    composition_vectors,
-    fit_screening_model,
-    group_folds,
-    per_virus_weights,
-)
-from hvppi.ppi.screening import SCREENING_COLUMNS, ScreenSettings, screen_with_screening_model
+from hvppi.lstm.modelfile import load_model
+from hvppi.lstm.scorer import InteractionScorer
+from hvppi.registry import load_scorer
+from hvppi.scoring import screen as screening
+from hvppi.scoring.interface import ScreenSettings
+from hvppi.scoring.screen import screen
+from hvppi.screening import fitting
+from hvppi.screening import model as screen_model
+from hvppi.screening.calibration import IsotonicCalibration
+from hvppi.screening.config import ScreeningConfig
+from hvppi.screening.features import DEGREE_BINS, FEATURES, Evidence
+from hvppi.screening.fitting import fit_screening_model
+from hvppi.screening.model import Reference, ScreeningModel
+from hvppi.screening.modelfile import load_screening_model
+from hvppi.screening.scorer import SCREENING_COLUMNS, ScreeningScorer
+from hvppi.screening.similarity import Candidates, ViralSimilarities, composition_vectors
+from hvppi.screening.taxa import ViralTaxa
+from hvppi.screening.trees import TreeEnsemble, group_folds, per_virus_weights
 
 AA = np.array(list("ACDEFGHIKLMNPQRSTVWY"))
 TINY = ScreeningConfig(max_iter=20, min_samples_leaf=5, negatives_per_virus=30, folds=3)
@@ -86,12 +78,17 @@ def quiet(message):
         {"learning_rate": 0.0},
         {"learning_rate": float("nan")},
         {"l2_regularization": -1.0},
-        {"threads": -1},
     ],
 )
 def test_config_rejects_bad_settings(values):
     with pytest.raises(ValueError, match=next(iter(values))):
         ScreeningConfig(**values)
+
+
+def test_config_from_dict_ignores_the_threads_older_files_recorded():
+    """Threads are a run-time setting (functions take ``threads``), not part of what a model file records."""
+    assert ScreeningConfig.from_dict({"seed": 3, "threads": 2}) == ScreeningConfig(seed=3)
+    assert "threads" not in ScreeningConfig.__dataclass_fields__
 
 
 def test_config_from_dict_round_trip_and_unknown_keys():
@@ -429,7 +426,7 @@ def test_candidate_inherits_the_partners_of_its_sequence():
     outsider = random_sequence(rng, 70)
     candidates = Candidates.build([human[1], outsider, human[2]], human)
     _, mean, sd = composition_vectors(viral)
-    from hvppi.ppi.screen_model import viral_similarities
+    from hvppi.screening.similarity import viral_similarities
 
     sims = viral_similarities(queries, viral, (mean, sd))
     evidence = Evidence(np.arange(3), pv, ph, 4, candidates, neighbours=2)
@@ -694,7 +691,7 @@ def test_screening_model_load_refuses_a_junk_file_with_model_file_error(tmp_path
 def test_model_kind_and_loaders_tell_the_two_kinds_apart(saved_handmade, tmp_path):
     _, path = saved_handmade
     assert model_kind(path) == "screening"
-    assert isinstance(load_any_model(path), ScreeningModel)
+    assert isinstance(load_scorer(path), ScreeningScorer)
     with pytest.raises(ModelFileError, match="screening model"):
         load_model(path)  # the BiLSTM loader refuses, with a hint
     listed = rewrite(path, tmp_path / "listed.safetensors", raw_metadata="[1, 2]")
@@ -707,7 +704,7 @@ def test_model_kind_and_loaders_tell_the_two_kinds_apart(saved_handmade, tmp_pat
         assert model_kind(INTERACTION_MODEL) == "interaction"
         with pytest.raises(ModelFileError, match="not a screening model"):
             load_screening_model(INTERACTION_MODEL)
-        assert isinstance(load_any_model(INTERACTION_MODEL), tuple)
+        assert isinstance(load_scorer(INTERACTION_MODEL), InteractionScorer)
 
 
 def test_bundled_names_resolve_to_the_screening_model_by_default():
@@ -780,7 +777,7 @@ def trained(tmp_path_factory):
         return clusters
 
     with pytest.MonkeyPatch.context() as mp, threadpool_limits(1):
-        mp.setattr(screen_model, "Evidence", Recording)
+        mp.setattr(fitting, "Evidence", Recording)
         mp.setattr(clustering, "cdhit_clusters", recording_cdhit)
         model = fit_screening_model(
             virus_ids,
@@ -947,8 +944,8 @@ def screen_inputs(trained):
 def full_screen(trained, screen_inputs, tmp_path_factory):
     virus, human = screen_inputs
     out = tmp_path_factory.mktemp("screen") / "full.tsv"
-    summary = screen_with_screening_model(
-        trained.model, virus, human, out, ScreenSettings(chunk_size=2), progress=False, log=quiet
+    summary = screen(
+        ScreeningScorer(trained.model), virus, human, out, ScreenSettings(chunk_size=2), progress=False, log=quiet
     )
     return summary, out
 
@@ -1010,16 +1007,28 @@ def test_screen_evidence_columns_agree_with_the_reference(trained, screen_inputs
 def test_screen_top_k_and_min_score(trained, screen_inputs, full_screen, tmp_path):
     virus, human = screen_inputs
     _, every = read_tsv(full_screen[1])
-    screen_with_screening_model(
-        trained.model, virus, human, tmp_path / "top.tsv", ScreenSettings(top_k=4), progress=False, log=quiet
+    screen(
+        ScreeningScorer(trained.model),
+        virus,
+        human,
+        tmp_path / "top.tsv",
+        ScreenSettings(top_k=4),
+        progress=False,
+        log=quiet,
     )
     _, top = read_tsv(tmp_path / "top.tsv")
     assert top == [r for r in every if int(r["rank"]) <= 4] and len(top) == 4 * len(virus)
     values = np.unique([float(r["probability"]) for r in every])
     middle = len(values) // 2
     cut = float((values[middle - 1] + values[middle]) / 2)  # between two printed values: no rounding at the edge
-    screen_with_screening_model(
-        trained.model, virus, human, tmp_path / "min.tsv", ScreenSettings(min_score=cut), progress=False, log=quiet
+    screen(
+        ScreeningScorer(trained.model),
+        virus,
+        human,
+        tmp_path / "min.tsv",
+        ScreenSettings(min_score=cut),
+        progress=False,
+        log=quiet,
     )
     _, kept = read_tsv(tmp_path / "min.tsv")
     assert kept == [r for r in every if float(r["probability"]) >= cut]  # on the probability, ranks kept
@@ -1029,7 +1038,7 @@ def test_screen_top_k_and_min_score(trained, screen_inputs, full_screen, tmp_pat
 def test_interrupted_screen_resumes_and_reuses_finished_chunks(trained, screen_inputs, full_screen, tmp_path):
     virus, human = screen_inputs
     out = tmp_path / "s.tsv"
-    original, written = screening._write_chunk, []
+    original, written = screening.write_chunk, []
 
     def fail_after_first(path, *args, **kwargs):
         if written:
@@ -1039,20 +1048,20 @@ def test_interrupted_screen_resumes_and_reuses_finished_chunks(trained, screen_i
 
     settings = ScreenSettings(chunk_size=2)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(screening, "_write_chunk", fail_after_first)
+        mp.setattr(screening, "write_chunk", fail_after_first)
         with pytest.raises(KeyboardInterrupt):
-            screen_with_screening_model(trained.model, virus, human, out, settings, progress=False, log=quiet)
+            screen(ScreeningScorer(trained.model), virus, human, out, settings, progress=False, log=quiet)
     assert not out.exists() and [p.name for p in (tmp_path / "s.tsv.parts").glob("chunk-*")] == ["chunk-000000.tsv"]
     computed, messages = [], []
-    rows = screening._screening_rows
+    rows = ScreeningScorer.rank_block
 
-    def counting(model, evidence, virus_ids, *args, **kwargs):
+    def counting(self, human_side, virus_side, human_ids, virus_ids, settings):
         computed.append(list(virus_ids))
-        return rows(model, evidence, virus_ids, *args, **kwargs)
+        return rows(self, human_side, virus_side, human_ids, virus_ids, settings)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(screening, "_screening_rows", counting)
-        screen_with_screening_model(trained.model, virus, human, out, settings, progress=False, log=messages.append)
+        mp.setattr(ScreeningScorer, "rank_block", counting)
+        screen(ScreeningScorer(trained.model), virus, human, out, settings, progress=False, log=messages.append)
     assert computed == [list(virus)[2:4], list(virus)[4:6]]  # the first chunk was not screened again
     assert any("resuming: 1 of 3" in m for m in messages)
     assert out.read_bytes() == full_screen[1].read_bytes()
@@ -1061,8 +1070,8 @@ def test_interrupted_screen_resumes_and_reuses_finished_chunks(trained, screen_i
     (tmp_path / "s.tsv.parts").mkdir()
     (tmp_path / "s.tsv.parts" / "screen.json").write_text("{}")
     with pytest.raises(InputError, match="--restart"):
-        screen_with_screening_model(trained.model, virus, human, out, settings, progress=False, log=quiet)
-    screen_with_screening_model(trained.model, virus, human, out, settings, progress=False, restart=True, log=quiet)
+        screen(ScreeningScorer(trained.model), virus, human, out, settings, progress=False, log=quiet)
+    screen(ScreeningScorer(trained.model), virus, human, out, settings, progress=False, restart=True, log=quiet)
     assert out.read_bytes() == full_screen[1].read_bytes()
 
 
@@ -1070,7 +1079,7 @@ def test_resume_does_not_mix_two_unsaved_models(screen_inputs, tmp_path):
     virus, human = screen_inputs
     first, second = handmade_model(0), handmade_model(1)
     out = tmp_path / "s.tsv"
-    original, written = screening._write_chunk, []
+    original, written = screening.write_chunk, []
 
     def fail_after_first(path, *args, **kwargs):
         if written:
@@ -1080,14 +1089,14 @@ def test_resume_does_not_mix_two_unsaved_models(screen_inputs, tmp_path):
 
     settings = ScreenSettings(chunk_size=2)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(screening, "_write_chunk", fail_after_first)
+        mp.setattr(screening, "write_chunk", fail_after_first)
         with pytest.raises(KeyboardInterrupt):
-            screen_with_screening_model(first, virus, human, out, settings, progress=False, log=quiet)
+            screen(ScreeningScorer(first), virus, human, out, settings, progress=False, log=quiet)
     try:
-        screen_with_screening_model(second, virus, human, out, settings, progress=False, log=quiet)
+        screen(ScreeningScorer(second), virus, human, out, settings, progress=False, log=quiet)
     except InputError:
         return  # refusing to resume is right too
-    screen_with_screening_model(second, virus, human, tmp_path / "clean.tsv", settings, progress=False, log=quiet)
+    screen(ScreeningScorer(second), virus, human, tmp_path / "clean.tsv", settings, progress=False, log=quiet)
     assert out.read_text() == (tmp_path / "clean.tsv").read_text()
 
 
@@ -1095,8 +1104,8 @@ def test_screen_to_parquet_equals_tsv(trained, screen_inputs, full_screen, tmp_p
     pq = pytest.importorskip("pyarrow.parquet")
     virus, human = screen_inputs
     out = tmp_path / "s.parquet"
-    summary = screen_with_screening_model(
-        trained.model, virus, human, out, ScreenSettings(chunk_size=4), progress=False, log=quiet
+    summary = screen(
+        ScreeningScorer(trained.model), virus, human, out, ScreenSettings(chunk_size=4), progress=False, log=quiet
     )
     assert summary["format"] == "parquet"
     table = pq.read_table(out)
@@ -1118,7 +1127,7 @@ def test_screen_warns_about_a_query_longer_than_every_training_protein(trained, 
     messages = []
     virus = {"long": random_sequence(np.random.default_rng(4), longest + 50)}
     human = dict(zip(trained.human_ids[:5], trained.human_seqs[:5]))
-    screen_with_screening_model(trained.model, virus, human, tmp_path / "s.tsv", progress=False, log=messages.append)
+    screen(ScreeningScorer(trained.model), virus, human, tmp_path / "s.tsv", progress=False, log=messages.append)
     assert any(m.startswith("warning: long has") and "polyprotein" in m for m in messages)
 
 

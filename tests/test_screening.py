@@ -8,12 +8,14 @@ from hvppi.cli import main
 from hvppi.io.alphabet import tokenize
 from hvppi.io.errors import InputError
 from hvppi.io.sequences import read_sequences
-from hvppi.ppi import screening as screening
-from hvppi.ppi.inference import pad_tokens
-from hvppi.ppi.model import InteractionModel, ModelConfig
-from hvppi.ppi.modelfile import ModelInfo, load_model, save_model
-from hvppi.ppi.screening import ScreenSettings, screen, tower_vectors
-from hvppi.ppi.vectors import VectorStore
+from hvppi.lstm.inference import pad_tokens
+from hvppi.lstm.model import InteractionModel, ModelConfig
+from hvppi.lstm.modelfile import ModelInfo, load_model, save_model
+from hvppi.lstm.scorer import InteractionScorer, tower_vectors
+from hvppi.lstm.vectors import VectorStore
+from hvppi.scoring import screen as screening
+from hvppi.scoring.interface import ScreenSettings
+from hvppi.scoring.screen import screen
 
 
 def random_set(rng, prefix, n):
@@ -44,7 +46,7 @@ def read_tsv(path):
 def test_screen_scores_equal_the_per_pair_model(tmp_path, small_model, rng):
     model, info = small_model
     virus, human = random_set(rng, "V", 3), random_set(rng, "H", 11)
-    screen(model, info, virus, human, tmp_path / "s.tsv", progress=False, log=lambda m: None)
+    screen(InteractionScorer(model, info), virus, human, tmp_path / "s.tsv", progress=False, log=lambda m: None)
     header, rows = read_tsv(tmp_path / "s.tsv")
     assert header == ["human_id", "virus_id", "score", "call", "rank"] and len(rows) == 33
     got = {(r[0], r[1]): float(r[2]) for r in rows}
@@ -60,7 +62,7 @@ def test_screen_scores_equal_the_per_pair_model(tmp_path, small_model, rng):
 def test_rows_are_ranked_within_each_viral_protein(tmp_path, small_model, rng):
     model, info = small_model
     virus, human = random_set(rng, "V", 4), random_set(rng, "H", 9)
-    screen(model, info, virus, human, tmp_path / "s.tsv", progress=False, log=lambda m: None)
+    screen(InteractionScorer(model, info), virus, human, tmp_path / "s.tsv", progress=False, log=lambda m: None)
     _, rows = read_tsv(tmp_path / "s.tsv")
     assert [r[1] for r in rows[::9]] == list(virus)
     for k in range(4):
@@ -73,17 +75,24 @@ def test_rows_are_ranked_within_each_viral_protein(tmp_path, small_model, rng):
 def test_top_k_and_min_score(tmp_path, small_model, rng):
     model, info = small_model
     virus, human = random_set(rng, "V", 3), random_set(rng, "H", 12)
-    screen(model, info, virus, human, tmp_path / "all.tsv", progress=False, log=lambda m: None)
+    screen(InteractionScorer(model, info), virus, human, tmp_path / "all.tsv", progress=False, log=lambda m: None)
     _, every = read_tsv(tmp_path / "all.tsv")
-    screen(model, info, virus, human, tmp_path / "top.tsv", ScreenSettings(top_k=2), progress=False, log=lambda m: None)
+    screen(
+        InteractionScorer(model, info),
+        virus,
+        human,
+        tmp_path / "top.tsv",
+        ScreenSettings(top_k=2),
+        progress=False,
+        log=lambda m: None,
+    )
     _, top = read_tsv(tmp_path / "top.tsv")
     assert top == [r for r in every if int(r[4]) <= 2]
     ordered = sorted(float(r[2]) for r in every)
     gap = max(range(10, 26), key=lambda i: ordered[i] - ordered[i - 1])
     threshold = (ordered[gap] + ordered[gap - 1]) / 2
     screen(
-        model,
-        info,
+        InteractionScorer(model, info),
         virus,
         human,
         tmp_path / "min.tsv",
@@ -98,22 +107,22 @@ def test_top_k_and_min_score(tmp_path, small_model, rng):
 def test_interrupted_screen_resumes_without_duplicates(tmp_path, small_model, rng, monkeypatch):
     model, info = small_model
     virus, human = random_set(rng, "V", 20), random_set(rng, "H", 5)
-    screen(model, info, virus, human, tmp_path / "full.tsv", progress=False, log=lambda m: None)
-    original, calls = screening._write_chunk, []
+    screen(InteractionScorer(model, info), virus, human, tmp_path / "full.tsv", progress=False, log=lambda m: None)
+    original, calls = screening.write_chunk, []
 
-    def failing(path, blocks, fmt):
+    def failing(path, blocks, fmt, columns):
         if len(calls) == 2:
             raise KeyboardInterrupt
         calls.append(path)
-        original(path, blocks, fmt)
+        original(path, blocks, fmt, columns)
 
-    monkeypatch.setattr(screening, "_write_chunk", failing)
+    monkeypatch.setattr(screening, "write_chunk", failing)
     with pytest.raises(KeyboardInterrupt):
-        screen(model, info, virus, human, tmp_path / "s.tsv", progress=False, log=lambda m: None)
+        screen(InteractionScorer(model, info), virus, human, tmp_path / "s.tsv", progress=False, log=lambda m: None)
     assert not (tmp_path / "s.tsv").exists() and len(list((tmp_path / "s.tsv.parts").glob("chunk-*"))) == 2
-    monkeypatch.setattr(screening, "_write_chunk", original)
+    monkeypatch.setattr(screening, "write_chunk", original)
     messages = []
-    screen(model, info, virus, human, tmp_path / "s.tsv", progress=False, log=messages.append)
+    screen(InteractionScorer(model, info), virus, human, tmp_path / "s.tsv", progress=False, log=messages.append)
     assert any("resuming: 2 of 3" in m for m in messages)
     assert (tmp_path / "s.tsv").read_text() == (tmp_path / "full.tsv").read_text()
     assert not (tmp_path / "s.tsv.parts").exists()
@@ -125,8 +134,16 @@ def test_unfinished_screen_with_other_inputs_needs_restart(tmp_path, small_model
     (tmp_path / "s.tsv.parts").mkdir()
     (tmp_path / "s.tsv.parts" / "screen.json").write_text("{}")
     with pytest.raises(InputError, match="--restart"):
-        screen(model, info, virus, human, tmp_path / "s.tsv", progress=False, log=lambda m: None)
-    screen(model, info, virus, human, tmp_path / "s.tsv", progress=False, restart=True, log=lambda m: None)
+        screen(InteractionScorer(model, info), virus, human, tmp_path / "s.tsv", progress=False, log=lambda m: None)
+    screen(
+        InteractionScorer(model, info),
+        virus,
+        human,
+        tmp_path / "s.tsv",
+        progress=False,
+        restart=True,
+        log=lambda m: None,
+    )
     assert len(read_tsv(tmp_path / "s.tsv")[1]) == 6
 
 
@@ -134,8 +151,8 @@ def test_parquet_output_matches_tsv(tmp_path, small_model, rng):
     pq = pytest.importorskip("pyarrow.parquet")
     model, info = small_model
     virus, human = random_set(rng, "V", 3), random_set(rng, "H", 4)
-    screen(model, info, virus, human, tmp_path / "s.tsv", progress=False, log=lambda m: None)
-    screen(model, info, virus, human, tmp_path / "s.parquet", progress=False, log=lambda m: None)
+    screen(InteractionScorer(model, info), virus, human, tmp_path / "s.tsv", progress=False, log=lambda m: None)
+    screen(InteractionScorer(model, info), virus, human, tmp_path / "s.parquet", progress=False, log=lambda m: None)
     table = pq.read_table(tmp_path / "s.parquet").to_pydict()
     _, rows = read_tsv(tmp_path / "s.tsv")
     assert table["human_id"] == [r[0] for r in rows] and table["rank"] == [int(r[4]) for r in rows]
@@ -232,7 +249,7 @@ def test_top_ranks_follow_the_model_not_input_order(tmp_path, benchmark_sequence
     human = {p: benchmark_sequences[p] for p in ids[:1500] if len(benchmark_sequences[p]) < 300}
     virus = {"Q89027": benchmark_sequences["Q89027"]}
     out = tmp_path / "s.parquet"
-    screen(model, info, virus, human, out, progress=False, log=lambda m: None)
+    screen(InteractionScorer(model, info), virus, human, out, progress=False, log=lambda m: None)
     import pyarrow.parquet as pq
 
     table = pq.read_table(out).to_pydict()

@@ -1,16 +1,10 @@
-"""The screening study scripts: their feature groups, settings and tables (the runs themselves take minutes)."""
-
-import sys
-from pathlib import Path
+"""The screening study scripts' package parts: their feature groups, settings and tables (the runs take minutes)."""
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-
-from screening_ablation import GROUPS, parse_setting
-from screening_seeds import SHOWN, table
-
-from hvppi.ppi.screen_model import FEATURES
+from hvppi.screening.benchmark.ablation import GROUPS, parse_setting
+from hvppi.screening.benchmark.seeds import SHOWN, seeds_table
+from hvppi.screening.features import FEATURES
 
 
 def test_ablation_groups_partition_the_features():
@@ -22,7 +16,7 @@ def test_ablation_settings_are_parsed_and_checked():
     assert parse_setting("max_leaf_nodes=63") == ("max_leaf_nodes", 63)
     assert parse_setting("learning_rate=0.05") == ("learning_rate", 0.05)
     for bad in ("neighbours=5", "max_iter", "max_iter="):
-        with pytest.raises(SystemExit, match="expected NAME=VALUE"):
+        with pytest.raises(ValueError, match="expected NAME=VALUE"):
             parse_setting(bad)
 
 
@@ -31,7 +25,7 @@ def test_seed_table_rows_and_spread():
         methods = {m: {"roc_auc": [auc, 0, 1], "recall_top_1pct": [recall, 0, 1]} for m in SHOWN}
         return {"held_out": 200, "methods": methods, "model - homology": {"recall_top_1pct": [0.05, 0.01, 0.09]}}
 
-    text = table({"benchmark": {"0": row(0.8, 0.2), "1": row(0.7, 0.3)}})
+    text = seeds_table({"benchmark": {"0": row(0.8, 0.2), "1": row(0.7, 0.3)}})
     lines = text.splitlines()
     assert len(lines) == 2 + 2 + 1
     assert "| benchmark | 0 | 200 | 0.800 / 0.200 |" in lines[2]

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from hvppi.datasets.build import BuildSettings
-from hvppi.ppi.model import TOWER_NAMES, InteractionModel, ModelConfig, check_tower
-from hvppi.ppi.screening import ScreenSettings
-from hvppi.ppi.training import TrainConfig
+from hvppi.lstm.model import TOWER_NAMES, InteractionModel, ModelConfig, check_tower
+from hvppi.lstm.training import TrainConfig
+from hvppi.scoring.interface import ScreenSettings
 
 NAN, INF = math.nan, math.inf
 
@@ -159,9 +159,9 @@ def test_tower_names_are_checked():
 
 
 def test_a_tower_typo_is_an_error_not_the_viral_tower(tmp_path):
-    from hvppi.ppi.attention import protein_attention
-    from hvppi.ppi.screening import tower_vectors
-    from hvppi.ppi.vectors import VectorStore
+    from hvppi.lstm.attention import protein_attention
+    from hvppi.lstm.scorer import tower_vectors
+    from hvppi.lstm.vectors import VectorStore
 
     model = InteractionModel(ModelConfig(lstm_hidden=4, attention_hidden=4, head_widths=(4,)))
     sequences = {"P1": "MKVLAAGIV"}

@@ -10,21 +10,15 @@ import pytest
 import torch
 
 from hvppi.cli import main
-from hvppi.geometry.embedders import FeatureEmbedder, embed_sequences
 from hvppi.io.embeddings import embedding_source, load_protein_embeddings, read_protein_embeddings
 from hvppi.io.errors import InputError, ModelFileError
 from hvppi.io.pairs import read_pairs
-from hvppi.ppi.inference import pad_tokens, score_pairs, sigmoid, tokenize_sequences
-from hvppi.ppi.model import InteractionModel, ModelConfig
-from hvppi.ppi.modelfile import (
-    FORMAT_VERSION,
-    MAX_EMBEDDING_DIM,
-    ModelInfo,
-    load_model,
-    read_model_info,
-    save_model,
-)
+from hvppi.lstm.embedders import FeatureEmbedder
+from hvppi.lstm.inference import pad_tokens, score_pairs, sigmoid, tokenize_sequences
+from hvppi.lstm.model import InteractionModel, ModelConfig
+from hvppi.lstm.modelfile import FORMAT_VERSION, MAX_EMBEDDING_DIM, ModelInfo, load_model, read_model_info, save_model
 from hvppi.pretrained.base import Embedder
+from hvppi.pretrained.embed import embed_sequences
 
 FEATURES = FeatureEmbedder()
 

@@ -7,10 +7,10 @@ from safetensors.torch import load_file
 
 from hvppi.io.errors import InputError
 from hvppi.io.pairs import PairTable, read_pairs
-from hvppi.ppi.inference import pair_logits
-from hvppi.ppi.model import ModelConfig
-from hvppi.ppi.modelfile import load_model
-from hvppi.ppi.training import (
+from hvppi.lstm.inference import pair_logits
+from hvppi.lstm.model import ModelConfig
+from hvppi.lstm.modelfile import load_model
+from hvppi.lstm.training import (
     TrainConfig,
     class_balanced_loss,
     class_balanced_weights,

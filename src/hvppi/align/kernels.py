@@ -34,7 +34,7 @@ DEFAULT_GAP_EXTEND = 1
 
 
 @cache
-def _scoring_matrix(name: str):
+def scoring_matrix(name: str):
     import scoring_matrices
 
     try:
@@ -47,15 +47,15 @@ def _scoring_matrix(name: str):
 
 def check_matrix(name: str) -> None:
     """Raise ValueError unless ``name`` is a substitution matrix the kernels know (e.g. BLOSUM30, PAM250)."""
-    _scoring_matrix(name)
+    scoring_matrix(name)
 
 
-def _check_gaps(gap_open: int, gap_extend: int) -> None:
+def check_gaps(gap_open: int, gap_extend: int) -> None:
     if int(gap_open) != gap_open or int(gap_extend) != gap_extend or gap_open < 0 or gap_extend < 0:
         raise ValueError("gap_open and gap_extend are non-negative integers (penalties)")
 
 
-def _check_sequences(sequences: Sequence[str], alphabet: str, what: str) -> list[str]:
+def check_sequences(sequences: Sequence[str], alphabet: str, what: str) -> list[str]:
     allowed = set(alphabet) - {"*"}
     checked = []
     for k, sequence in enumerate(sequences):
@@ -69,7 +69,7 @@ def _check_sequences(sequences: Sequence[str], alphabet: str, what: str) -> list
     return checked
 
 
-def _threads(threads: int) -> int:
+def resolve_threads(threads: int) -> int:
     return max(1, os.cpu_count() or 1) if threads <= 0 else threads
 
 
@@ -79,7 +79,7 @@ def biopython_aligner(
     """Biopython's global ``PairwiseAligner`` with the same scoring (the reference; slow)."""
     from Bio.Align import PairwiseAligner, substitution_matrices
 
-    scoring = _scoring_matrix(matrix)
+    scoring = scoring_matrix(matrix)
     array = substitution_matrices.Array(alphabet=scoring.alphabet, dims=2, data=np.array(list(scoring), dtype=float))
     return PairwiseAligner(
         mode="global", substitution_matrix=array, open_gap_score=-gap_open, extend_gap_score=-gap_extend
@@ -102,11 +102,11 @@ def global_scores(
     """
     import pyopal
 
-    _check_gaps(gap_open, gap_extend)
-    scoring = _scoring_matrix(matrix)
+    check_gaps(gap_open, gap_extend)
+    scoring = scoring_matrix(matrix)
     symmetric = targets is None
-    queries = _check_sequences(queries, scoring.alphabet, "query")
-    targets = queries if targets is None else _check_sequences(targets, scoring.alphabet, "target")
+    queries = check_sequences(queries, scoring.alphabet, "query")
+    targets = queries if targets is None else check_sequences(targets, scoring.alphabet, "target")
     aligner = pyopal.Aligner(scoring, gap_open=int(gap_open), gap_extend=int(gap_extend))
     database = pyopal.Database(targets, alphabet=aligner.alphabet)
     scores = np.zeros((len(queries), len(targets)), dtype=np.float64)
@@ -142,9 +142,9 @@ def all_pairs_scores(
     """
     import pyopal
 
-    _check_gaps(gap_open, gap_extend)
-    scoring = _scoring_matrix(matrix)
-    sequences = _check_sequences(sequences, scoring.alphabet, "sequence")
+    check_gaps(gap_open, gap_extend)
+    scoring = scoring_matrix(matrix)
+    sequences = check_sequences(sequences, scoring.alphabet, "sequence")
     n = len(sequences)
     if n < 2:
         raise ValueError("all_pairs_scores needs at least two sequences")
@@ -174,7 +174,7 @@ def _check_rows(rows: tuple[int, int] | None, n: int) -> tuple[int, int]:
 def _run_rows(row: Callable[[int], int], indices: range, total: int, threads: int, progress: bool) -> None:
     """Run ``row(i)`` (which returns the pairs it aligned) for every index on a thread pool, with a bar."""
     with (
-        ThreadPoolExecutor(_threads(threads)) as pool,
+        ThreadPoolExecutor(resolve_threads(threads)) as pool,
         tqdm(total=total, unit="aln", unit_scale=True, desc="aligning", disable=not progress, leave=False) as bar,
     ):
         for done in pool.map(row, indices):
@@ -194,7 +194,7 @@ SENTINEL_SCORE = 1000
 def _stats_matrix(matrix: str):
     import parasail
 
-    scoring = _scoring_matrix(matrix)
+    scoring = scoring_matrix(matrix)
     letters = scoring.alphabet + SENTINEL
     values = np.array(list(scoring), dtype=np.int64)
     table = parasail.matrix_create(letters, 0, 0)
@@ -220,10 +220,10 @@ def pair_stats(
     """Global score and identity of each pair (first[k], second[k]); one thread."""
     if len(first) != len(second):
         raise ValueError("first and second must have the same length")
-    _check_gaps(gap_open, gap_extend)
-    alphabet = _scoring_matrix(matrix).alphabet
-    first = _check_sequences(first, alphabet, "sequence")
-    second = _check_sequences(second, alphabet, "sequence")
+    check_gaps(gap_open, gap_extend)
+    alphabet = scoring_matrix(matrix).alphabet
+    first = check_sequences(first, alphabet, "sequence")
+    second = check_sequences(second, alphabet, "sequence")
     return _stats(first, second, matrix, int(gap_open), int(gap_extend))
 
 
@@ -258,8 +258,8 @@ def all_pairs_stats(
     ``rows=(start, stop)`` computes only the pairs whose first index i lies in [start, stop): the slice
     ``pair_offsets(n)[start]:pair_offsets(n)[stop]`` of the full result (for work in resumable blocks).
     """
-    _check_gaps(gap_open, gap_extend)
-    sequences = _check_sequences(sequences, _scoring_matrix(matrix).alphabet, "sequence")
+    check_gaps(gap_open, gap_extend)
+    sequences = check_sequences(sequences, scoring_matrix(matrix).alphabet, "sequence")
     _stats_matrix(matrix)
     n = len(sequences)
     if n < 2:

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 from tqdm.auto import tqdm
 
-from hvppi.align.kernels import _check_gaps, _check_sequences, _scoring_matrix, _threads
+from hvppi.align.kernels import check_gaps, check_sequences, resolve_threads, scoring_matrix
 from hvppi.io.alphabet import STANDARD_AMINO_ACIDS
 
 LOCAL_MATRIX = "BLOSUM62"
@@ -39,10 +39,10 @@ def local_scores(
     """Smith–Waterman scores, float64 (len(queries), len(targets)); ``threads`` 0 uses every CPU."""
     import pyopal
 
-    _check_gaps(gap_open, gap_extend)
-    scoring = _scoring_matrix(matrix)
-    queries = _check_sequences(queries, scoring.alphabet, "query")
-    targets = _check_sequences(targets, scoring.alphabet, "target")
+    check_gaps(gap_open, gap_extend)
+    scoring = scoring_matrix(matrix)
+    queries = check_sequences(queries, scoring.alphabet, "query")
+    targets = check_sequences(targets, scoring.alphabet, "target")
     scores = np.zeros((len(queries), len(targets)), dtype=np.float64)
     if not queries or not targets:
         return scores
@@ -53,7 +53,7 @@ def local_scores(
         scores[i] = [r.score for r in aligner.align(queries[i], database, algorithm="sw", mode="score")]
 
     with (
-        ThreadPoolExecutor(_threads(threads)) as pool,
+        ThreadPoolExecutor(resolve_threads(threads)) as pool,
         tqdm(total=len(queries), unit="protein", desc="local alignment", disable=not progress, leave=False) as bar,
     ):
         for _ in pool.map(row, range(len(queries))):
@@ -63,8 +63,8 @@ def local_scores(
 
 def self_scores(sequences: Sequence[str], *, matrix: str = LOCAL_MATRIX) -> np.ndarray:
     """Each sequence's Smith–Waterman score against itself: the sum of its diagonal substitution scores."""
-    scoring = _scoring_matrix(matrix)
-    sequences = _check_sequences(sequences, scoring.alphabet, "sequence")
+    scoring = scoring_matrix(matrix)
+    sequences = check_sequences(sequences, scoring.alphabet, "sequence")
     alphabet = scoring.alphabet
     diagonal = np.array([scoring[a, a] for a in alphabet], dtype=np.float64)
     code = np.full(256, -1, dtype=np.int64)

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
     from hvppi.io.embeddings import ProteinEmbeddings
     from hvppi.io.pairs import PairTable
-    from hvppi.ppi.model import InteractionModel
-    from hvppi.ppi.modelfile import ModelInfo
+    from hvppi.lstm.model import InteractionModel
+    from hvppi.lstm.modelfile import ModelInfo
 
 Options = argparse._ActionsContainer
 """A parser or an argument group: anything with add_argument."""
@@ -177,7 +177,7 @@ def load_embeddings_for(
     ``--human-embeddings``/``--virus-embeddings`` files: each file's embedder must be the model's, and a file
     the model does not read is refused."""
     from hvppi.io.embeddings import embedding_source, load_protein_embeddings
-    from hvppi.ppi.modelfile import check_embedding_source
+    from hvppi.lstm.modelfile import check_embedding_source
 
     found = {}
     for side, path in embedding_paths(args).items():
@@ -190,14 +190,22 @@ def load_embeddings_for(
 
 def set_threads(args: argparse.Namespace) -> None:
     """Apply ``--threads`` to PyTorch (0 leaves PyTorch's own choice)."""
-    from hvppi.ppi.inference import set_threads as set_torch_threads
+    from hvppi.lstm.inference import set_threads as set_torch_threads
 
     set_torch_threads(args.threads)
 
 
+def resolve_device_for(args: argparse.Namespace) -> torch.device:
+    """The device of ``--device`` (``auto``: CUDA if PyTorch sees a GPU), with ``--threads`` applied to PyTorch."""
+    from hvppi.pretrained.base import resolve_device
+
+    set_threads(args)
+    return resolve_device(getattr(args, "device", "cpu"))
+
+
 def load_model_for(args: argparse.Namespace) -> tuple[InteractionModel, ModelInfo, torch.device]:
     """Model, its description and the device of a command's ``--model``, ``--device`` and ``--threads``."""
-    from hvppi.ppi.modelfile import load_model
+    from hvppi.lstm.modelfile import load_model
     from hvppi.pretrained.base import resolve_device
 
     set_threads(args)

@@ -2,7 +2,7 @@
 
 :func:`stratified_split` (and the general :func:`stratified_parts` under it) is the one stratified
 splitter of hvppi: the data-set builder's 8:2 replicate split, the training/validation split of
-:func:`hvppi.ppi.training.train` and its class-balanced minibatches all use it.
+:func:`hvppi.lstm.training.train` and its class-balanced minibatches all use it.
 
 The benchmark's own split is pair-level: every viral protein of its test pairs also occurs in
 training, so a model can score well by remembering proteins. ``viral_disjoint_split`` holds out a

@@ -2,7 +2,7 @@
 reports and plots.
 
 Reads embeddings from any file (:mod:`hvppi.geometry.readers`); the only way it reaches hvppi's own
-predictor is the embedder interface of :mod:`hvppi.geometry.embedders`.
+predictor is the embedder interface of :mod:`hvppi.pretrained.embed`.
 """
 
 from hvppi.geometry.isotropy import IsotropyAccumulator, IsotropyResult, isotropy

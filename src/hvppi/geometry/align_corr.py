@@ -34,6 +34,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -185,6 +186,27 @@ def _num(x: float):
     return None if not np.isfinite(x) else float(x)
 
 
+def check_correlation_inputs(
+    ids: list[str], sequences: Sequence[str], vectors: np.ndarray, identity_bins: Sequence[float], min_bin_pairs: int
+) -> list[float]:
+    """The sorted identity bin edges; ValueError/InputError for inputs the correlation cannot take."""
+    if len(ids) != len(sequences) or len(ids) != len(vectors):
+        raise ValueError("ids, sequences and vectors must have the same length")
+    if len(ids) < 2:
+        raise ValueError("the correlation needs at least 2 proteins")
+    edges = sorted(float(e) for e in identity_bins)
+    if any(not 0 < e < 1 for e in edges):
+        raise ValueError("identity bin edges must lie strictly between 0 and 1")
+    if min_bin_pairs < 0:
+        raise ValueError("min_bin_pairs must not be negative")
+    norms = np.linalg.norm(vectors, axis=1)
+    if not np.all(norms > 0):
+        raise InputError(
+            "zero embedding vector: cosine similarity undefined", protein_id=ids[int(np.argmin(norms > 0))]
+        )
+    return edges
+
+
 def alignment_correlation(
     ids: Sequence[str],
     sequences: Sequence[str],
@@ -205,20 +227,7 @@ def alignment_correlation(
     ``block_rows`` rows while they run, so that a second or interrupted run reuses them."""
     ids = list(ids)
     vectors = np.asarray(vectors, dtype=np.float64)
-    if len(ids) != len(sequences) or len(ids) != len(vectors):
-        raise ValueError("ids, sequences and vectors must have the same length")
-    if len(ids) < 2:
-        raise ValueError("the correlation needs at least 2 proteins")
-    edges = sorted(float(e) for e in identity_bins)
-    if any(not 0 < e < 1 for e in edges):
-        raise ValueError("identity bin edges must lie strictly between 0 and 1")
-    if min_bin_pairs < 0:
-        raise ValueError("min_bin_pairs must not be negative")
-    norms = np.linalg.norm(vectors, axis=1)
-    if not np.all(norms > 0):
-        raise InputError(
-            "zero embedding vector: cosine similarity undefined", protein_id=ids[int(np.argmin(norms > 0))]
-        )
+    edges = check_correlation_inputs(ids, sequences, vectors, identity_bins, min_bin_pairs)
     parameters = {
         "matrix": MATRIX,
         "gap_open": GAP_OPEN,
@@ -248,7 +257,16 @@ def alignment_correlation(
     cosine, sqeuclid = embedding_pair_metrics(vectors)
     pairs = {"score": score, "identity": identity, "cosine_similarity": cosine, "squared_euclidean": sqeuclid}
     pearson, spearman = (_expand(m) for m in correlation_matrices(pairs))
-    bins = []
+    bins = identity_bins_table(pairs, identity, edges, min_bin_pairs)
+    return AlignmentCorrelation(ids, pearson, spearman, bins, parameters, pairs)
+
+
+def identity_bins_table(
+    pairs: dict[str, np.ndarray], identity: np.ndarray, edges: list[float], min_bin_pairs: int
+) -> list[dict[str, Any]]:
+    """Pearson and Spearman correlations of the pair variables within each identity bin (NaN under
+    ``min_bin_pairs`` pairs, flagged ``too_few_pairs``)."""
+    bins: list[dict[str, Any]] = []
     bounds = [0.0, *edges, 1.0] if edges else []
     for low, high in zip(bounds[:-1], bounds[1:]):
         mask = (identity >= low) & ((identity < high) if high < 1.0 else (identity <= high))
@@ -271,7 +289,7 @@ def alignment_correlation(
                 "spearman": s,
             }
         )
-    return AlignmentCorrelation(ids, pearson, spearman, bins, parameters, pairs)
+    return bins
 
 
 def _to_matrix_alphabet(sequences: Sequence[str]) -> tuple[list[str], dict[str, int]]:

@@ -7,7 +7,7 @@ Layouts recognised (by content, not by file name):
   (datasets named by an md5, the protein ID in the attribute ``original_id``); the files
   ``hvppi embed`` writes (the same, with root attributes ``format="hvppi-embeddings"``,
   ``embedder`` and ``level``); and hvppi's own tower vectors (``hvppi encode``, see
-  :mod:`hvppi.ppi.vectors`: attribute ``id``, names with '/' written '%2F'). A protein's ID is its
+  :mod:`hvppi.lstm.vectors`: attribute ``id``, names with '/' written '%2F'). A protein's ID is its
   dataset's ``original_id`` attribute, else its ``id`` attribute, else the dataset name.
   Rank-1 datasets make a per-protein ("protein") file, rank-2 a per-residue ("residue") file.
 * **NPY**: one 2-d array; its rows are the points ("rows" level; no protein IDs).

@@ -54,3 +54,15 @@ class Embedder(ABC):
     @abstractmethod
     def embed(self, sequences: Sequence[str], residues: bool = False) -> Vectors:
         """float32 vectors (n, dim) and, with ``residues``, a list of float32 (L_i, residue_dim) arrays."""
+
+
+def length_batches(lengths: np.ndarray, max_residues: int = 65536, max_batch: int = 256) -> list[np.ndarray]:
+    """Indices grouped into batches of similar length, longest first, each within a padded-size budget."""
+    order = np.argsort(-lengths, kind="stable")
+    batches, start = [], 0
+    while start < len(order):
+        longest = max(int(lengths[order[start]]), 1)
+        size = max(1, min(max_batch, max_residues // longest))
+        batches.append(order[start : start + size])
+        start += size
+    return batches

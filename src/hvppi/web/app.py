@@ -9,7 +9,7 @@ API (JSON unless said otherwise; errors are ``{"error": "..."}`` with status 400
 * ``GET /api/jobs``: every job, newest first. ``GET /api/jobs/{id}``: one job's status
   (``state`` queued/running/done/failed, ``done`` of ``total`` viral proteins, ``warnings``, ``error``).
 * ``GET /api/jobs/{id}/results``: ``{"columns": [...], "rows": [[...], ...]}`` (the columns of
-  ``hvppi.ppi.screening.SCREENING_COLUMNS``); ``results.tsv`` and ``results.parquet`` download them.
+  the scorer's columns, with their ``types``); ``results.tsv`` and ``results.parquet`` download them.
 * ``GET /api/jobs/{id}/attention?virus_id=V&human_id=H``: per-residue attention of both proteins in
   the towers of the BiLSTM-attention model (``lstm-phv-benchmark`` by default).
 
@@ -22,8 +22,8 @@ from __future__ import annotations
 import csv
 import json
 import threading
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from hvppi.datasets.taxonomy import taxid
 from hvppi.io.errors import HvppiError, InputError
-from hvppi.ppi.screen_model import Candidates
-from hvppi.ppi.screening import SCREENING_COLUMNS, ScreenSettings, screen_with_screening_model
+from hvppi.scoring.interface import Column, Scorer, ScreenSettings
+from hvppi.scoring.screen import screen
 from hvppi.web.jobs import JobStore, Limits, parse_fasta
 
 STATIC = Path(__file__).parent / "static"
@@ -156,18 +156,18 @@ def _typed(value: str, kind: str) -> Any:
     return value
 
 
-def read_results(path: Path) -> dict[str, Any]:
-    """The rows of a results TSV as typed lists, with the column names."""
-    kinds = dict(SCREENING_COLUMNS)
+def read_results(path: Path, columns: tuple[Column, ...]) -> dict[str, Any]:
+    """The rows of a results TSV as typed lists, with the column names and types (of ``columns``)."""
+    kinds = dict(columns)
     with open(path, encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        columns = next(reader)
-        types = [kinds.get(c, "string") for c in columns]
+        names = next(reader)
+        types = [kinds.get(c, "string") for c in names]
         rows = [[_typed(v, k) for v, k in zip(row, types)] for row in reader]
-    return {"columns": columns, "rows": rows}
+    return {"columns": names, "types": types, "rows": rows}
 
 
-def write_parquet(tsv: Path, out: Path) -> None:
+def write_parquet(tsv: Path, out: Path, columns: tuple[Column, ...]) -> None:
     """The results TSV as Parquet, with the column types of ``hvppi screen --out X.parquet``."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
@@ -175,7 +175,7 @@ def write_parquet(tsv: Path, out: Path) -> None:
 
     from hvppi.io.files import atomic_path
 
-    schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in SCREENING_COLUMNS])
+    schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in columns])
     table = pcsv.read_csv(
         tsv,
         parse_options=pcsv.ParseOptions(delimiter="\t", quote_char=False),
@@ -186,30 +186,22 @@ def write_parquet(tsv: Path, out: Path) -> None:
 
 
 class Screener:
-    """The screening model, loaded once, scoring against one human set (its candidate table built once)."""
+    """The model's scorer, loaded once, ranking against one human set whose side is prepared once."""
 
     def __init__(self, config: ServerConfig) -> None:
-        from hvppi.ppi.modelfile import load_screening_model
+        from hvppi.registry import load_scorer
 
-        self.model = load_screening_model(config.model)
-        if config.threads:
-            self.model.config = replace(self.model.config, threads=config.threads)
-        reference = self.model.reference
-        self.human = (
-            config.human if config.human is not None else dict(zip(reference.human_ids, reference.human_sequences))
-        )
-        self._candidates = self.model.candidates(list(self.human.values()))
-        build = self.model.candidates
-        cached = self._candidates
-
-        def candidates(sequences: Sequence[str]) -> Candidates:  # the same human set every time: reuse the table
-            return cached if list(sequences) == list(self.human.values()) else build(sequences)
-
-        self.model.candidates = candidates  # type: ignore[method-assign,assignment]
+        self.scorer: Scorer = load_scorer(config.model, threads=config.threads)
+        reference = self.scorer.reference_proteins("human")
+        self.human = config.human if config.human is not None else reference
+        if not self.human:
+            raise InputError("this model has no reference human proteins; give the human proteins (--human)")
+        self.human_side = self.scorer.prepare_human(self.human)
 
     def __call__(self, virus: dict[str, str], out: Path, log: Callable[[str], None], taxon: str | None = None) -> None:
-        screen_with_screening_model(
-            self.model,
+        scorer = self.scorer.with_viruses(list(virus), taxon=taxon) if taxon else self.scorer
+        screen(
+            scorer,
             virus,
             self.human,
             out,
@@ -217,24 +209,20 @@ class Screener:
             progress=False,
             restart=True,
             log=log,
-            taxa=self.model.taxa_of(list(virus), taxon=taxon) if taxon else None,
+            human_side=self.human_side,
         )
 
     def examples(self, n: int = 3) -> list[dict[str, str]]:
         """A few reference viral proteins of moderate length, one or two per example."""
-        ref = self.model.reference
-        picked = [i for i, s in enumerate(ref.virus_sequences) if 150 <= len(s) <= 600][: n + 1]
+        viral = self.scorer.reference_proteins("virus")
+        picked = [pid for pid, s in viral.items() if 150 <= len(s) <= 600][: n + 1]
 
-        def fasta(indices: list[int]) -> str:
-            return "".join(f">{ref.virus_ids[i]}\n{ref.virus_sequences[i]}\n" for i in indices)
+        def fasta(ids: list[str]) -> str:
+            return "".join(f">{pid}\n{viral[pid]}\n" for pid in ids)
 
-        out = [
-            {"name": f"{ref.virus_ids[i]} ({len(ref.virus_sequences[i])} aa)", "fasta": fasta([i])} for i in picked[:n]
-        ]
+        out = [{"name": f"{pid} ({len(viral[pid])} aa)", "fasta": fasta([pid])} for pid in picked[:n]]
         if len(picked) >= 2:
-            out.append(
-                {"name": f"{ref.virus_ids[picked[0]]} and {ref.virus_ids[picked[1]]}", "fasta": fasta(picked[:2])}
-            )
+            out.append({"name": f"{picked[0]} and {picked[1]}", "fasta": fasta(picked[:2])})
         return out
 
 
@@ -247,8 +235,8 @@ class Attention:
         self._lock = threading.Lock()
 
     def __call__(self, virus: tuple[str, str], human: tuple[str, str]) -> dict[str, Any]:
-        from hvppi.ppi.attention import protein_attention
-        from hvppi.ppi.modelfile import load_model
+        from hvppi.lstm.attention import protein_attention
+        from hvppi.lstm.modelfile import load_model
 
         with self._lock:
             if self._model is None:
@@ -260,136 +248,185 @@ class Attention:
         return out
 
 
+@dataclass
+class AppState:
+    """What the routes share: the settings, the screener, the attention model and the jobs."""
+
+    config: ServerConfig
+    screener: Screener
+    attention: Attention
+    jobs: JobStore
+
+
+# --------------------------------------------------------------------------------------- routes
+
+
+def app_state(request: Request) -> AppState:
+    state: AppState = request.app.state.hvppi
+    return state
+
+
+def index() -> FileResponse:
+    return FileResponse(STATIC / "index.html", media_type="text/html")
+
+
+def health() -> dict[str, Any]:
+    return {"ok": True}
+
+
+def server_config(request: Request) -> dict[str, Any]:
+    state = app_state(request)
+    limits, scorer = state.config.limits, state.screener.scorer
+    return {
+        "limits": {
+            "max_body_bytes": limits.max_body_bytes,
+            "max_proteins": limits.max_proteins,
+            "max_residues": limits.max_residues,
+        },
+        "human_proteins": len(state.screener.human),
+        "human_source": state.config.human_source,
+        "model": state.config.model or "default",
+        "attention_model": state.config.attention_model,
+        "columns": [name for name, _ in scorer.columns],
+        "types": [kind for _, kind in scorer.columns],
+        "examples": state.screener.examples(),
+    }
+
+
+async def read_submission(request: Request, limits: Limits) -> tuple[bytes, str | None, str | None]:
+    """(data, file name, taxon) of a submitted form; InputError for a form that cannot be read or a bad taxon."""
+    try:
+        form = await request.form(max_files=1, max_fields=4, max_part_size=limits.max_body_bytes)
+    except StarletteHTTPException as exc:
+        raise InputError(f"cannot read the form: {exc.detail}") from None
+    given = form.get("taxon")
+    taxon = taxid(given) if isinstance(given, str) else None
+    if isinstance(given, str) and given.strip() and taxon is None:
+        raise InputError(f"virus taxon {given[:20]!r}: an NCBI taxid is a number (e.g. 2697049 for SARS-CoV-2)")
+    for name in ("file", "fasta"):
+        value = form.get(name)
+        if value is not None and not isinstance(value, str):
+            return await value.read(limits.max_body_bytes + 1), value.filename or "uploaded file", taxon
+        if isinstance(value, str) and value.strip():
+            return value.encode("utf-8"), None, taxon
+    return b"", None, taxon
+
+
+async def submit(request: Request) -> JSONResponse:
+    state = app_state(request)
+    try:
+        data, filename, taxon = await read_submission(request, state.config.limits)
+        virus = parse_fasta(data, filename, state.config.limits, state.config.jobs_dir / ".incoming")
+        job_id = state.jobs.submit(virus, taxon)
+    except InputError as exc:
+        return _error(400, str(exc))
+    except OverflowError as exc:
+        return _error(503, str(exc))
+    return JSONResponse(state.jobs.status(job_id), status_code=201)
+
+
+def list_jobs(request: Request) -> list[dict[str, Any]]:
+    return app_state(request).jobs.jobs()
+
+
+def _job(state: AppState, job_id: str) -> dict[str, Any]:
+    status = state.jobs.status(job_id)
+    if status is None:
+        raise StarletteHTTPException(404, "no such job")
+    return status
+
+
+def _results(state: AppState, job_id: str) -> Path:
+    status = _job(state, job_id)
+    if status["state"] != "done":
+        raise StarletteHTTPException(409, f"the job is {status['state']}, not done")
+    return state.config.jobs_dir / job_id / "results.tsv"
+
+
+def job_status(request: Request, job_id: str) -> dict[str, Any]:
+    return _job(app_state(request), job_id)
+
+
+def results(request: Request, job_id: str) -> dict[str, Any]:
+    state = app_state(request)
+    return read_results(_results(state, job_id), state.screener.scorer.columns)
+
+
+def results_tsv(request: Request, job_id: str) -> FileResponse:
+    return FileResponse(
+        _results(app_state(request), job_id),
+        media_type="text/tab-separated-values",
+        filename=f"hvppi-screen-{job_id[:8]}.tsv",
+    )
+
+
+def results_parquet(request: Request, job_id: str) -> Response:
+    state = app_state(request)
+    tsv = _results(state, job_id)
+    out = tsv.with_suffix(".parquet")
+    if not out.exists():
+        try:
+            write_parquet(tsv, out, state.screener.scorer.columns)
+        except ImportError:
+            return _error(501, "Parquet needs pyarrow on the server (pip install 'hvppi[parquet]')")
+    return FileResponse(out, media_type="application/vnd.apache.parquet", filename=f"hvppi-screen-{job_id[:8]}.parquet")
+
+
+def job_attention(request: Request, job_id: str, virus_id: str, human_id: str) -> Any:
+    state = app_state(request)
+    _job(state, job_id)
+    virus = state.jobs.sequences(job_id)
+    if virus_id not in virus:
+        return _error(404, f"no viral protein {virus_id!r} in this job")
+    human = state.screener.human
+    if human_id not in human:
+        return _error(404, f"no human protein {human_id!r} in this server's human set")
+    try:
+        return state.attention((virus_id, virus[virus_id]), (human_id, human[human_id]))
+    except HvppiError as exc:
+        return _error(400, str(exc))
+
+
+ROUTES: tuple[tuple[str, Callable[..., Any], str, int | None], ...] = (
+    ("/", index, "GET", None),
+    ("/api/health", health, "GET", None),
+    ("/api/config", server_config, "GET", None),
+    ("/api/jobs", submit, "POST", 201),
+    ("/api/jobs", list_jobs, "GET", None),
+    ("/api/jobs/{job_id}", job_status, "GET", None),
+    ("/api/jobs/{job_id}/results", results, "GET", None),
+    ("/api/jobs/{job_id}/results.tsv", results_tsv, "GET", None),
+    ("/api/jobs/{job_id}/results.parquet", results_parquet, "GET", None),
+    ("/api/jobs/{job_id}/attention", job_attention, "GET", None),
+)
+"""Path, handler, method and success status of every route."""
+
+
+async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    response = await call_next(request)
+    for key, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(key, value)
+    response.headers.setdefault("cache-control", "no-store")
+    return response
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return _error(exc.status_code, str(exc.detail))
+
+
 def create_app(config: ServerConfig) -> FastAPI:
-    """The application; loads the screening model and starts the job workers (``app.state.jobs``)."""
+    """The application; loads the model and starts the job workers (``app.state.jobs``)."""
     screener = Screener(config)
-    attention = Attention(config.attention_model)
     jobs = JobStore(config.jobs_dir, screener, workers=config.workers, limits=config.limits)
-    limits = config.limits
     app = FastAPI(title="hvppi", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.hvppi = AppState(config, screener, Attention(config.attention_model), jobs)
     app.state.jobs = jobs
     app.state.screener = screener
-
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        for key, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        response.headers.setdefault("cache-control", "no-store")
-        return response
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return _error(exc.status_code, str(exc.detail))
-
-    @app.get("/", include_in_schema=False)
-    def index() -> FileResponse:
-        return FileResponse(STATIC / "index.html", media_type="text/html")
-
-    @app.get("/api/health")
-    def health() -> dict[str, Any]:
-        return {"ok": True}
-
-    @app.get("/api/config")
-    def server_config() -> dict[str, Any]:
-        return {
-            "limits": {
-                "max_body_bytes": limits.max_body_bytes,
-                "max_proteins": limits.max_proteins,
-                "max_residues": limits.max_residues,
-            },
-            "human_proteins": len(screener.human),
-            "human_source": config.human_source,
-            "model": config.model or "default",
-            "attention_model": config.attention_model,
-            "columns": [name for name, _ in SCREENING_COLUMNS],
-            "examples": screener.examples(),
-        }
-
-    @app.post("/api/jobs", status_code=201)
-    async def submit(request: Request) -> Any:
-        try:
-            form = await request.form(max_files=1, max_fields=4, max_part_size=limits.max_body_bytes)
-        except StarletteHTTPException as exc:
-            return _error(400, f"cannot read the form: {exc.detail}")
-        data, filename = b"", None
-        given = form.get("taxon")
-        taxon = taxid(given) if isinstance(given, str) else None
-        if isinstance(given, str) and given.strip() and taxon is None:
-            return _error(400, f"virus taxon {given[:20]!r}: an NCBI taxid is a number (e.g. 2697049 for SARS-CoV-2)")
-        for name in ("file", "fasta"):
-            value = form.get(name)
-            if value is not None and not isinstance(value, str):
-                data, filename = await value.read(limits.max_body_bytes + 1), value.filename or "uploaded file"
-                break
-            if isinstance(value, str) and value.strip():
-                data = value.encode("utf-8")
-                break
-        try:
-            virus = parse_fasta(data, filename, limits, config.jobs_dir / ".incoming")
-            job_id = jobs.submit(virus, taxon)
-        except InputError as exc:
-            return _error(400, str(exc))
-        except OverflowError as exc:
-            return _error(503, str(exc))
-        return JSONResponse(jobs.status(job_id), status_code=201)
-
-    @app.get("/api/jobs")
-    def list_jobs() -> list[dict[str, Any]]:
-        return jobs.jobs()
-
-    def _job(job_id: str) -> dict[str, Any]:
-        status = jobs.status(job_id)
-        if status is None:
-            raise StarletteHTTPException(404, "no such job")
-        return status
-
-    def _results(job_id: str) -> Path:
-        status = _job(job_id)
-        if status["state"] != "done":
-            raise StarletteHTTPException(409, f"the job is {status['state']}, not done")
-        return config.jobs_dir / job_id / "results.tsv"
-
-    @app.get("/api/jobs/{job_id}")
-    def job_status(job_id: str) -> dict[str, Any]:
-        return _job(job_id)
-
-    @app.get("/api/jobs/{job_id}/results")
-    def results(job_id: str) -> dict[str, Any]:
-        return read_results(_results(job_id))
-
-    @app.get("/api/jobs/{job_id}/results.tsv")
-    def results_tsv(job_id: str) -> FileResponse:
-        return FileResponse(
-            _results(job_id), media_type="text/tab-separated-values", filename=f"hvppi-screen-{job_id[:8]}.tsv"
-        )
-
-    @app.get("/api/jobs/{job_id}/results.parquet")
-    def results_parquet(job_id: str) -> Response:
-        tsv = _results(job_id)
-        out = tsv.with_suffix(".parquet")
-        if not out.exists():
-            try:
-                write_parquet(tsv, out)
-            except ImportError:
-                return _error(501, "Parquet needs pyarrow on the server (pip install 'hvppi[parquet]')")
-        return FileResponse(
-            out, media_type="application/vnd.apache.parquet", filename=f"hvppi-screen-{job_id[:8]}.parquet"
-        )
-
-    @app.get("/api/jobs/{job_id}/attention")
-    def job_attention(job_id: str, virus_id: str, human_id: str) -> Any:
-        _job(job_id)
-        virus = jobs.sequences(job_id)
-        if virus_id not in virus:
-            return _error(404, f"no viral protein {virus_id!r} in this job")
-        if human_id not in screener.human:
-            return _error(404, f"no human protein {human_id!r} in this server's human set")
-        try:
-            return attention((virus_id, virus[virus_id]), (human_id, screener.human[human_id]))
-        except HvppiError as exc:
-            return _error(400, str(exc))
-
+    for path, handler, method, status in ROUTES:
+        app.add_api_route(path, handler, methods=[method], status_code=status, include_in_schema=path != "/")
+    app.middleware("http")(security_headers)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.add_middleware(BodyLimit, limit=limits.max_body_bytes)
+    app.add_middleware(BodyLimit, limit=config.limits.max_body_bytes)
     return app

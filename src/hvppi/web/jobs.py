@@ -127,12 +127,12 @@ class JobStore:
         self._lock = threading.Lock()
         self._status: dict[str, dict[str, Any]] = {}
         self._queue: queue.Queue[str | None] = queue.Queue()
-        self._threads: list[threading.Thread] = []
+        self.threads: list[threading.Thread] = []
         self._recover()
         for k in range(workers):
             thread = threading.Thread(target=self._work, name=f"hvppi-job-worker-{k}", daemon=True)
             thread.start()
-            self._threads.append(thread)
+            self.threads.append(thread)
 
     # ---------------------------------------------------------------------------------------- state
     def _recover(self) -> None:
@@ -279,5 +279,5 @@ class JobStore:
 
     def close(self) -> None:
         """Stop the workers after the jobs they are running."""
-        for _ in self._threads:
+        for _ in self.threads:
             self._queue.put(None)

@@ -1,5 +1,5 @@
 """``hvppi attention``: per-residue attention, its enrichment in regions and at an interface (CLI layer over
-:mod:`hvppi.ppi.attention` and :mod:`hvppi.ppi.structure`)."""
+:mod:`hvppi.lstm.attention` and :mod:`hvppi.lstm.structure`)."""
 
 from __future__ import annotations
 
@@ -51,9 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Compute the attention and write the outputs."""
+    from hvppi.evaluation.plots import model_label, plot_subtitle
     from hvppi.io.sequences import read_sequences
-    from hvppi.ppi.attention import protein_attention, read_annotations, write_attention_report
-    from hvppi.ppi.plots import model_label, plot_subtitle
+    from hvppi.lstm.attention import protein_attention, read_annotations, write_attention_report
 
     if args.structure and not (args.chain and args.partner and args.protein):
         raise ValueError("--structure needs --chain, --partner and --protein")

@@ -1,4 +1,4 @@
-"""``hvppi benchmark``: benchmarks of what users ask of hvppi (CLI layer over :mod:`hvppi.ppi.screen_benchmark`)."""
+"""``hvppi benchmark``: benchmarks of what users ask of hvppi (CLI layer over :mod:`hvppi.screening.benchmark`)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,10 @@ homology are then reported from the same enlarged training data, and from the pa
 
 Writes OUT_DIR/benchmark.md (the tables), benchmark.json (every number, with the settings),
 per_virus.tsv, auc_distribution.png, recall_at_k.png and reliability.png (calibration on the first
-split). About 5 minutes per split on 2 cores for the benchmark's proteins."""
+split). About 5 minutes per split on 2 cores for the benchmark's proteins.
+
+The bundled model itself is trained by the same recipe on the whole union (hvppi.screening.recipe;
+scripts/train_screening_model.py writes the model file)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -105,8 +108,8 @@ def run_screen(args: argparse.Namespace) -> int:
 
     from hvppi.cli.options import prepare_output
     from hvppi.datasets.taxonomy import read_virus_taxonomy
-    from hvppi.ppi.screen_benchmark import ScreeningData, run_screening_benchmark, write_benchmark
-    from hvppi.ppi.screen_model import ScreeningConfig
+    from hvppi.screening.benchmark import ScreeningData, run_screening_benchmark, write_benchmark
+    from hvppi.screening.config import ScreeningConfig
 
     if args.resamples < 100:
         raise ValueError("--resamples must be at least 100")
@@ -117,13 +120,13 @@ def run_screen(args: argparse.Namespace) -> int:
             raise ValueError(f"--identity {identity}: CD-HIT groups proteins at identities from 0.4 to 1")
     if args.extra_training_data and not Path(args.extra_training_data).is_dir():
         raise ValueError(f"--extra-training-data {args.extra_training_data}: not a folder")
-    config = ScreeningConfig(seed=args.seed, threads=args.threads)
+    config = ScreeningConfig(seed=args.seed)
     pairs, sequences = load_pairs_and_sequences(args)
     taxonomy = read_virus_taxonomy(args.taxonomy) if args.taxonomy else None
     prepare_output(args.out_dir, is_dir=True)
     data = ScreeningData.from_pairs(pairs, sequences)
     if args.extra_training_data:
-        from hvppi.ppi.screen_model import default_training_positives
+        from hvppi.screening.recipe import default_training_positives
 
         sources, extra_sequences = default_training_positives(args.extra_training_data)
         data = data.with_extra([pair for pairs in sources.values() for pair in pairs], extra_sequences)
@@ -137,6 +140,7 @@ def run_screen(args: argparse.Namespace) -> int:
         resamples=args.resamples,
         log=log if not args.quiet else (lambda m: None),
         progress=not args.quiet,
+        threads=args.threads,
     )
     title = args.title or " + ".join(Path(p).name for p in args.pairs)
     written = write_benchmark(args.out_dir, result, title)

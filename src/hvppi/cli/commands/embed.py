@@ -1,4 +1,4 @@
-"""``hvppi embed``: per-protein and per-residue embeddings to H5 (CLI layer over :mod:`hvppi.geometry.embedders`)."""
+"""``hvppi embed``: per-protein and per-residue embeddings to H5 (CLI layer over :mod:`hvppi.pretrained.embed`)."""
 
 from __future__ import annotations
 
@@ -60,9 +60,10 @@ OUT of the same embedder is extended (proteins already in it with the same seque
 
 def run(args: argparse.Namespace) -> int:
     """Embed the proteins into the H5 file(s) and print a JSON summary."""
-    from hvppi.geometry.embedders import embed_sequences, load_embedder
     from hvppi.io.errors import InputError
     from hvppi.io.sequences import read_sequences
+    from hvppi.pretrained.embed import embed_sequences
+    from hvppi.registry.embedders import load_embedder
 
     set_threads(args)
     sequences = read_sequences(args.sequences, allow_duplicates=False)

@@ -1,4 +1,4 @@
-"""``hvppi encode``: per-protein tower vectors to H5 (CLI layer over :mod:`hvppi.ppi.screening`)."""
+"""``hvppi encode``: per-protein tower vectors to H5 (CLI layer over :mod:`hvppi.scoring.screen`)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Encode the proteins into the H5 file."""
     from hvppi.io.sequences import read_sequences
-    from hvppi.ppi.screening import tower_vectors
-    from hvppi.ppi.vectors import VectorStore
+    from hvppi.lstm.scorer import tower_vectors
+    from hvppi.lstm.vectors import VectorStore
 
     model, info, device = load_model_for(args)
     sequences = read_sequences(args.sequences, allow_duplicates=False)

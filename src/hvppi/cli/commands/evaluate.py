@@ -1,4 +1,4 @@
-"""``hvppi evaluate``: metrics of models on labelled pairs (CLI layer over :mod:`hvppi.ppi.evaluation`)."""
+"""``hvppi evaluate``: metrics of models on labelled pairs (CLI layer over :mod:`hvppi.lstm.evaluation`)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, print the table, and write the files of --out-dir."""
-    from hvppi.ppi.evaluation import (
+    from hvppi.lstm.evaluation import (
         evaluate_files,
         evaluation_subtitle,
         format_evaluation,

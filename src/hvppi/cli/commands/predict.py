@@ -1,21 +1,19 @@
-"""``hvppi predict``: score human–virus pairs (CLI layer over :mod:`hvppi.ppi.inference`)."""
+"""``hvppi predict``: score human–virus pairs (CLI layer over :mod:`hvppi.lstm.inference`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+from hvppi.cli.commands.screen import load_scorer_for
 from hvppi.cli.options import (
     add_embeddings,
     add_model,
     add_pairs_inputs,
     add_run_options,
-    load_embeddings_for,
-    load_model_for,
     load_pairs_and_sequences,
     log,
     prepare_output,
-    refuse_embeddings,
 )
 
 HELP = "score human–virus pairs"
@@ -49,33 +47,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score the pairs and write the TSV."""
-    from hvppi.ppi.inference import score_pairs, write_predictions
-    from hvppi.ppi.metrics import check_cutoff
-    from hvppi.ppi.modelfile import load_screening_model, model_kind, resolve_model_path
+    from hvppi.evaluation.metrics import check_cutoff
+    from hvppi.scoring.output import write_predictions
 
     if args.cutoff is not None:
         check_cutoff(args.cutoff, "--cutoff")
-
-    if model_kind(resolve_model_path(args.model)) == "screening":
-        refuse_embeddings(args, "the screening model")
-        screening = load_screening_model(args.model)
-        pairs, sequences = load_pairs_and_sequences(args)
-        ref = screening.reference
-        pairs.check_orientation(ref.virus_ids, ref.human_ids, "the screening model")
+    pairs, sequences = load_pairs_and_sequences(args)
+    scorer = load_scorer_for(args, list(dict.fromkeys(pairs.virus_ids)))
+    try:
+        scorer.check_pairs(pairs, sequences, log)
         prepare_output(args.out)
-        cutoff = 0.5 if args.cutoff is None else args.cutoff
-        _, scores = screening.score_pairs(pairs.human_ids, pairs.virus_ids, sequences)
-    else:
-        from hvppi.ppi.inference import warn_long_proteins
-
-        model, info, device = load_model_for(args)
-        pairs, sequences = load_pairs_and_sequences(args)
-        embeddings = load_embeddings_for(args, info, {"human": pairs.human_ids, "virus": pairs.virus_ids}, sequences)
-        prepare_output(args.out)
-        if model.config.towers:
-            warn_long_proteins(sequences, [*pairs.human_ids, *pairs.virus_ids], log)
-        cutoff = info.cutoff if args.cutoff is None else args.cutoff
-        scores = score_pairs(model, pairs, sequences, device=device, progress=not args.quiet, embeddings=embeddings)
+        cutoff = scorer.cutoff if args.cutoff is None else args.cutoff
+        scores = scorer.score_pairs(pairs, sequences, progress=not args.quiet)
+    finally:
+        scorer.close()
     called = write_predictions(args.out, pairs, scores, cutoff)
     print(
         f"wrote {len(pairs)} scored pairs to {args.out} ({called} called interacting at cutoff {cutoff:.4g})",

@@ -1,24 +1,22 @@
-"""``hvppi screen``: every viral protein against every human protein (CLI layer over :mod:`hvppi.ppi.screening`)."""
+"""``hvppi screen``: every viral protein against every human protein (CLI layer over :mod:`hvppi.scoring.screen`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from hvppi.ppi.screening import ScreenSettings
+    from hvppi.scoring.interface import Scorer
 
 from hvppi.cli.options import (
     SEQUENCE_FORMATS,
     add_embeddings,
     add_model,
     add_run_options,
-    load_embeddings_for,
-    load_model_for,
+    embedding_paths,
     log,
-    refuse_embeddings,
+    resolve_device_for,
 )
 
 HELP = "score every viral protein against every human protein"
@@ -122,161 +120,64 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_options(parser)
 
 
-def taxa_for(args: argparse.Namespace, model: Any, virus_ids: list[str]) -> Any:
-    """The virus and family of each viral protein from --taxon/--family/--taxonomy (see the description)."""
+def load_scorer_for(args: argparse.Namespace, virus_ids: list[str]) -> Scorer:
+    """The scorer of ``--model`` with this command's run-time options and the viral proteins' viruses bound."""
     from hvppi.datasets.taxonomy import read_virus_taxonomy
-    from hvppi.ppi.screen_model import ViralTaxa
+    from hvppi.registry import load_scorer
 
-    if args.taxonomy and (args.taxon or args.family):
+    scorer = load_scorer(
+        args.model,
+        threads=args.threads,
+        device=resolve_device_for(args),
+        embedding_files=embedding_paths(args),
+        vector_files={"human": getattr(args, "human_vectors", None), "virus": getattr(args, "virus_vectors", None)},
+    )
+    if getattr(args, "taxonomy", None) and (getattr(args, "taxon", None) or getattr(args, "family", None)):
         raise ValueError("give the virus either for all (--taxon/--family) or per protein (--taxonomy), not both")
-    try:
-        if args.taxon or args.family:
-            return model.taxa_of(virus_ids, taxon=args.taxon, family=args.family)
-    except ValueError as exc:
-        raise ValueError(f"--taxon/--family: {exc}") from None
-    by_accession = model.taxa_of(virus_ids)
-    if not args.taxonomy:
-        return by_accession
-    table = read_virus_taxonomy(args.taxonomy)
-    resolved: dict[tuple[str | None, str | None], tuple[str | None, str | None]] = {}
-    taxa, families = [], []
-    for k, virus_id in enumerate(virus_ids):
-        given = table.of(virus_id)
-        if given == (None, None):
-            taxon, family = by_accession.taxa[k], by_accession.families[k]
-        else:
-            if given not in resolved:  # the family of a taxon, and the reference's spelling of a family
-                one = model.taxa_of([virus_id], taxon=given[0], family=given[1])
-                resolved[given] = (one.taxa[0], one.families[0])
-            taxon, family = resolved[given]
-        taxa.append(taxon)
-        families.append(family)
-    return ViralTaxa(taxa, families)
-
-
-def refuse_taxonomy(args: argparse.Namespace) -> None:
-    if args.taxon or args.family or args.taxonomy:
-        raise ValueError("--taxon/--family/--taxonomy are inputs of the screening model only")
+    taxonomy = read_virus_taxonomy(args.taxonomy) if getattr(args, "taxonomy", None) else None
+    return scorer.with_viruses(virus_ids, getattr(args, "taxon", None), getattr(args, "family", None), taxonomy)
 
 
 def run(args: argparse.Namespace) -> int:
     """Screen and print the summary as JSON."""
     from hvppi.io.sequences import read_sequences
-    from hvppi.ppi.modelfile import model_kind, resolve_model_path
-    from hvppi.ppi.screening import ScreenSettings, screen
-    from hvppi.ppi.vectors import VectorStore
+    from hvppi.scoring.interface import ScreenSettings
+    from hvppi.scoring.screen import screen
 
     settings = ScreenSettings(top_k=args.top_k, min_score=args.min_score)
-    if args.dask:
-        return _run_dask(args, settings)
-    if model_kind(resolve_model_path(args.model)) == "screening":
-        return _run_screening(args, settings)
-    from hvppi.ppi.inference import warn_long_proteins
-
-    refuse_taxonomy(args)
-    model, info, device = load_model_for(args)
     virus = read_sequences(args.virus, allow_duplicates=False)
     human = read_sequences(args.human, allow_duplicates=False)
-    embeddings = load_embeddings_for(args, info, {"human": human, "virus": virus}, {**human, **virus})
-    if not model.config.towers and (args.human_vectors or args.virus_vectors):
-        raise ValueError("--human-vectors/--virus-vectors hold tower vectors, and this model has no towers")
-    if model.config.towers:
-        warn_long_proteins(virus, virus, log)
-        warn_long_proteins(human, human, log)
-    stores = [
-        VectorStore(args.human_vectors, "human", info.require_file_sha256()) if args.human_vectors else None,
-        VectorStore(args.virus_vectors, "virus", info.require_file_sha256()) if args.virus_vectors else None,
-    ]
+    scorer = load_scorer_for(args, list(virus))
     try:
-        summary = screen(
-            model,
-            info,
-            virus,
-            human,
-            args.out,
-            settings,
-            device,
-            progress=not args.quiet,
-            human_store=stores[0],
-            virus_store=stores[1],
-            restart=args.restart,
-            log=log,
-            embeddings=embeddings,
-        )
+        if args.dask:
+            summary = _run_dask(args, scorer, virus, human, settings)
+        else:
+            summary = screen(
+                scorer, virus, human, args.out, settings, progress=not args.quiet, restart=args.restart, log=log
+            )
     finally:
-        for store in stores:
-            if store is not None:
-                store.close()
+        scorer.close()
     print(json.dumps(summary, indent=2))
     return 0
 
 
-def _run_screening(args: argparse.Namespace, settings: ScreenSettings) -> int:
-    from hvppi.io.sequences import read_sequences
-    from hvppi.ppi.modelfile import load_screening_model
-    from hvppi.ppi.screening import screen_with_screening_model
+def _run_dask(
+    args: argparse.Namespace, scorer: Scorer, virus: dict[str, str], human: dict[str, str], settings: Any
+) -> dict:
+    from hvppi.scoring.distributed import dask_client, screen_distributed
 
-    if args.human_vectors or args.virus_vectors:
-        raise ValueError("--human-vectors/--virus-vectors are for BiLSTM-attention models, not the screening model")
-    refuse_embeddings(args, "the screening model")
-    model = load_screening_model(args.model)
-    if args.threads:
-        model.config = replace(model.config, threads=args.threads)
-    virus = read_sequences(args.virus, allow_duplicates=False)
-    human = read_sequences(args.human, allow_duplicates=False)
-    summary = screen_with_screening_model(
-        model,
-        virus,
-        human,
-        args.out,
-        replace(settings, chunk_size=32),
-        progress=not args.quiet,
-        restart=args.restart,
-        log=log,
-        taxa=taxa_for(args, model, list(virus)),
-    )
-    print(json.dumps(summary, indent=2))
-    return 0
-
-
-def _run_dask(args: argparse.Namespace, settings: ScreenSettings) -> int:
-    from hvppi.io.sequences import read_sequences
-    from hvppi.ppi.distributed import dask_client, screen_distributed
-    from hvppi.ppi.modelfile import load_model, load_screening_model, model_kind, resolve_model_path
-
-    if args.human_vectors or args.virus_vectors:
-        raise ValueError("--human-vectors/--virus-vectors are not used with --dask (each tile's workers encode)")
-    info = None
-    model: Any
-    if model_kind(resolve_model_path(args.model)) == "screening":
-        refuse_embeddings(args, "the screening model")
-        model = load_screening_model(args.model)
-        if args.threads:
-            model.config = replace(model.config, threads=args.threads)
-    else:
-        refuse_taxonomy(args)
-        model, info = load_model(args.model)
-        if model.config.uses_embeddings or not model.config.towers:
-            raise ValueError("--dask runs models without per-protein embeddings only; screen this model without --dask")
-        refuse_embeddings(args, f"{info.path}")
-    virus = read_sequences(args.virus, allow_duplicates=False)
-    human = read_sequences(args.human, allow_duplicates=False)
-    taxa = taxa_for(args, model, list(virus)) if info is None else None  # before starting any cluster
+    scorer.portable()  # refuses what cannot go to the workers before a cluster starts
     with dask_client(args.dask, log=log) as client:
-        summary = screen_distributed(
+        return screen_distributed(
             client,
-            model,
+            scorer,
             virus,
             human,
             args.out,
             settings,
-            info=info,
             human_block=args.human_block,
             virus_block=args.virus_block,
             progress=not args.quiet,
             restart=args.restart,
             log=log,
-            taxa=taxa,
         )
-    print(json.dumps(summary, indent=2))
-    return 0

@@ -1,4 +1,4 @@
-"""``hvppi train``: train the two-tower BiLSTM-attention model (CLI layer over :mod:`hvppi.ppi.training`)."""
+"""``hvppi train``: train the two-tower BiLSTM-attention model (CLI layer over :mod:`hvppi.lstm.training`)."""
 
 from __future__ import annotations
 
@@ -132,8 +132,8 @@ def run(args: argparse.Namespace) -> int:
     """Train and print the run's summary as JSON."""
     from hvppi.io.embeddings import embedding_source, load_protein_embeddings
     from hvppi.io.pairs import merge_sequences
-    from hvppi.ppi.model import ModelConfig
-    from hvppi.ppi.training import TrainConfig, train
+    from hvppi.lstm.model import ModelConfig
+    from hvppi.lstm.training import TrainConfig, train
 
     if args.no_towers and not (args.human_embeddings and args.virus_embeddings):
         raise ValueError("--no-towers needs both --human-embeddings and --virus-embeddings")

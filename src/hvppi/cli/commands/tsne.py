@@ -1,4 +1,4 @@
-"""``hvppi tsne``: t-SNE map of the intermediate vectors of labelled pairs (CLI layer over :mod:`hvppi.ppi.tsne`)."""
+"""``hvppi tsne``: t-SNE map of the intermediate vectors of labelled pairs (CLI layer over :mod:`hvppi.lstm.tsne`)."""
 
 from __future__ import annotations
 
@@ -37,9 +37,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Map the pairs and write the TSV and PNG."""
-    from hvppi.ppi.evaluation import short_names
-    from hvppi.ppi.plots import model_label, plot_subtitle
-    from hvppi.ppi.tsne import write_tsne
+    from hvppi.evaluation.plots import model_label, plot_subtitle
+    from hvppi.lstm.evaluation import short_names
+    from hvppi.lstm.tsne import write_tsne
 
     model, info, device = load_model_for(args)
     pairs, sequences = load_pairs_and_sequences(args)

@@ -3,9 +3,8 @@
 // Talks only to this server's /api (see README "Web page").
 
 const $ = (id) => document.getElementById(id);
-const NUMERIC = new Set(["rank", "score", "probability", "best_partner_similarity", "nearest_similarity", "nearest_identity", "nearest_binds"]);
 const SHOWN_ROWS = 500;
-const state = { config: null, job: null, columns: [], rows: [], byProtein: new Map(), sort: { column: "rank", desc: false }, selected: null };
+const state = { config: null, job: null, columns: [], numeric: new Set(), rows: [], byProtein: new Map(), sort: { column: "rank", desc: false }, selected: null };
 
 function showMessage(text) {
   const box = $("message");
@@ -121,6 +120,8 @@ async function follow(jobId) {
 async function loadResults(jobId) {
   const data = await api("/api/jobs/" + jobId + "/results");
   state.columns = data.columns;
+  // column types come from the API ("string", "float64", "int8", "int64"): numbers sort as numbers
+  state.numeric = new Set(data.columns.filter((c, i) => data.types[i] !== "string"));
   state.byProtein = new Map();
   const vi = data.columns.indexOf("virus_id");
   for (const row of data.rows) {
@@ -160,7 +161,7 @@ function renderTable() {
     th.dataset.column = c;
     if (state.sort.column === c) th.className = state.sort.desc ? "sorted-desc" : "sorted-asc";
     th.addEventListener("click", () => {
-      state.sort = { column: c, desc: state.sort.column === c ? !state.sort.desc : NUMERIC.has(c) && c !== "rank" };
+      state.sort = { column: c, desc: state.sort.column === c ? !state.sort.desc : state.numeric.has(c) && c !== "rank" };
       renderTable();
     });
     tr.appendChild(th);
@@ -184,7 +185,7 @@ function renderTable() {
     r.forEach((v, i) => {
       const td = document.createElement("td");
       td.textContent = formatCell(cols[i], v);
-      if (NUMERIC.has(cols[i])) td.className = "num";
+      if (state.numeric.has(cols[i])) td.className = "num";
       row.appendChild(td);
     });
     row.addEventListener("click", () => {

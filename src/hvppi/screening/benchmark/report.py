@@ -1,0 +1,105 @@
+"""Reports of the screening benchmark: Markdown tables, benchmark.json, per_virus.tsv and the plots."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from hvppi.io.files import atomic_write
+from hvppi.screening.benchmark.methods import FAMILY_TABLE
+from hvppi.screening.benchmark.metrics import CURVE_KS, METRIC_LABELS, METRICS
+from hvppi.screening.benchmark.plots import screening_plots
+from hvppi.screening.benchmark.run import ScreeningBenchmark
+
+
+def _cell(values: list[float], digits: int = 3) -> str:
+    mean, low, high = values
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def split_table(summary: dict[str, Any]) -> str:
+    """Markdown table of one split: every method, then the model's paired differences."""
+    head = "| method | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |"
+    lines = [head, "|" + " --- |" * (len(METRICS) + 1)]
+    for method, metrics in summary["methods"].items():
+        lines.append(f"| {method} | " + " | ".join(_cell(metrics[m]) for m in METRICS) + " |")
+    for name, metrics in summary["differences"].items():
+        lines.append(f"| {name} | " + " | ".join(_cell(metrics[m]) for m in METRICS) + " |")
+    return "\n".join(lines)
+
+
+def family_table(summaries: list[dict[str, Any]]) -> str:
+    """Markdown table of leave-one-family-out: per family, mean per-virus ROC AUC and recall@1% of each method."""
+    shown = FAMILY_TABLE
+    lines = [
+        "| family | viral proteins | pairs | "
+        + " | ".join(f"{m} AUC" for m in shown)
+        + " | "
+        + " | ".join(f"{m} recall@1%" for m in shown)
+        + " |",
+        "|" + " --- |" * (3 + 2 * len(shown)),
+    ]
+    for s in summaries:
+        methods = s["methods"]
+        lines.append(
+            f"| {s['family']} | {s['held_out_viral_proteins']} | {s['held_out_pairs']} | "
+            + " | ".join(f"{methods[m]['roc_auc'][0]:.3f}" for m in shown)
+            + " | "
+            + " | ".join(f"{methods[m]['recall_top_1pct'][0]:.3f}" for m in shown)
+            + " |"
+        )
+    wins = sum(s["methods"]["model"]["roc_auc"][0] > s["methods"]["popularity"]["roc_auc"][0] for s in summaries)
+    lines.append(f"\nThe model's mean per-virus ROC AUC is above popularity's for {wins} of {len(summaries)} families.")
+    return "\n".join(lines)
+
+
+def _all_known_table(summary: dict[str, Any]) -> str:
+    known = summary.get("all_known_partners")
+    if not known:
+        return ""
+    lines = [
+        f"\n\nThe same rankings with every known partner as a positive: the extra training data also knows "
+        f"{known['extra_partners']} partners among the candidates for {known['viral_proteins_with_extra_partners']} "
+        "of the held-out viral proteins, counted above as non-partners. Means over held-out viral proteins:\n",
+        "| method | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |",
+        "|" + " --- |" * (len(METRICS) + 1),
+    ]
+    for method, metrics in known["methods"].items():
+        lines.append(f"| {method} | " + " | ".join(f"{metrics[m]:.3f}" for m in METRICS) + " |")
+    return "\n".join(lines)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The whole benchmark as Markdown: identity splits, then leave-one-family-out."""
+    parts = []
+    for s in report["identity_splits"]:
+        parts.append(
+            f"### {s['split']}\n\n{s['held_out_viral_proteins']} held-out viral proteins, {s['held_out_pairs']} known "
+            f"pairs, {s['candidates']} human candidates each; trained on {s['training_viral_proteins']} viral proteins. "
+            f"Mean over held-out viral proteins [95% interval from 1,000 resamples of them].\n\n{split_table(s)}"
+            + _all_known_table(s)
+        )
+    if report["family_splits"]:
+        parts.append("### Leave one virus family out\n\n" + family_table(report["family_splits"]))
+    return "\n\n".join(parts) + "\n"
+
+
+def write_benchmark(out_dir: str | os.PathLike, benchmark: ScreeningBenchmark, title: str) -> list[str]:
+    """benchmark.json, benchmark.md, per_virus.tsv, auc_distribution.png, recall_at_k.png (and reliability.png)."""
+    out = Path(out_dir)
+    report = benchmark.to_dict()
+    with atomic_write(out / "benchmark.json") as fh:
+        json.dump(report, fh, indent=2)
+    with atomic_write(out / "benchmark.md") as fh:
+        fh.write(f"# Screening benchmark: {title}\n\n" + format_report(report))
+    with atomic_write(out / "per_virus.tsv") as fh:
+        fh.write("split\tvirus_id\tmethod\t" + "\t".join(METRICS) + "\n")
+        for split in benchmark.identity_splits + benchmark.family_splits:
+            for method, values in split.per_virus.items():
+                for virus, row in zip(split.held_out, values):
+                    fh.write(f"{split.name}\t{virus}\t{method}\t" + "\t".join(f"{x:.6g}" for x in row) + "\n")
+    written = ["benchmark.json", "benchmark.md", "per_virus.tsv"]
+    written += screening_plots(out, benchmark.identity_splits, CURVE_KS, title)
+    return written

@@ -1,0 +1,355 @@
+"""Running the screening benchmark: train on the rest, score every method on each held-out split."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hvppi.datasets.taxonomy import VirusTaxonomy
+from hvppi.screening.benchmark.data import ScreeningData, candidates_of_data
+from hvppi.screening.benchmark.methods import ALL_KNOWN, DIFFERENCES, SplitContext, score_methods
+from hvppi.screening.benchmark.metrics import (
+    CURVE_KS,
+    METRICS,
+    interval,
+    per_virus_metrics,
+    recall_curve,
+    reliability_table,
+)
+from hvppi.screening.benchmark.splits import HeldOutSplit, ViralClusters, family_split, held_out_split
+from hvppi.screening.calibration import IsotonicCalibration
+from hvppi.screening.config import ScreeningConfig
+from hvppi.screening.features import Evidence
+from hvppi.screening.fitting import fit_on_bundle
+from hvppi.screening.similarity import SimilarityBundle
+from hvppi.screening.taxa import ViralTaxa
+
+# --------------------------------------------------------------------------------------- one split
+
+
+@dataclass
+class SplitResult:
+    """Per-viral-protein metrics of every method on one held-out set."""
+
+    name: str
+    held_out: list[str]
+    per_virus: dict[str, np.ndarray]  # method -> (n_held_out, len(METRICS))
+    recall_curves: dict[str, np.ndarray]  # method -> mean recall at CURVE_KS
+    info: dict[str, Any] = field(default_factory=dict)
+    reliability: list[dict[str, float]] = field(default_factory=list)
+
+    def summary(self, resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
+        """Means with 95% intervals of every method, and the model's paired differences (:data:`DIFFERENCES`)."""
+        out: dict[str, Any] = {"split": self.name, "held_out_viral_proteins": len(self.held_out), **self.info}
+        out["methods"] = {method: interval(values, resamples, seed) for method, values in self.per_virus.items()}
+        out["differences"] = {
+            f"model - {other}": interval(self.per_virus["model"] - self.per_virus[other], resamples, seed)
+            for other in DIFFERENCES
+            if other in self.per_virus
+        }
+        if self.reliability:
+            out["reliability"] = self.reliability
+        return out
+
+
+def training_viral(data: ScreeningData, held_out: np.ndarray, exclude: np.ndarray | None) -> np.ndarray:
+    """The viral proteins of the universe that train: neither held out nor excluded."""
+    out_of_training = np.zeros(len(data.virus_ids) + len(data.extra_virus_ids), dtype=bool)
+    out_of_training[held_out] = True
+    if exclude is not None:
+        out_of_training |= np.asarray(exclude, dtype=bool)
+    return np.flatnonzero(~out_of_training)
+
+
+def fit_split(
+    data: ScreeningData,
+    bundle: SimilarityBundle,
+    held_out: np.ndarray,
+    training: np.ndarray,
+    groups: Sequence[str],
+    config: ScreeningConfig,
+    calibrate: bool = False,
+    threads: int = 1,
+) -> tuple[SplitContext, IsotonicCalibration | None, dict[str, Any]]:
+    """Fit the model on ``training`` and describe the held-out proteins against it (what the methods score)."""
+    reference = data.universe_reference()
+    trees, calibration, info = fit_on_bundle(
+        reference, training, bundle, groups, config, calibrate=calibrate, threads=threads
+    )
+    candidates = candidates_of_data(data, bundle)
+    n_human = len(reference.human_ids)
+    evidence = Evidence(training, reference.pair_virus, reference.pair_human, n_human, candidates, config.neighbours)
+    similarities = bundle.viral.take(held_out, training)
+    features = evidence.features(similarities)
+    context = SplitContext(data, bundle, held_out, training, config, trees, evidence, similarities, features)
+    return context, calibration, info
+
+
+def all_known_partners(
+    data: ScreeningData, held_out: np.ndarray, labels: np.ndarray, scores: dict[str, np.ndarray], seed: int
+) -> dict[str, Any]:
+    """The same rankings with the extra data's partners of the held-out proteins as positives too."""
+    extra = data.extra_labels(held_out)
+    known = labels | extra
+    return {
+        "extra_partners": int(extra.sum()),
+        "viral_proteins_with_extra_partners": int(extra.any(1).sum()),
+        "methods": {
+            method: dict(zip(METRICS, per_virus_metrics(scores[method], known, seed + 2).mean(0).tolist()))
+            for method in ALL_KNOWN
+        },
+    }
+
+
+def per_virus_and_curves(
+    scores: dict[str, np.ndarray], labels: np.ndarray, seed: int
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Each method's per-viral-protein metrics and mean recall curve (ties broken by one seeded stream each)."""
+    per_virus, curves = {}, {}
+    for method, matrix in scores.items():
+        method_rng = np.random.default_rng(seed + 2)
+        per_virus[method] = per_virus_metrics(matrix, labels, method_rng)
+        curves[method] = np.mean(
+            [recall_curve(matrix[i], labels[i], CURVE_KS, method_rng) for i in range(len(labels))], axis=0
+        )
+    return per_virus, curves
+
+
+def split_counts(context: SplitContext, labels: np.ndarray) -> dict[str, Any]:
+    """How large the split is: training viral proteins, held-out pairs, candidates."""
+    training = context.training
+    return {
+        "training_viral_proteins": int(len(training)),
+        "held_out_pairs": int(labels.sum()),
+        "candidates": len(context.data.human_ids),
+        "median_best_similarity_to_training": float(np.median(context.similarities.smith_waterman.max(1)))
+        if training.size
+        else 0.0,
+    }
+
+
+def extra_counts(data: ScreeningData, training: np.ndarray) -> dict[str, Any]:
+    """With extra training data: the data's own training viral proteins, the extra ones left out, training pairs."""
+    n_data = len(data.virus_ids)
+    return {
+        "training_viral_proteins_of_the_data": int((training < n_data).sum()),
+        "extra_viral_proteins_excluded": int(len(data.extra_virus_ids) - (training >= n_data).sum()),
+        "training_pairs": int(np.isin(data.universe_reference().pair_virus, training).sum()),
+    }
+
+
+def evaluate_split(
+    data: ScreeningData,
+    bundle: SimilarityBundle,
+    held_out: np.ndarray,
+    groups: Sequence[str],
+    config: ScreeningConfig,
+    name: str,
+    calibrate: bool = False,
+    exclude: np.ndarray | None = None,
+    threads: int = 1,
+) -> SplitResult:
+    """Train on the viral proteins not in ``held_out`` and score every method on the held-out ones.
+
+    ``bundle`` and ``groups`` cover the universe (this data's viral proteins, then the extra ones); ``exclude``
+    marks extra viral proteins kept out of training too (those too close to a held-out one). The model is fitted
+    on ``threads`` threads.
+    """
+    held_out = np.asarray(held_out, dtype=np.int64)
+    training = training_viral(data, held_out, exclude)
+    started = time.perf_counter()
+    context, calibration, info = fit_split(data, bundle, held_out, training, groups, config, calibrate, threads)
+    scores = score_methods(context)
+    labels = data.labels(held_out)
+    if data.has_extra:
+        info["all_known_partners"] = all_known_partners(data, held_out, labels, scores, config.seed)
+    per_virus, curves = per_virus_and_curves(scores, labels, config.seed)
+    info.update(split_counts(context, labels))
+    info["seconds"] = round(time.perf_counter() - started, 1)
+    if data.has_extra:
+        info.update(extra_counts(data, training))
+    result = SplitResult(name, [data.virus_ids[i] for i in held_out], per_virus, curves, info)
+    if calibration is not None:
+        result.reliability = reliability_table(calibration(scores["model"]).ravel(), labels.ravel())
+    return result
+
+
+# --------------------------------------------------------------------------------------- the benchmark
+
+
+@dataclass
+class ScreeningBenchmark:
+    """Results of :func:`run_screening_benchmark`."""
+
+    identity_splits: list[SplitResult]
+    family_splits: list[SplitResult]
+    settings: dict[str, Any]
+    resamples: int = 1000
+
+    def to_dict(self) -> dict[str, Any]:
+        seed = int(self.settings.get("seed", 0))
+        return {
+            "settings": self.settings,
+            "identity_splits": [s.summary(self.resamples, seed) for s in self.identity_splits],
+            "family_splits": [s.summary(self.resamples, seed) for s in self.family_splits],
+        }
+
+
+def describe(data: ScreeningData) -> str:
+    """One line: the data's viral proteins, candidates and pairs (and the extra training data's)."""
+    return (
+        f"{len(data.virus_ids)} viral proteins with partners, {len(data.human_ids)} human candidates, "
+        f"{len(data.pairs)} pairs"
+        + (
+            f"; for training also {len(data.extra_pairs)} extra pairs, {len(data.extra_virus_ids)} extra viral and "
+            f"{len(data.extra_human_ids)} extra human proteins"
+            if data.has_extra
+            else ""
+        )
+    )
+
+
+def run_identity_splits(
+    data: ScreeningData,
+    bundle: SimilarityBundle,
+    clusters: ViralClusters,
+    identities: Sequence[float],
+    fraction: float,
+    config: ScreeningConfig,
+    threads: int,
+    log: Callable[[str], None],
+) -> list[SplitResult]:
+    """One split per CD-HIT identity (:func:`held_out_split`); the first is calibrated."""
+    results = []
+    for k, identity in enumerate(identities):
+        split = held_out_split(data, identity, fraction, config.seed, threads, clusters)
+        name = f"held-out viral proteins, CD-HIT {identity:g}"
+        result = run_split(data, bundle, split, config, name, threads, calibrate=k == 0)
+        result.info["identity"] = identity
+        results.append(result)
+        log(
+            f"{name}: {len(split.held_out)} held out, model ROC AUC {result.per_virus['model'][:, 0].mean():.3f}, "
+            f"recall@1% {result.per_virus['model'][:, 2].mean():.3f} ({result.info['seconds']:.0f} s)"
+        )
+    return results
+
+
+def run_family_splits(
+    data: ScreeningData,
+    bundle: SimilarityBundle,
+    clusters: ViralClusters,
+    taxa: ViralTaxa,
+    family_count: int,
+    config: ScreeningConfig,
+    threads: int,
+    log: Callable[[str], None],
+) -> list[SplitResult]:
+    """Each of the ``family_count`` largest families of the data's viral proteins held out in turn."""
+    results = []
+    counts = Counter(f for f in taxa.families[: len(data.virus_ids)] if f)
+    for family, n in counts.most_common(family_count):
+        split = family_split(data, taxa.families, family, clusters, config.fold_identity)
+        result = run_split(data, bundle, split, config, f"family {family} held out", threads)
+        result.info.update({"family": family, "family_viral_proteins": n})
+        results.append(result)
+        log(
+            f"family {family}: {n} held out, model ROC AUC {result.per_virus['model'][:, 0].mean():.3f}, "
+            f"popularity {result.per_virus['popularity'][:, 0].mean():.3f} ({result.info['seconds']:.0f} s)"
+        )
+    return results
+
+
+def run_split(
+    data: ScreeningData,
+    bundle: SimilarityBundle,
+    split: HeldOutSplit,
+    config: ScreeningConfig,
+    name: str,
+    threads: int,
+    calibrate: bool = False,
+) -> SplitResult:
+    """:func:`evaluate_split` of a :class:`HeldOutSplit`."""
+    return evaluate_split(
+        data, bundle, split.held_out, split.groups, config, name, calibrate, exclude=split.exclude, threads=threads
+    )
+
+
+def benchmark_settings(
+    data: ScreeningData,
+    taxa: ViralTaxa,
+    identities: Sequence[float],
+    fraction: float,
+    family_count: int,
+    config: ScreeningConfig,
+    threads: int,
+) -> dict[str, Any]:
+    """The settings benchmark.json records (``seconds`` is added at the end of the run)."""
+    n_data = len(data.virus_ids)
+    return {
+        "identities": list(identities),
+        "fraction": fraction,
+        "family_count": family_count,
+        "families_known": int(sum(f is not None for f in taxa.families[:n_data])),
+        "taxa_known": int(sum(t is not None for t in taxa.taxa[:n_data])),
+        "screening_config": {k: getattr(config, k) for k in config.__dataclass_fields__},
+        "threads": threads,
+        "seed": config.seed,
+        "extra_training_data": {
+            "pairs": int(len(data.extra_pairs)),
+            "viral_proteins": len(data.extra_virus_ids),
+            "human_proteins": len(data.extra_human_ids),
+        }
+        if data.has_extra
+        else None,
+    }
+
+
+def run_screening_benchmark(
+    data: ScreeningData,
+    *,
+    identities: Sequence[float] = (0.9, 0.4),
+    fraction: float = 0.2,
+    taxonomy: VirusTaxonomy | None = None,
+    family_count: int = 8,
+    config: ScreeningConfig | None = None,
+    resamples: int = 1000,
+    log: Callable[[str], None] = lambda message: None,
+    progress: bool = False,
+    bundle: SimilarityBundle | None = None,
+    threads: int = 1,
+) -> ScreeningBenchmark:
+    """Hold out viral proteins by CD-HIT identity (and by family, when ``taxonomy`` is given) and score every method.
+
+    With ``taxonomy``, every viral protein's taxon and family are model inputs (those of the held-out proteins
+    too, as a user gives them to ``hvppi screen``), and the taxonomy rows are reported (``TAXONOMY_METHODS``).
+
+    The held-out viral proteins are chosen among ``data``'s own; with extra training positives
+    (:meth:`ScreeningData.with_extra`), every extra viral protein that clusters with a held-out one at the split's
+    identity (for a family: of that family, or clustering with one of its proteins at the folds' identity) is kept
+    out of training too. ``bundle``: the universe's similarities, if already computed. CD-HIT, the alignments and
+    the trees run on ``threads`` threads.
+    """
+    config = config or ScreeningConfig()
+    started = time.perf_counter()
+    log(describe(data))
+    taxa = data.universe_taxa(taxonomy)
+    if bundle is None:
+        bundle = SimilarityBundle.compute(
+            data.universe_virus_sequences, data.universe_human_sequences, threads, progress, taxa
+        )
+        log(f"similarities computed ({time.perf_counter() - started:.0f} s)")
+    clusters = ViralClusters(data, threads)
+    identity_splits = run_identity_splits(data, bundle, clusters, identities, fraction, config, threads, log)
+    family_splits = []
+    if taxonomy is not None:
+        family_splits = run_family_splits(data, bundle, clusters, taxa, family_count, config, threads, log)
+    settings = benchmark_settings(
+        data, taxa, identities, fraction, family_count if taxonomy is not None else 0, config, threads
+    )
+    settings["seconds"] = round(time.perf_counter() - started, 1)
+    return ScreeningBenchmark(identity_splits, family_splits, settings, resamples)

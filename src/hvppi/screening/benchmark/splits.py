@@ -1,0 +1,108 @@
+"""Which viral proteins the screening benchmark holds out: whole CD-HIT clusters, or a virus family, of the data's
+own viral proteins; extra (training-only) viral proteins close to a held-out one stay out of training too."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from hvppi.datasets.clustering import cdhit_clusters
+from hvppi.screening.benchmark.data import ScreeningData
+
+
+def hold_out_groups(groups: Sequence[str], fraction: float, seed: int) -> np.ndarray:
+    """Indices of whole groups, taken in a seeded random order until at least ``fraction`` of the items."""
+    if not 0 < fraction < 1:
+        raise ValueError("the held-out fraction must lie strictly between 0 and 1")
+    array = np.asarray(groups)
+    order = np.random.default_rng(seed).permutation(np.unique(array))
+    target = math.ceil(fraction * len(array))
+    chosen = np.zeros(len(array), dtype=bool)
+    for group in order:
+        if chosen.sum() >= target:
+            break
+        chosen |= array == group
+    return np.flatnonzero(chosen)
+
+
+def close_to_held_out(clusters: Sequence[str], held_out: np.ndarray, n_data: int) -> np.ndarray:
+    """Extra viral proteins (index >= ``n_data``) in a cluster with a held-out one: kept out of training."""
+    array = np.asarray(clusters)
+    out = np.isin(array, array[np.asarray(held_out, dtype=np.int64)])
+    out[:n_data] = False
+    return out
+
+
+class ViralClusters:
+    """CD-HIT clusters of a benchmark's viral proteins, each identity clustered once.
+
+    :meth:`own`: the cluster of each of the data's own viral proteins (they choose the held-out ones);
+    :meth:`groups`: the cluster of every viral protein of the universe (with extra training data, clustered
+    together; else the data's own), which keeps folds and close extra proteins together.
+    """
+
+    def __init__(self, data: ScreeningData, threads: int = 1):
+        self.data = data
+        self.threads = max(threads, 1)
+        self._own: dict[float, list[str]] = {}
+        self._universe: dict[float, list[str]] = {}
+
+    def own(self, identity: float) -> list[str]:
+        if identity not in self._own:
+            viral = dict(zip(self.data.virus_ids, self.data.virus_sequences))
+            clusters = cdhit_clusters(viral, identity, threads=self.threads)
+            self._own[identity] = [clusters[v] for v in self.data.virus_ids]
+        return self._own[identity]
+
+    def groups(self, identity: float) -> list[str]:
+        if not self.data.has_extra:
+            return self.own(identity)
+        if identity not in self._universe:
+            universe = {f"v{i}": s for i, s in enumerate(self.data.universe_virus_sequences)}
+            clusters = cdhit_clusters(universe, identity, threads=self.threads)
+            self._universe[identity] = [clusters[f"v{i}"] for i in range(len(universe))]
+        return self._universe[identity]
+
+
+class HeldOutSplit(NamedTuple):
+    """Held-out viral proteins (indices of the data's own), the cluster of every viral protein of the universe
+    (the training folds keep clusters together), and the extra viral proteins kept out of training."""
+
+    held_out: np.ndarray
+    groups: list[str]
+    exclude: np.ndarray
+
+
+def held_out_split(
+    data: ScreeningData,
+    identity: float,
+    fraction: float,
+    seed: int,
+    threads: int = 1,
+    clusters: ViralClusters | None = None,
+) -> HeldOutSplit:
+    """The benchmark's identity split: whole CD-HIT clusters (at ``identity``) of the data's own viral proteins,
+    in a seeded random order until at least ``fraction`` of them; with extra training data, the extra viral
+    proteins that cluster with a held-out one (over the universe, at the same identity) stay out of training.
+    ``clusters``: clusters already computed for ``data``."""
+    clusters = clusters or ViralClusters(data, threads)
+    held_out = hold_out_groups(clusters.own(identity), fraction, seed)
+    groups = clusters.groups(identity)
+    return HeldOutSplit(held_out, groups, close_to_held_out(groups, held_out, len(data.virus_ids)))
+
+
+def family_split(
+    data: ScreeningData, families: Sequence[str | None], family: str, clusters: ViralClusters, fold_identity: float
+) -> HeldOutSplit:
+    """Every viral protein of the data of ``family`` (``families``: of each viral protein of the universe) held
+    out; the extra viral proteins of that family, or that cluster with a held-out one at ``fold_identity``, stay out
+    of training."""
+    n_data = len(data.virus_ids)
+    held_out = np.flatnonzero([f == family for f in families[:n_data]])
+    groups = clusters.groups(fold_identity)
+    exclude = close_to_held_out(groups, held_out, n_data)
+    exclude[n_data:] |= np.array([f == family for f in families[n_data:]], dtype=bool)
+    return HeldOutSplit(held_out, groups, exclude)

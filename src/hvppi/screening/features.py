@@ -1,0 +1,185 @@
+"""The screening model's features, by name: what the pairs of some reference viral proteins say about human candidates."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from hvppi.screening.similarity import Candidates, ViralSimilarities
+
+FEATURES = (
+    "log_popularity",
+    "homology_max",
+    "homology_sum",
+    "human_side_homology",
+    "co_partner",
+    "kmer_smoothed_popularity",
+    "query_best_similarity",
+    "homology_relative",
+    "kmer_homology_max",
+    "kmer_homology_mean",
+    "human_log_length",
+    "virus_log_length",
+    "vote_sw",
+    "vote_composition",
+    "vote_composition_wide",
+    "vote_kmer",
+    "log_popularity_degree_1_2",
+    "log_popularity_degree_3_15",
+    "log_popularity_degree_16_up",
+    "neighbour_log_degree_sw",
+    "neighbour_log_degree_composition",
+    "taxon_log_popularity",
+    "taxon_log_size",
+    "family_log_popularity",
+    "family_log_size",
+)
+COLUMN = {name: j for j, name in enumerate(FEATURES)}
+"""Feature name → its column in a feature array."""
+DEGREE_BINS = ((1, 2), (3, 15), (16, None))
+"""Popularity among the reference viral proteins with this many reference partners (small studies vs screens)."""
+
+
+class Evidence:
+    """What the pairs of some reference viral proteins say about a set of human candidates."""
+
+    def __init__(
+        self,
+        known_viral: np.ndarray,
+        pair_virus: np.ndarray,
+        pair_human: np.ndarray,
+        n_reference_human: int,
+        candidates: Candidates,
+        neighbours: int = 10,
+    ):
+        self.known_viral = np.asarray(known_viral, dtype=np.int64)
+        self.neighbours = neighbours
+        keep = np.isin(pair_virus, self.known_viral)
+        row_of = np.full(int(max(pair_virus.max(initial=0), self.known_viral.max(initial=0))) + 1, -1)
+        row_of[self.known_viral] = np.arange(len(self.known_viral))
+        rows, human = row_of[pair_virus[keep]], pair_human[keep]
+        if candidates.reference_canonical is not None:  # partners of a sequence under any of its IDs
+            human = candidates.reference_canonical[human]
+        n_known, n_cand = len(self.known_viral), len(candidates.reference_index)
+        reference = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, human)), shape=(n_known, n_reference_human))
+        reference.sum_duplicates()
+        reference.data[:] = 1.0
+        self.reference_adjacency = reference
+        mapped = candidates.reference_index >= 0
+        onto_candidates = reference.tocsc()[:, np.where(mapped, candidates.reference_index, 0)]
+        self.adjacency = (onto_candidates @ sp.diags(mapped.astype(np.float32))).tocsr()
+        self.adjacency.eliminate_zeros()
+        self.popularity = np.asarray(self.adjacency.sum(0)).ravel()
+        self.degree = np.asarray(reference.sum(1)).ravel()
+        self.popularity_by_degree = []
+        for low, high in DEGREE_BINS:
+            inside = (self.degree >= low) & (self.degree <= (np.inf if high is None else high))
+            self.popularity_by_degree.append(np.asarray(self.adjacency.T.dot(inside.astype(np.float32))).ravel())
+        reference_popularity = np.asarray(reference.sum(0)).ravel()
+        self.near_partner = np.zeros((n_known, n_cand), dtype=np.float32)
+        for j in range(n_known):
+            partners = reference.indices[reference.indptr[j] : reference.indptr[j + 1]]
+            if partners.size:
+                self.near_partner[j] = candidates.kmer[:, partners].max(1)
+        inverse = np.zeros(n_reference_human, dtype=np.float32)
+        has = reference_popularity > 0
+        inverse[has] = 1.0 / np.sqrt(reference_popularity[has])
+        self.normalised = (reference @ sp.diags(inverse)).tocsr()
+        self.has_partner = has.astype(np.float32)
+        self.candidate_reference = np.where(mapped, candidates.reference_index, -1)
+        k = min(10, candidates.kmer.shape[1])
+        nearest = np.argpartition(-candidates.kmer, k - 1, axis=1)[:, :k]
+        weight = np.take_along_axis(candidates.kmer, nearest, 1)
+        self.smoothed_popularity = (weight * np.log1p(reference_popularity)[nearest]).sum(1) / np.maximum(
+            weight.sum(1), 1e-6
+        )
+        self.candidate_log_length = candidates.log_length
+
+    def _vote(self, similarity: np.ndarray, k: int) -> np.ndarray:
+        k = min(k, similarity.shape[1])
+        top = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
+        weights = np.zeros(similarity.shape, dtype=np.float32)
+        np.put_along_axis(weights, top, 1.0 / k, 1)
+        return np.asarray(self.adjacency.T.dot(weights.T)).T
+
+    def _softmax_weights(self, similarity: np.ndarray, temperature: float) -> np.ndarray:
+        shifted = (similarity - similarity.max(1, keepdims=True)) / temperature
+        weights = np.exp(shifted.astype(np.float64))
+        return (weights / weights.sum(1, keepdims=True)).astype(np.float32)
+
+    def _co_partner(self, weights: np.ndarray) -> np.ndarray:
+        """Co-partner propagation of a query's weighted partner profile, read off for the candidates.
+
+        Over the reference human proteins (so a candidate's value does not depend on which other candidates are
+        scored): sum over partners d of shared(c, d) / sqrt(popularity c * popularity d) * profile(d), minus c's own.
+        """
+        profile = np.asarray(self.reference_adjacency.T.dot(weights.T)).T * self.has_partner
+        spread = np.asarray(self.normalised.T.dot(self.normalised.dot(profile.T))).T - profile
+        out = np.zeros((weights.shape[0], len(self.candidate_reference)), dtype=np.float32)
+        mapped = self.candidate_reference >= 0
+        out[:, mapped] = np.log1p(10.0 * np.maximum(spread[:, self.candidate_reference[mapped]], 0))
+        return out
+
+    def same_group_partners(self, same: np.ndarray) -> np.ndarray:
+        """(n_queries, n_candidates): how many reference viral proteins marked in ``same`` (n_queries, n_reference;
+        e.g. :attr:`ViralSimilarities.same_taxon`: those of the query's own virus) bind each candidate. Exact counts."""
+        return np.asarray(self.adjacency.T.dot(np.asarray(same, dtype=np.float32).T)).T
+
+    def homology_max(self, smith_waterman: np.ndarray) -> np.ndarray:
+        """(n_queries, n_candidates): the highest similarity of the query to a reference viral partner of the
+        candidate (0 for a candidate without one)."""
+        return self._max_over_partners(smith_waterman)
+
+    def _max_over_partners(self, similarity: np.ndarray) -> np.ndarray:
+        by_column = self.adjacency.tocsc()
+        has = np.diff(by_column.indptr) > 0
+        out = np.zeros((similarity.shape[0], self.adjacency.shape[1]), dtype=np.float32)
+        if by_column.indices.size:
+            out[:, has] = np.maximum.reduceat(similarity[:, by_column.indices], by_column.indptr[:-1][has], axis=1)
+        return out
+
+    def features(self, similarities: ViralSimilarities) -> np.ndarray:
+        """Features (n_queries, n_candidates, len(FEATURES)), float32, each column written by its name."""
+        sw = similarities.smith_waterman
+        n_query, n_cand = sw.shape[0], self.adjacency.shape[1]
+        out = np.zeros((n_query, n_cand, len(FEATURES)), dtype=np.float32)
+        if n_query == 0:
+            return out
+
+        def put(name: str, values: np.ndarray) -> None:
+            out[:, :, COLUMN[name]] = values
+
+        put("log_popularity", np.log1p(self.popularity)[None])
+        homology_max = self.homology_max(sw)
+        put("homology_max", homology_max)
+        put("homology_sum", np.log1p(100.0 * np.asarray(self.adjacency.T.dot((sw.astype(np.float32) ** 2).T)).T))
+        k = min(self.neighbours, sw.shape[1])
+        top = np.argpartition(-sw, k - 1, axis=1)[:, :k]
+        for i in range(n_query):
+            out[i, :, COLUMN["human_side_homology"]] = (sw[i, top[i], None] * self.near_partner[top[i]]).max(0)
+        weights = np.zeros(sw.shape, dtype=np.float32)
+        np.put_along_axis(weights, top, np.take_along_axis(sw, top, 1), 1)
+        put("co_partner", self._co_partner(weights))
+        put("kmer_smoothed_popularity", self.smoothed_popularity[None])
+        best = sw.max(1)
+        put("query_best_similarity", best[:, None])
+        put("homology_relative", homology_max / np.maximum(best[:, None], 1e-3))
+        kmer = similarities.kmer
+        put("kmer_homology_max", self._max_over_partners(kmer))
+        mean = np.asarray(self.adjacency.T.dot(kmer.T)).T / np.maximum(self.popularity, 1)[None]
+        put("kmer_homology_mean", np.where(self.popularity[None] > 0, mean - kmer.mean(1, keepdims=True), 0))
+        put("human_log_length", self.candidate_log_length[None])
+        put("virus_log_length", similarities.log_length[:, None])
+        put("vote_sw", self._vote(sw, self.neighbours))
+        put("vote_composition", self._vote(similarities.composition, self.neighbours))
+        put("vote_composition_wide", self._vote(similarities.composition, 4 * self.neighbours))
+        put("vote_kmer", self._vote(kmer, self.neighbours))
+        for (low, high), popularity in zip(DEGREE_BINS, self.popularity_by_degree):
+            put(f"log_popularity_degree_{low}_{high or 'up'}", np.log1p(popularity)[None])
+        log_degree = np.log1p(self.degree).astype(np.float32)
+        for name, similarity in (("sw", sw), ("composition", similarities.composition)):
+            put(f"neighbour_log_degree_{name}", (self._softmax_weights(similarity, 0.05) @ log_degree)[:, None])
+        for name, same in (("taxon", similarities.same_taxon), ("family", similarities.same_family)):
+            put(f"{name}_log_popularity", np.log1p(self.same_group_partners(same)))
+            put(f"{name}_log_size", np.log1p(np.asarray(same, dtype=np.float32).sum(1))[:, None])
+        return out

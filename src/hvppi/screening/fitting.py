@@ -1,0 +1,206 @@
+"""Fitting the screening model: out-of-fold features, training rows, trees and calibration."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from hvppi.screening.calibration import IsotonicCalibration
+from hvppi.screening.config import ScreeningConfig
+from hvppi.screening.features import FEATURES, Evidence
+from hvppi.screening.model import Reference, ScreeningModel
+from hvppi.screening.similarity import SimilarityBundle
+from hvppi.screening.taxa import ViralTaxa
+from hvppi.screening.trees import TreeEnsemble, fit_trees, group_folds, per_virus_weights
+
+
+def out_of_fold_features(
+    reference: Reference,
+    train_viral: np.ndarray,
+    bundle: SimilarityBundle,
+    groups: Sequence[str],
+    config: ScreeningConfig,
+    progress: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features of every (training viral protein, human protein) pair, each fold's from the other folds' pairs.
+
+    Returns (features (n_train, n_human, len(FEATURES)), known-partner labels (n_train, n_human), fold of each
+    training viral protein). ``groups`` names the CD-HIT cluster of each viral protein of the universe; folds keep
+    clusters together, so a training protein's features look like those of an unseen viral protein.
+    """
+    train_viral = np.asarray(train_viral, dtype=np.int64)
+    train_groups = [groups[i] for i in train_viral]
+    if len(set(train_groups)) < config.folds:
+        raise ValueError(
+            f"{len(set(train_groups))} CD-HIT clusters of training viral proteins; the out-of-fold features need at "
+            f"least {config.folds} (ScreeningConfig.folds)"
+        )
+    fold = group_folds(train_groups, config.folds, config.seed)
+    n_human = len(reference.human_ids)
+    labels = np.zeros((len(train_viral), n_human), dtype=bool)
+    row_of = {int(v): i for i, v in enumerate(train_viral)}
+    for v, h in zip(reference.pair_virus, reference.pair_human):
+        if int(v) in row_of:
+            labels[row_of[int(v)], h] = True
+    features = np.zeros((len(train_viral), n_human, len(FEATURES)), dtype=np.float32)
+    for f in tqdm(range(config.folds), desc="out-of-fold features", unit="fold", disable=not progress, leave=False):
+        inside = np.flatnonzero(fold == f)
+        if not inside.size:
+            continue
+        evidence = Evidence(
+            train_viral[fold != f],
+            reference.pair_virus,
+            reference.pair_human,
+            n_human,
+            bundle.candidates,
+            config.neighbours,
+        )
+        features[inside] = evidence.features(bundle.viral.take(train_viral[inside], train_viral[fold != f]))
+    return features, labels, fold
+
+
+def training_rows(
+    features: np.ndarray, labels: np.ndarray, human_sequences: Sequence[str], config: ScreeningConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows the trees learn from: every known pair and ``config.negatives_per_virus`` sampled non-partners
+    per viral protein (never a human protein with a partner's sequence). Returns (x, y, row of the viral protein)."""
+    rng = np.random.default_rng(config.seed)
+    sequence_group = np.unique(np.asarray(human_sequences, dtype=object), return_inverse=True)[1]
+    rows, ys, owner = [], [], []
+    for i in range(len(labels)):
+        positives = np.flatnonzero(labels[i])
+        if not positives.size:
+            continue
+        allowed = np.flatnonzero(~np.isin(sequence_group, sequence_group[positives]))
+        negatives = rng.choice(allowed, size=min(config.negatives_per_virus, allowed.size), replace=False)
+        chosen = np.concatenate([positives, negatives])
+        rows.append(features[i, chosen])
+        ys.append(np.r_[np.ones(positives.size), np.zeros(negatives.size)])
+        owner.append(np.full(chosen.size, i))
+    return np.concatenate(rows), np.concatenate(ys), np.concatenate(owner)
+
+
+def fit_on_bundle(
+    reference: Reference,
+    train_viral: np.ndarray,
+    bundle: SimilarityBundle,
+    groups: Sequence[str],
+    config: ScreeningConfig,
+    calibrate: bool = True,
+    progress: bool = False,
+    threads: int = 1,
+) -> tuple[TreeEnsemble, IsotonicCalibration | None, dict[str, Any]]:
+    """Fit trees (and calibration) on the viral proteins ``train_viral`` of a universe whose similarities are known.
+
+    ``groups`` names the CD-HIT cluster of each viral protein of the universe; folds keep clusters together.
+    Human proteins are the universe's (``reference.human_*``); candidates are all of them.
+    """
+    train_viral = np.asarray(train_viral, dtype=np.int64)
+    features, labels, fold = out_of_fold_features(reference, train_viral, bundle, groups, config, progress)
+    x, y, virus = training_rows(features, labels, reference.human_sequences, config)
+    weight = per_virus_weights(y, virus)
+    trees = fit_trees(x, y, weight, config, threads)
+    calibration = None
+    if calibrate:
+        out_of_fold = np.zeros(labels.shape, dtype=np.float64)
+        row_fold = fold[virus]
+        for f in tqdm(range(config.folds), desc="calibration", unit="fold", disable=not progress, leave=False):
+            inside = fold == f
+            if not inside.any():
+                continue
+            held = row_fold != f
+            out_of_fold[inside] = fit_trees(x[held], y[held], weight[held], config, threads).decision(features[inside])
+        calibration = IsotonicCalibration.fit(out_of_fold.ravel(), labels.ravel().astype(np.float64), seed=config.seed)
+    info = {"training_rows": int(len(y)), "training_positives": int(y.sum()), "viral_proteins": int(len(train_viral))}
+    return trees, calibration, info
+
+
+def first_by_sequence(sequences: Sequence[str]) -> tuple[list[int], np.ndarray]:
+    """Indices of the first protein of each distinct sequence, and each protein's new index among them."""
+    first: dict[str, int] = {}
+    keep: list[int] = []
+    new_index = np.empty(len(sequences), dtype=np.int64)
+    for i, sequence in enumerate(sequences):
+        if sequence not in first:
+            first[sequence] = len(keep)
+            keep.append(i)
+        new_index[i] = first[sequence]
+    return keep, new_index
+
+
+def fit_screening_model(
+    virus_ids: Sequence[str],
+    virus_sequences: Sequence[str],
+    human_ids: Sequence[str],
+    human_sequences: Sequence[str],
+    pairs: Sequence[tuple[int, int]],
+    config: ScreeningConfig | None = None,
+    progress: bool = False,
+    metadata: dict[str, Any] | None = None,
+    virus_taxa: ViralTaxa | None = None,
+    known_taxa: dict[str, tuple[str | None, str | None]] | None = None,
+    threads: int = 1,
+) -> ScreeningModel:
+    """Fit a screening model on positive pairs (viral index, human index) over the given proteins.
+
+    Proteins with the same sequence become one (the first ID names it, the first known taxon and family
+    are its); pairs are merged accordingly. ``virus_taxa``: taxon and family of each viral protein;
+    ``known_taxa``: UniProt accession → (taxon, family), to find the virus of a query by its ID
+    (:meth:`ScreeningModel.taxa_of`).
+    """
+    from hvppi.datasets.clustering import cdhit_clusters
+
+    config = config or ScreeningConfig()
+    pair_array = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    virus_keep, virus_map = first_by_sequence(virus_sequences)
+    human_keep, human_map = first_by_sequence(human_sequences)
+    pair_array = np.unique(np.stack([virus_map[pair_array[:, 0]], human_map[pair_array[:, 1]]], axis=1), axis=0)
+    taxa: list[str | None] = [None] * len(virus_keep)
+    families: list[str | None] = [None] * len(virus_keep)
+    if virus_taxa is not None:
+        if len(virus_taxa) != len(virus_ids):
+            raise ValueError("one taxon and family per viral protein")
+        for i, (t, f) in enumerate(zip(virus_taxa.taxa, virus_taxa.families)):
+            k = int(virus_map[i])
+            taxa[k] = taxa[k] if taxa[k] is not None else t
+            families[k] = families[k] if families[k] is not None else f
+    reference = Reference(
+        [virus_ids[i] for i in virus_keep],
+        [virus_sequences[i] for i in virus_keep],
+        [human_ids[i] for i in human_keep],
+        [human_sequences[i] for i in human_keep],
+        pair_array[:, 0],
+        pair_array[:, 1],
+        ViralTaxa(taxa, families),
+    )
+    bundle = SimilarityBundle.compute(
+        reference.virus_sequences, reference.human_sequences, threads, progress, reference.taxa
+    )
+    clusters = cdhit_clusters(
+        dict(zip(reference.virus_ids, reference.virus_sequences)), config.fold_identity, threads=max(threads, 1)
+    )
+    groups = [clusters[v] for v in reference.virus_ids]
+    trees, calibration, info = fit_on_bundle(
+        reference,
+        np.unique(reference.pair_virus),
+        bundle,
+        groups,
+        config,
+        calibrate=True,
+        progress=progress,
+        threads=threads,
+    )
+    assert calibration is not None
+    return ScreeningModel(
+        reference,
+        trees,
+        calibration,
+        bundle.composition_mean,
+        bundle.composition_sd,
+        config,
+        {**(metadata or {}), "training": info},
+        known_taxa=dict(known_taxa or {}),
+    )
