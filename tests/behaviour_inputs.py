@@ -1,9 +1,12 @@
 """Fixed inputs of the behaviour-kept test (tests/test_behaviour_kept.py) and the writer of its fixtures.
 
-The fixtures in ``tests/data/behaviour/`` were written by this module's ``write_fixtures`` with the code
-before the screening package moved into its own rooms (main at dcee891):
+The fixtures in ``tests/data/behaviour/`` are written by this module's ``write_fixtures``. They were first
+written with the code before the screening package moved into its own rooms (main at dcee891), and the move kept
+every output byte-identical to them (commit d4f1c0d); they were written again when the open-world screening model
+(format 4: retrained bundled model, ``human_name``, ``known`` and ``evidence`` columns) replaced the old one, and
+now guard against any unintended change of what ``screen``, ``predict``, ``serve`` and ``--dask`` write:
 
-    PYTHONPATH=OLD/src:tests python tests/behaviour_inputs.py tests/data/behaviour
+    PYTHONPATH=tests python tests/behaviour_inputs.py tests/data/behaviour
 
 Inputs are read from the shared data in place (nothing of it is copied here): 6 viral proteins of the
 benchmark's test pairs (SARS-CoV-2 spike's chain included where the benchmark has it), 80 human proteins,
@@ -102,6 +105,8 @@ def write_fixtures(folder: Path, scratch: Path) -> None:
     inputs = write_inputs(scratch)
     for name in RUNS:
         assert main(command(name, inputs, folder / name)) == 0, name
+    for record in folder.glob(".*.screen.json"):  # what a finished screen leaves beside OUT
+        record.unlink()
     (folder / "serve.tsv").write_bytes(web_results(inputs, scratch / "jobs"))
     (folder / "serve-taxon.tsv").write_bytes(web_results(inputs, scratch / "jobs-taxon", "2697049"))
 

@@ -1,6 +1,6 @@
-"""Behaviour kept across the move of the screening code into its own rooms: for the bundled models, ``hvppi screen``
-(TSV and Parquet, with and without the virus), ``predict``, ``serve`` and ``screen --dask`` write byte-identical
-outputs to files written by the code before the move (tests/data/behaviour, see tests/behaviour_inputs.py)."""
+"""Behaviour kept: for the bundled models, ``hvppi screen`` (TSV and Parquet, with and without the virus),
+``predict``, ``serve`` and ``screen --dask`` write byte-identical outputs to the fixtures of tests/data/behaviour
+(see tests/behaviour_inputs.py for when and how they were written); the single-process, Dask and web paths agree."""
 
 from __future__ import annotations
 

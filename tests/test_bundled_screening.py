@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from scipy.stats import spearmanr
 
 from hvppi.cli import main
 from hvppi.io.bundled import bundled_model_path, model_kind
@@ -32,19 +31,20 @@ def test_the_default_model_is_the_screening_model(model):
 
 
 def test_sars_cov_2_rankings_depend_on_the_viral_protein(model, shared_data, benchmark_sequences):
+    """The lists differ between SARS-CoV-2 proteins, with and without their virus given: five different top-10
+    lists among 2,000 human proteins, probabilities strictly inside (0, 1). (The open-world model ranks the bulk of
+    human proteins, those with no protein-specific evidence, by how many viral proteins bind them, so lists of proteins
+    without such evidence are alike; the top-50 overlap against the whole universe is tested in test_open_world.py.)"""
     from hvppi.io.sequences import read_sequences
 
     pool = read_sequences(shared_data / "sequences" / "sequence_pool.fasta.gz")
     viral = {line.split("\t")[1] for line in (shared_data / "lstm-phv-benchmark" / "protein_pair_label_pos.txt").open()}
     humans = sorted(set(benchmark_sequences) - viral)
-    chosen = sorted(np.random.default_rng(0).choice(humans, 1000, replace=False))
+    chosen = sorted(np.random.default_rng(0).choice(humans, 2000, replace=False))
     viral = [pool[v] for v in SARS_COV_2.values()]
     for taxa in (None, model.taxa_of(list(SARS_COV_2.values()), taxon="2697049")):  # virus not given, and given
-        raw, probability = model.score_matrix(viral, [benchmark_sequences[h] for h in chosen], taxa=taxa)
-        rho = spearmanr(raw.T).statistic
-        off_diagonal = rho[~np.eye(len(SARS_COV_2), dtype=bool)]
-        assert off_diagonal.max() < 0.9, rho
-        assert ((probability >= 0) & (probability <= 1)).all()
+        raw, probability = model.score_matrix(viral, [benchmark_sequences[h] for h in chosen], taxa=taxa, threads=2)
+        assert ((probability > 0) & (probability < 1)).all()
         assert len({tuple(np.argsort(-row)[:10]) for row in raw}) == len(SARS_COV_2)  # five different top-10 lists
     assert taxa is not None and set(taxa.families) == {"Coronaviridae"}
 

@@ -77,6 +77,8 @@ def test_ranking_metrics_equal_sklearn_without_ties(n, positives):
     assert got["average_precision"] == pytest.approx(average_precision_score(labels, scores), abs=1e-12)
     assert got["recall_top_1pct"] == pytest.approx(recall_by_hand(scores, labels, math.ceil(0.01 * n)))
     assert got["recall_top_50"] == pytest.approx(recall_by_hand(scores, labels, min(50, n)))
+    for k in (10, 100):
+        assert got[f"recall_top_{k}"] == pytest.approx(recall_by_hand(scores, labels, min(k, n)))
 
 
 def test_ranking_metrics_small_cases_by_hand():
@@ -519,7 +521,7 @@ def test_screening_benchmark_end_to_end_on_real_data(real_run, real_subset, real
     data, result, out, written, messages = real_run
     family_of = {v: real_subset[2][v.split("-")[0]] for v in data.virus_ids}
     assert len(data.virus_ids) == 80 and len(data.human_ids) == 400
-    assert messages[0].startswith("80 viral proteins with partners, 400 human candidates")
+    assert messages[0].startswith("80 viral proteins with partners, 400 human proteins in the pairs")
     assert [s.name for s in result.identity_splits] == ["held-out viral proteins, CD-HIT 0.9"]
     # CD-HIT split: at least a quarter of the viral proteins
     assert len(result.identity_splits[0].held_out) >= 20

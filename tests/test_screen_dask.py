@@ -208,3 +208,123 @@ def test_a_bad_local_spec_is_an_error(tmp_path, capsys):
 
     with pytest.raises(ValueError, match="local:N"), dask_client("local:many", log=lambda m: None):
         pass
+
+
+# --- issue 23: the cluster's limits, its dashboard and one-line errors
+
+
+def test_local_workers_are_bounded_by_the_machine():
+    import time
+
+    from hvppi.scoring.distributed import LOCAL_WORKERS_PER_CPU, dask_client, local_worker_limit
+
+    assert local_worker_limit() == LOCAL_WORKERS_PER_CPU * (os.cpu_count() or 1)
+    started = time.monotonic()
+    with pytest.raises(ValueError, match=r"at most \d+ local workers on this machine"), dask_client("local:100000"):
+        pass
+    assert time.monotonic() - started < 5  # refused before any worker starts
+
+
+def test_scheduler_files_missing_late_or_invalid(tmp_path, client):
+    import threading
+    import time
+
+    from hvppi.scoring.distributed import dask_client, read_scheduler_file
+
+    missing = tmp_path / "scheduler.json"
+    started = time.monotonic()
+    with (
+        pytest.raises(ValueError, match=r"no scheduler file after waiting 0.5 s"),
+        dask_client(str(missing), log=lambda m: None, scheduler_file_wait=0.5),
+    ):
+        pass
+    assert time.monotonic() - started < 5
+    for text, message in (
+        ("{not json", "not a readable Dask scheduler file"),
+        ('{"address": 5}', "no scheduler address"),
+        ("[1, 2]", "no scheduler address"),
+    ):
+        missing.write_text(text)
+        with pytest.raises(ValueError, match=message) as info:
+            read_scheduler_file(missing, wait=0)
+        assert "\n" not in str(info.value)
+    late = tmp_path / "late.json"
+    timer = threading.Timer(0.3, lambda: late.write_text(json.dumps({"address": client.scheduler.address})))
+    timer.start()
+    messages = []
+    with dask_client(str(late), log=messages.append, scheduler_file_wait=30) as connected:
+        assert connected.submit(sum, [1, 2]).result(timeout=60) == 3
+    assert "the scheduler of" in messages[0]
+
+
+def test_a_local_dashboard_listens_on_loopback_and_workers_log_no_traceback(capfd):
+    import socket
+    from urllib.parse import urlsplit
+
+    from dask.utils import key_split
+
+    from hvppi.scoring.distributed import DaskTaskError, dask_client, task_failure
+
+    messages = []
+    with dask_client("local:1", log=messages.append) as local:
+        link = local.dashboard_link
+        future = local.submit(os.makedirs, "/etc/passwd/x", pure=False)  # fails on the worker
+        with pytest.raises(NotADirectoryError) as info:
+            future.result(timeout=60)
+        error = task_failure(info.value, key_split(future.key))
+        if link:
+            where = urlsplit(link)
+            assert where.hostname == "127.0.0.1" and f"dashboard: {link}" in messages[0]
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                try:
+                    probe.connect(("192.0.2.1", 9))
+                    own = probe.getsockname()[0]
+                except OSError:
+                    own = None
+            if own and not own.startswith("127."):
+                with pytest.raises(OSError):  # not reachable from the machine's network address
+                    socket.create_connection((own, where.port), timeout=5).close()
+    assert isinstance(error, DaskTaskError)
+    assert str(error) == "a Dask task failed on a worker (makedirs): /etc/passwd/x: Not a directory"
+    err = capfd.readouterr().err
+    assert "Compute Failed" not in err and "Traceback" not in err, err[-1000:]
+
+
+def test_a_failed_task_is_one_error_line_without_the_workers_traceback(tmp_path, client, proteins, monkeypatch):
+    import subprocess
+    import sys
+
+    import hvppi.scoring.distributed as distributed
+    from conftest import REPO
+
+    virus, human = proteins
+    virus = dict(list(virus.items())[:4])
+    for name, proteins_of in (("virus", virus), ("human", human)):
+        (tmp_path / f"{name}.fasta").write_text("".join(f">{p}\n{s}\n" for p, s in proteins_of.items()))
+    out = tmp_path / "all.tsv"
+    argv = ["screen", "--virus", str(tmp_path / "virus.fasta"), "--human", str(tmp_path / "human.fasta")]
+    argv += ["--out", str(out), "--quiet", "--human-block", "150", "--virus-block", "2"]
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(distributed, "join_chunks", stop)  # every tile on disk, the screen not finished
+    assert main([*argv, "--dask", client.scheduler.address]) == 130
+    monkeypatch.undo()
+    tiles = out.with_name(out.name + ".tiles")
+    for merged in tiles.glob("merged-*"):
+        merged.unlink()
+    sorted(tiles.glob("tile-*.parquet"))[0].write_bytes(b"not a Parquet file")  # its merge fails on a worker
+    done = subprocess.run(
+        [sys.executable, "-m", "hvppi.cli", *argv, "--dask", "local:1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
+    lines = done.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("hvppi screen: error: ")]
+    assert done.returncode == 2 and len(errors) == 1 and lines[-1] == errors[0], done.stderr[-1500:]
+    assert "a Dask task failed on a worker (merge_virus_block)" in errors[0]
+    assert "Traceback" not in done.stderr and "Compute Failed" not in done.stderr, done.stderr[-1500:]
+    assert not out.exists()

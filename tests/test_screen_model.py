@@ -183,7 +183,7 @@ def brute_force_features(
     same_taxon=None,
     same_family=None,
 ):
-    """The 25 features by explicit loops, from the docstring's definitions.
+    """The features by explicit loops, from the docstring's definitions, each set by its name.
 
     partners[j]: reference human indices bound by known viral protein j (columns of sw/kmer/composition);
     same_taxon[q, j] / same_family[q, j]: 1 if query q and known viral protein j share the virus / family.
@@ -211,51 +211,43 @@ def brute_force_features(
         w = [math.exp((v - max(values)) / temperature) for v in values]
         return [x / sum(w) for x in w]
 
-    def co_partner(profile, c):
-        spread = 0.0
-        if popularity[c]:
-            for d in range(n_cand):
-                if popularity[d]:
-                    shared = sum(a[j, c] * a[j, d] for j in range(n_known))
-                    spread += shared / math.sqrt(popularity[c] * popularity[d]) * profile[d]
-            spread -= profile[c]
-        return math.log1p(10 * max(spread, 0.0))
-
-    similarity = {"smith_waterman": sw, "kmer": kmer, "composition": composition}
+    similarity = {"sw": sw, "kmer": kmer, "composition": composition}
     degree = np.array([len(p) for p in partners])
-    out = np.zeros((n_query, n_cand, 25))
+    out = np.zeros((n_query, n_cand, len(FEATURES)))
     for q in range(n_query):
         nearest = top(sw[q], k)
-        profile = np.array([sum(sw[q, j] * a[j, c] for j in nearest) for c in range(n_cand)])
         for c in range(n_cand):
             bound = [j for j in range(n_known) if a[j, c]]
-            f = out[q, c]
-            f[0] = math.log1p(popularity[c])
-            f[1] = max((sw[q, j] for j in bound), default=0.0)
-            f[2] = math.log1p(100 * sum(sw[q, j] ** 2 for j in bound))
-            f[3] = max(sw[q, j] * near_partner[j, c] for j in nearest)
-            f[4] = co_partner(profile, c)
+            f = {}
+            f["log_popularity"] = math.log1p(popularity[c])
+            f["homology_max"] = max((sw[q, j] for j in bound), default=0.0)
+            f["homology_sum"] = math.log1p(100 * sum(sw[q, j] ** 2 for j in bound))
+            f["human_side_homology"] = max(sw[q, j] * near_partner[j, c] for j in nearest)
             neighbours = top(cand_kmer[c], 10)
             weights = cand_kmer[c, neighbours]
-            f[5] = (weights * np.log1p(reference_popularity[neighbours])).sum() / max(weights.sum(), 1e-6)
-            f[6] = sw[q].max()
-            f[7] = f[1] / max(f[6], 1e-3)
-            f[8] = max((kmer[q, j] for j in bound), default=0.0)
-            f[9] = np.mean([kmer[q, j] for j in bound]) - kmer[q].mean() if bound else 0.0
-            f[10] = cand_len[c]
-            f[11] = query_log_length[q]
-            f[12] = vote(sw[q], k, c)
-            f[13] = vote(composition[q], k, c)
-            f[14] = vote(composition[q], 4 * k, c)
-            f[15] = vote(kmer[q], k, c)
-            for i, (low, high) in enumerate(DEGREE_BINS):  # popularity among viral proteins with low..high partners
+            f["kmer_smoothed_popularity"] = (weights * np.log1p(reference_popularity[neighbours])).sum() / max(
+                weights.sum(), 1e-6
+            )
+            f["query_best_similarity"] = sw[q].max()
+            f["homology_relative"] = f["homology_max"] / max(f["query_best_similarity"], 1e-3)
+            f["kmer_homology_max"] = max((kmer[q, j] for j in bound), default=0.0)
+            f["human_log_length"] = cand_len[c]
+            f["virus_log_length"] = query_log_length[q]
+            f["vote_sw"] = vote(sw[q], k, c)
+            f["vote_composition"] = vote(composition[q], k, c)
+            f["vote_composition_wide"] = vote(composition[q], 4 * k, c)
+            f["vote_kmer"] = vote(kmer[q], k, c)
+            for low, high in DEGREE_BINS:  # popularity among viral proteins with low..high partners
                 inside = [j for j in range(n_known) if low <= degree[j] <= (high or 10**9)]
-                f[16 + i] = math.log1p(sum(a[j, c] for j in inside))
-            for i, name in enumerate(("smith_waterman", "composition")):  # softmax(sim / 0.05)-weighted log degree
-                f[19 + i] = sum(w * math.log1p(degree[j]) for j, w in enumerate(softmax(similarity[name][q], 0.05)))
-            for i, same in enumerate((same_taxon, same_family)):  # partners among the query's own virus (family)
-                f[21 + 2 * i] = math.log1p(sum(a[j, c] for j in range(n_known) if same[q, j]))
-                f[22 + 2 * i] = math.log1p(sum(same[q, j] for j in range(n_known)))
+                f[f"log_popularity_degree_{low}_{high or 'up'}"] = math.log1p(sum(a[j, c] for j in inside))
+            for name in ("sw", "composition"):  # softmax(sim / 0.05)-weighted log degree
+                weights_q = softmax(similarity[name][q], 0.05)
+                f[f"neighbour_log_degree_{name}"] = sum(w * math.log1p(degree[j]) for j, w in enumerate(weights_q))
+            for name, same in (("taxon", same_taxon), ("family", same_family)):  # partners among the query's virus
+                f[f"{name}_log_popularity"] = math.log1p(sum(a[j, c] for j in range(n_known) if same[q, j]))
+                f[f"{name}_log_size"] = math.log1p(sum(same[q, j] for j in range(n_known)))
+            assert set(f) == set(FEATURES)
+            out[q, c] = [f[name] for name in FEATURES]
     return out
 
 
@@ -436,7 +428,18 @@ def test_candidate_inherits_the_partners_of_its_sequence():
     np.testing.assert_allclose(f[:, 0, FEATURES.index("homology_max")], sw[:, :2].max(1), atol=1e-6)
     np.testing.assert_allclose(f[:, 2, FEATURES.index("homology_max")], sw[:, 2], atol=1e-6)
     assert f[0, 0, FEATURES.index("homology_max")] == pytest.approx(1.0)  # the query is V1, a partner of R1
-    assert (f[:, 1, [0, 1, 2, 7, 8, 9, 12, 13, 14, 15]] == 0).all()  # the outsider: popularity 0, no homology
+    evidence_of_pairs = [
+        "log_popularity",
+        "homology_max",
+        "homology_sum",
+        "homology_relative",
+        "kmer_homology_max",
+        "vote_sw",
+        "vote_composition",
+        "vote_composition_wide",
+        "vote_kmer",
+    ]
+    assert (f[:, 1, [FEATURES.index(n) for n in evidence_of_pairs]] == 0).all()  # the outsider: no partner, no homology
 
 
 def test_candidate_inherits_the_partners_of_every_reference_copy_of_its_sequence():
@@ -487,10 +490,11 @@ def test_tree_ensemble_equals_sklearn_decision_function_with_missing_values():
 
 
 def test_isotonic_calibration_by_hand():
-    # pool adjacent violators on 0 1 0 1: the middle two pool to 0.5
+    # pool adjacent violators on 0 1 0 1: the middle two pool to one block of 2 with 1 partner; then Jeffreys'
+    # (k + 1/2) / (n + 1): 1 pair, 0 partners -> 0.25; 2 pairs, 1 partner -> 0.5; 1 pair, 1 partner -> 0.75
     calibration = IsotonicCalibration.fit(np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.0, 1.0, 0.0, 1.0]))
-    np.testing.assert_allclose(calibration(np.array([1.0, 2.0, 3.0, 4.0])), [0, 0.5, 0.5, 1])
-    np.testing.assert_allclose(calibration(np.array([-10.0, 1.5, 3.5, 99.0])), [0, 0.25, 0.75, 1])  # clipped ends
+    np.testing.assert_allclose(calibration(np.array([1.0, 2.0, 3.0, 4.0])), [0.25, 0.5, 0.5, 0.75])
+    np.testing.assert_allclose(calibration(np.array([-10.0, 1.5, 3.5, 99.0])), [0.25, 0.375, 0.625, 0.75])
 
 
 def test_isotonic_calibration_equals_sklearn_and_is_monotone():
@@ -502,9 +506,15 @@ def test_isotonic_calibration_equals_sklearn_and_is_monotone():
     calibration = IsotonicCalibration.fit(scores, labels)
     grid = np.linspace(-5, 5, 1001)
     got = calibration(grid)
-    expected = IsotonicRegression(out_of_bounds="clip").fit(scores, labels).predict(grid)
-    np.testing.assert_allclose(got, expected, atol=1e-12)
-    assert (np.diff(got) >= 0).all() and got.min() >= 0 and got.max() <= 1
+    iso = IsotonicRegression(out_of_bounds="clip").fit(scores, labels)
+    np.testing.assert_allclose(calibration.x, iso.X_thresholds_)  # the same blocks as scikit-learn's
+    fitted = iso.predict(scores)  # each block's rate k/n, shrunk to (k + 1/2) / (n + 1), then a running maximum
+    levels = np.unique(fitted)
+    shrunk = np.maximum.accumulate([(labels[fitted == v].sum() + 0.5) / ((fitted == v).sum() + 1) for v in levels])
+    for level, value in zip(levels, shrunk):
+        block = fitted == level
+        assert calibration(scores[block]) == pytest.approx(np.full(block.sum(), value))
+    assert (np.diff(got) >= 0).all() and got.min() > 0 and got.max() < 1
     # subsampled (max_points) it is still a monotone map into [0, 1]
     small = IsotonicCalibration.fit(scores, labels, max_points=300, seed=1)
     assert len(small.x) <= 300 and (np.diff(small(grid)) >= 0).all()
@@ -1270,7 +1280,9 @@ def test_screen_takes_the_virus_by_accession_or_from_the_user(trained, screen_in
     h = write_fasta(tmp_path / "h.fa", human)
     base = ["screen", "--virus", str(v), "--human", str(h), "--model", str(trained.path), "--quiet"]
     assert main([*base, "--out", str(tmp_path / "a.tsv")]) == 0
-    assert "the virus of 1 of 2 viral proteins is not given or not among the training" in capsys.readouterr().err
+    assert "the virus of 1 of 2 viral proteins (q_unrelated) is not given or not among the training" in (
+        capsys.readouterr().err
+    )
     _, rows = read_tsv(tmp_path / "a.tsv")
     by_virus = {r["virus_id"]: r for r in rows if r["rank"] == "1"}
     assert by_virus["V2_1-PRO_9"]["virus_taxon"] == "1002" and by_virus["V2_1-PRO_9"]["virus_family"] == "Fam0"
@@ -1291,7 +1303,9 @@ def test_screen_takes_the_virus_by_accession_or_from_the_user(trained, screen_in
     assert {(r["virus_taxon"], r["virus_family"]) for r in rows} == {("", "Fam1")}
     assert "warning" not in capsys.readouterr().err
     assert main([*base, "--out", str(tmp_path / "e.tsv"), "--taxon", "999"]) == 0  # no reference protein has it
-    assert "the virus of 2 of 2 viral proteins is not given or not among" in capsys.readouterr().err
+    assert "the virus of 2 of 2 viral proteins (V2_1-PRO_9, q_unrelated) is not given or not among" in (
+        capsys.readouterr().err
+    )
     (tmp_path / "tax.tsv").write_text("virus_id\ttaxon\nq_unrelated\t1008\n")
     assert main([*base, "--out", str(tmp_path / "c.tsv"), "--taxonomy", str(tmp_path / "tax.tsv")]) == 0
     _, rows = read_tsv(tmp_path / "c.tsv")

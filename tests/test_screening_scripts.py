@@ -22,8 +22,8 @@ def test_ablation_settings_are_parsed_and_checked():
 
 def test_seed_table_rows_and_spread():
     def row(auc, recall):
-        methods = {m: {"roc_auc": [auc, 0, 1], "recall_top_1pct": [recall, 0, 1]} for m in SHOWN}
-        return {"held_out": 200, "methods": methods, "model - homology": {"recall_top_1pct": [0.05, 0.01, 0.09]}}
+        methods = {m: {"roc_auc": [auc, 0, 1], "recall_top_50": [recall, 0, 1]} for m in SHOWN}
+        return {"held_out": 200, "methods": methods, "model - homology": {"recall_top_50": [0.05, 0.01, 0.09]}}
 
     text = seeds_table({"benchmark": {"0": row(0.8, 0.2), "1": row(0.7, 0.3)}})
     lines = text.splitlines()

@@ -222,7 +222,9 @@ def test_api_job_matches_hvppi_screen_and_serves_attention_and_parquet(server, i
     assert code == 200 and tsv.decode() == expected
     results = json.loads(_request(f"{server.url}/api/jobs/{job['id']}/results")[1])
     first = expected.splitlines()[1].split("\t")
-    assert results["rows"][0][:3] == [first[0], first[1], 1]
+    top = dict(zip(results["columns"], results["rows"][0]))
+    assert (top["virus_id"], top["human_id"], top["rank"]) == (first[0], first[1], 1)
+    assert dict(zip(results["columns"], results["types"]))["same_virus_partners"] == "int64"  # types come from the API
     code, data = _request(f"{server.url}/api/jobs/{job['id']}/attention?virus_id={first[0]}&human_id={first[1]}")
     attention = json.loads(data)
     assert code == 200 and attention["model"] == "lstm-phv-benchmark"
@@ -249,7 +251,8 @@ def test_api_job_with_a_virus_taxon_matches_hvppi_screen_with_it(server, inputs)
     assert _wait(server.url, job["id"])["state"] == "done"
     tsv = _request(f"{server.url}/api/jobs/{job['id']}/results.tsv")[1].decode()
     assert tsv == out.read_text()
-    assert {line.split("\t")[11] for line in tsv.splitlines()[1:]} == {"10298"}  # virus_taxon
+    header = tsv.splitlines()[0].split("\t")
+    assert {line.split("\t")[header.index("virus_taxon")] for line in tsv.splitlines()[1:]} == {"10298"}
     body, kind = _multipart({"fasta": ">p\nMKV\n", "taxon": "HSV-1"})
     status, data = _request(server.url + "/api/jobs", body, kind)
     assert status == 400 and "NCBI taxid" in json.loads(data)["error"]
@@ -348,7 +351,9 @@ def test_page_screens_shows_attention_downloads_and_reports_bad_input(server, in
         top = browser.find_element(By.CSS_SELECTOR, "#results tbody tr")
         cells = [td.text for td in top.find_elements(By.TAG_NAME, "td")]
         first = expected.splitlines()[1].split("\t")
-        assert cells[:3] == [first[0], first[1], "1"]
+        heads = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#results thead th")]
+        shown = dict(zip(heads, cells))
+        assert (shown["virus_id"], shown["human_id"], shown["rank"]) == (first[0], first[1], "1")
         # sort by human ID (descending after a second click), then filter, then back to rank order
         header = browser.find_element(By.CSS_SELECTOR, "#results th[data-column='human_id']")
         header.click()
@@ -407,3 +412,238 @@ def test_page_screens_shows_attention_downloads_and_reports_bad_input(server, in
         assert server.alive()
     finally:
         browser.quit()
+
+
+# ------------------------------------------------------------------------------------------ issue 23: hardening
+
+
+def _call(
+    url: str, method: str = "GET", headers: dict[str, str] | None = None, data: bytes | None = None
+) -> tuple[int, dict]:
+    """Status and JSON body of a request with the given headers (a ``Host`` header replaces urllib's)."""
+    req = urllib.request.Request(url, data=data, method=method)
+    for key, value in (headers or {}).items():
+        req.add_header(key, value)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    return status, json.loads(raw) if raw else {}
+
+
+def test_job_store_locks_its_folder_records_its_inputs_and_fails_jobs_started_with_others(tmp_path):
+    calls = []
+
+    def runner(virus, out, log, taxon):
+        calls.append(next(iter(virus)))
+        out.write_text("virus_id\tn\n" + "".join(f"{v}\t{len(s)}\n" for v, s in virus.items()))
+
+    first = {"model": "m1", "human": "h1"}
+    store = JobStore(tmp_path, runner, inputs=first)
+    with pytest.raises(InputError, match=r"another hvppi serve \(PID \d+\) uses this jobs folder"):
+        JobStore(tmp_path, runner)  # one server per folder, in this process too
+    ids = [store.submit({"v0": "MK", "v1": "MKV"}), store.submit({"w0": "MK", "w1": "MKV"})]
+    assert store.wait(30) and store.status(ids[0])["inputs"] == first
+    store.close()
+    for job_id in ids:  # as if the server was killed after the first of two viral proteins
+        folder = tmp_path / job_id
+        status = json.loads((folder / "status.json").read_text())
+        status.update(state="running", done=1)
+        (folder / "status.json").write_text(json.dumps(status))
+        (folder / "parts").mkdir()
+        (folder / "parts" / "000000.tsv").write_text("virus_id\tn\nv0\t2\n")
+        (folder / "results.tsv").unlink()
+    calls.clear()
+    other = JobStore(tmp_path, runner, inputs={"model": "m1", "human": "h2"})  # restarted with another human set
+    assert other.wait(30) and calls == []
+    for job_id in ids:
+        status = other.status(job_id)
+        assert status["state"] == "failed" and "started with other human proteins" in status["error"]
+        assert not (tmp_path / job_id / "results.tsv").exists()  # never finished with two human sets
+    other.close()
+    for job_id in ids:
+        status = json.loads((tmp_path / job_id / "status.json").read_text())
+        (tmp_path / job_id / "status.json").write_text(json.dumps({**status, "state": "running"}))
+    same = JobStore(tmp_path, runner, inputs=first)  # the same inputs: the jobs continue where they stopped
+    assert same.wait(30) and sorted(calls) == ["v1", "w1"]
+    assert all(same.status(j)["state"] == "done" for j in ids)
+    same.close()
+
+
+def _damaged_jobs(root: Path, header: str, row: str) -> dict[str, str]:
+    """Job folders damaged in the ways of issue 23 (name → job ID)."""
+    cells = row.split("\t")
+    done = {"state": "done", "created": time.time(), "proteins": ["p"], "total": 1, "done": 1, "warnings": []}
+    cases = {
+        "a list": ("[1, 2]", None),
+        "not json": ('{"id": ', None),
+        "no status": (None, None),
+        "no created": ({k: v for k, v in done.items() if k != "created"}, None),
+        "truncated results": (done, header + "\n" + row[: len(row) // 2]),
+        "non-numeric rank": (done, header + "\n" + "\t".join([*cells[:3], "abc", *cells[4:]]) + "\n"),
+        "infinite score": (done, header + "\n" + "\t".join([*cells[:4], "inf", *cells[5:]]) + "\n"),
+        "short row": (done, header + "\n" + "\t".join(cells[:5]) + "\n"),
+    }
+    jobs = {}
+    for name, (status, results) in cases.items():
+        job_id = uuid.uuid4().hex
+        folder = root / job_id
+        folder.mkdir(parents=True)
+        (folder / "input.fasta").write_text(">p\nMKV\n")
+        if isinstance(status, dict):
+            status = json.dumps({"id": job_id, **status})
+        if status is not None:
+            (folder / "status.json").write_text(status)
+        if results is not None:
+            (folder / "results.tsv").write_text(results)
+        jobs[name] = job_id
+    return jobs
+
+
+def _serve_fails(*args: str, timeout: float = 120) -> str:
+    """The one stderr line of ``hvppi serve ARGS`` that must exit 2."""
+    done = subprocess.run(
+        [sys.executable, "-m", "hvppi.cli", "serve", *args], capture_output=True, text=True, timeout=timeout, cwd=REPO
+    )
+    lines = done.stderr.strip().splitlines()
+    errors = [line for line in lines if line.startswith("hvppi serve: error: ")]
+    assert done.returncode == 2, f"exit {done.returncode}: {done.stderr[-600:]}"
+    assert len(errors) == 1 and lines[-1] == errors[0] and "Traceback" not in done.stderr, done.stderr[-600:]
+    return errors[0]
+
+
+def test_host_and_cross_site_requests_are_refused_and_the_page_origin_is_taken(server):
+    port = server.url.rsplit(":", 1)[1]
+    fasta = _fasta({"p": TINY[0]})
+    body, kind = _multipart({"fasta": fasta})
+    for host in ("evil.example", f"evil.example:{port}", f"127.0.0.1:{int(port) + 1}", "localhost.evil.example"):
+        status, answer = _call(server.url + "/api/jobs", headers={"Host": host})
+        assert status == 400 and "Host" in answer["error"], (host, status, answer)
+        status, answer = _call(server.url + "/", headers={"Host": host})
+        assert status == 400, host
+    if shutil.which("curl"):  # the issue's own check
+        curl = subprocess.run(
+            [
+                "curl",
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-H",
+                "Host: evil.example",
+                server.url + "/api/jobs",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert curl.stdout == "400"
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
+        assert _call(server.url + "/api/health", headers={"Host": host}) == (200, {"ok": True})
+    status, answer = _call(server.url + "/api/jobs")
+    assert status == 405 and "error" in answer  # there is no list of every job
+    post = {"Content-Type": kind}
+    for headers in (
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Origin": f"http://localhost:{port}"},  # another origin than the page's, though the same machine
+        {"Referer": "http://evil.example/page.html"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site", "Origin": server.url},
+    ):
+        status, answer = _call(server.url + "/api/jobs", "POST", {**post, **headers}, body)
+        assert status == 403 and "refused" in answer["error"], (headers, status, answer)
+    for headers in ({"Origin": server.url, "Sec-Fetch-Site": "same-origin"}, {"Referer": server.url + "/"}, {}):
+        status, answer = _call(server.url + "/api/jobs", "POST", {**post, **headers}, body)
+        assert status == 201, (headers, answer)
+        assert _wait(server.url, answer["id"])["state"] == "done"
+
+
+def test_a_chunked_body_over_the_limit_gets_413_and_parameters_errors_are_json(server):
+    import http.client
+    from urllib.parse import urlsplit
+
+    address = urlsplit(server.url)
+
+    def chunked(data: bytes, kind: str) -> tuple[int, dict]:
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=60)
+        try:
+            pieces = (data[i : i + 65536] for i in range(0, len(data), 65536))
+            connection.request("POST", "/api/jobs", body=pieces, headers={"Content-Type": kind}, encode_chunked=True)
+            response = connection.getresponse()
+            return response.status, json.loads(response.read())
+        finally:
+            connection.close()
+
+    big, kind = _multipart({"fasta": ">x\n" + "M" * 3_000_000 + "\n"})
+    status, answer = chunked(big, kind)
+    assert status == 413 and answer["error"] == "the request is 3.0 MB; this server takes at most 2.0 MB"
+    small, kind = _multipart({"fasta": _fasta({"chunked": TINY[1]})})
+    status, answer = chunked(small, kind)
+    assert status == 201 and _wait(server.url, answer["id"])["state"] == "done"
+    status, answer = _call(f"{server.url}/api/jobs/{answer['id']}/attention")
+    assert status == 400 and answer["error"].startswith("query parameter virus_id: field required")
+    status, answer = _call(f"{server.url}/api/jobs/{'0' * 32}/attention?virus_id=a&human_id=b")
+    assert status == 404 and answer == {"error": "no such job"}
+    assert server.alive()
+
+
+def test_damaged_job_folders_are_failed_jobs_and_startup_errors_are_one_line(inputs, expected, tmp_path):
+    import hashlib
+
+    from hvppi.io.bundled import bundled_model_path
+    from hvppi.io.sequences import read_sequences
+    from hvppi.scoring.output import digest
+
+    header, row = expected.splitlines()[:2]
+    jobs_dir = tmp_path / "jobs"
+    damaged = _damaged_jobs(jobs_dir, header, row)
+    # a job killed after the first of two viral proteins, started with another human set than the server's now
+    model = hashlib.sha256(bundled_model_path("screening").read_bytes()).hexdigest()
+    mixed = uuid.uuid4().hex
+    (jobs_dir / mixed / "parts").mkdir(parents=True)
+    (jobs_dir / mixed / "input.fasta").write_text(inputs["virus"].read_text())
+    (jobs_dir / mixed / "parts" / "000000.tsv").write_text(header + "\n" + row + "\n")
+    status = {"id": mixed, "state": "running", "created": time.time(), "proteins": ["a", "b"], "total": 2, "done": 1}
+    status.update(warnings=[], error=None, taxon=None, inputs={"model": model, "human": "0" * 64})
+    (jobs_dir / mixed / "status.json").write_text(json.dumps(status))
+    assert digest(read_sequences(inputs["human"])) != "0" * 64
+    running = Server(inputs["human"], jobs_dir, tmp_path / "server.log")  # starts, whatever the folders hold
+    try:
+        for name, job_id in damaged.items():
+            code, answer = _call(f"{running.url}/api/jobs/{job_id}")
+            assert code == 200, (name, answer)
+            for suffix in ("results", "results.tsv", "results.parquet"):
+                code, body = _call(f"{running.url}/api/jobs/{job_id}/{suffix}")
+                assert code == 409 and "failed" in body["error"], (name, suffix, code, body)
+            code, answer = _call(f"{running.url}/api/jobs/{job_id}")
+            assert answer["state"] == "failed" and ("damaged" in answer["error"]), (name, answer)
+        (jobs_dir / damaged["a list"] / "input.fasta").unlink()
+        code, body = _call(f"{running.url}/api/jobs/{damaged['a list']}/attention?virus_id=p&human_id=h")
+        assert code == 409 and "input file is damaged" in body["error"]
+        answer = _wait(running.url, mixed)
+        assert answer["state"] == "failed" and "started with other human proteins" in answer["error"]
+        assert not (jobs_dir / mixed / "results.tsv").exists()
+        # a second server on the same folder, a port in use, an address that does not resolve, a bad limit
+        port = running.url.rsplit(":", 1)[1]
+        line = _serve_fails("--port", "0", "--jobs", str(jobs_dir), "--human", str(inputs["human"]))
+        assert "another hvppi serve" in line and "uses this jobs folder" in line
+        line = _serve_fails("--port", port, "--jobs", str(tmp_path / "other"), "--human", str(inputs["human"]))
+        assert "the port is in use" in line
+        line = _serve_fails("--host", "no-such-host.invalid", "--port", "0", "--jobs", str(tmp_path / "other"))
+        assert "cannot resolve" in line
+        for bad in ("inf", "nan", "-1", "0"):
+            assert "--max-upload-mb" in _serve_fails("--max-upload-mb", bad, "--jobs", str(tmp_path / "other"))
+        assert running.alive()
+    finally:
+        running.stop()
+    log = (tmp_path / "server.log").read_text()
+    assert "Traceback" not in log and "Exception" not in log, log[-2000:]
+
+
+def test_client_errors_leave_no_traceback_in_the_server_log(server):
+    """Last of the module: every refusal above was a 4xx with a JSON message, never a server error."""
+    log = server.log.read_text()
+    assert "Traceback" not in log and "Exception in ASGI" not in log, log[-2000:]

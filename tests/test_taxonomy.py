@@ -125,3 +125,27 @@ def test_taxids_are_canonical():
     from hvppi.datasets.taxonomy import taxid
 
     assert taxid(" 02697049 ") == "2697049" and taxid("２６９") is None and taxid("-1") is None and taxid("") is None
+
+
+def test_malformed_mitab_rows_are_an_error_or_counted(tmp_path):
+    lines = [
+        MITAB_ROW.format(a="P12345", b="P0DTC2", ta=9606, tb=2697049),
+        MITAB_ROW.format(a="P12345", b="P0DTC9", ta=9606, tb="abc"),
+    ]
+    (tmp_path / "hpidb.txt").write_text("".join(lines))
+    with pytest.raises(InputError, match=r"hpidb.txt, line 2: taxid 'taxid:abc\(y\)' is not a number") as error:
+        read_virus_taxonomy(tmp_path / "hpidb.txt")
+    assert "\n" not in str(error.value)
+    with pytest.warns(UserWarning, match=r"skipped 1 malformed MITAB rows \(first: line 2, taxid"):
+        taxonomy = read_virus_taxonomy(tmp_path / "hpidb.txt", skip_bad_lines=True)
+    assert taxonomy.of("P0DTC2") == ("2697049", None) and taxonomy.of("P0DTC9") == (None, None)
+
+
+def test_a_zipped_table_is_read_as_it_unpacks(tmp_path):
+    """One pass over the member (no copy of the whole text), the same taxonomy as the plain table."""
+    text = "virus_id\ttaxon\tfamily\n" + "".join(f"P{k:05d}\t{10000 + k % 7}\tF{k % 3}\n" for k in range(20_000))
+    (tmp_path / "t.tsv").write_text(text)
+    with zipfile.ZipFile(tmp_path / "t.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("t.tsv", text)
+    assert read_virus_taxonomy(tmp_path / "t.zip") == read_virus_taxonomy(tmp_path / "t.tsv")
+    assert read_virus_taxonomy(tmp_path / "t.zip").of("P00008") == ("10001", "F2")

@@ -48,10 +48,11 @@ COMMANDS: dict[str, ModuleType] = {
 """Command name → module with HELP, DESCRIPTION, add_arguments(parser) and run(args) -> int."""
 
 DESCRIPTION = (
-    "Sequence-based human–virus protein–protein interaction prediction (BiLSTM-attention model of "
-    "Tsukiyama et al. 2020), the data sets it learns from (HPIDB), and the geometry of protein embeddings "
-    "(Hakim, Roy & Rahman 2025). Every failure is one line on stderr, 'hvppi COMMAND: error: ...', and "
-    "exit status 2 (130 when interrupted)."
+    "Sequence-based human–virus protein–protein interaction prediction: which human proteins might this viral "
+    "protein bind, and why (the default screening model ranks every human protein with the evidence per row); the "
+    "BiLSTM-attention model of Tsukiyama et al. 2020 (lstm-phv-benchmark), the data sets they learn from (HPIDB), "
+    "and the geometry of protein embeddings (Hakim, Roy & Rahman 2025). Every failure is one line on stderr, "
+    "'hvppi COMMAND: error: ...', and exit status 2 (130 when interrupted)."
 )
 
 EXIT_ERROR = 2

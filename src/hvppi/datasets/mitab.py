@@ -1,7 +1,7 @@
 """Reading PSI-MITAB interaction files as HPIDB exports them.
 
-Two layouts are read, plain, gzipped or zipped (a ``.zip`` holding one text file, read without
-extracting it):
+Two layouts are read, plain, gzipped or zipped (a ``.zip`` holding one text file, read as it unpacks,
+without extracting it, within the limits of :func:`hvppi.io.files.open_zip_member`):
 
 * MITAB 2.5: 15 tab-separated columns, no header, no sequences (HPIDB's keyword exports); the
   longer MITAB 2.6/2.7 rows are read by their first 15 columns;
@@ -34,13 +34,13 @@ import io
 import os
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
 from hvppi.io.errors import InputError
-from hvppi.io.files import ZIP_MAGIC, open_text, read_errors
+from hvppi.io.files import ZIP_MAGIC, open_text, open_zip_member, read_errors
 
 HUMAN_TAXID = 9606
 MITAB25_COLUMNS = 15
@@ -193,8 +193,10 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
-def _open_lines(path: Path) -> Iterator[str]:
-    """The lines of a plain, gzipped or zipped file; reading errors become InputError naming ``path``."""
+def open_lines(path: str | os.PathLike) -> Iterator[str]:
+    """The lines of a plain, gzipped or zipped file, read as they come (a zip member within the limits of
+    :func:`hvppi.io.files.open_zip_member`); reading errors become InputError naming ``path``."""
+    path = Path(path)
     with read_errors(path):
         with open(path, "rb") as fh:
             magic = fh.read(4)
@@ -212,7 +214,7 @@ def _open_lines(path: Path) -> Iterator[str]:
                     raise InputError(
                         f"a zipped MITAB file must hold exactly one file; found {len(members)} ({names})", path
                     )
-                with archive.open(members[0]) as raw:
+                with open_zip_member(archive, members[0], path) as raw:
                     yield from io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
             return
         with open_text(path, errors="replace") as text:
@@ -248,6 +250,12 @@ def read_mitab(path: str | os.PathLike, skip_bad_lines: bool = False) -> MitabFi
     path = Path(path)
     if not path.exists():
         raise InputError("file not found", path)
+    return parse_mitab_lines(open_lines(path), path, skip_bad_lines)
+
+
+def parse_mitab_lines(lines: Iterable[str], path: str | os.PathLike, skip_bad_lines: bool = False) -> MitabFile:
+    """The interactions of the MITAB text ``lines`` (of the file ``path``, named in errors), one pass over them."""
+    path = Path(path)
     interactions: list[Interaction] = []
     bad_lines: list[int] = []
     bad_reasons: list[str] = []
@@ -256,7 +264,7 @@ def read_mitab(path: str | os.PathLike, skip_bad_lines: bool = False) -> MitabFi
     columns: dict[str, int] | None = None
     n_columns = 0
     rows = 0
-    for number, raw in enumerate(_open_lines(path), start=1):
+    for number, raw in enumerate(lines, start=1):
         text = raw.rstrip("\r\n")
         if not text.strip():
             continue

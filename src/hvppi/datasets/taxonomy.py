@@ -12,7 +12,8 @@ input, and the screening benchmark holds out whole families. Two kinds of file a
 * PSI-MITAB (e.g. an HPIDB export): the taxid of each interactor of a human protein.
 
 Where sources disagree, the most frequent taxon (family) of an accession wins, ties to the smaller
-(alphabetically first) one.
+(alphabetically first) one. Each file is read once, as it streams (a zipped one as it unpacks, within the
+limits of :func:`hvppi.io.files.open_zip_member`, which refuses zip bombs before reading).
 
 >>> t = VirusTaxonomy.from_counts({"P0DTC2": {"2697049": 3}}, {"P0DTC2": {"Coronaviridae": 1}})
 >>> t.of("P0DTC2-PRO_0000449647")
@@ -25,16 +26,18 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import re
+import warnings
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from hvppi.io.errors import InputError
-from hvppi.io.files import open_binary
+from hvppi.io.files import open_text, open_zip_member, read_errors
 
 HUMAN_TAXID = 9606
 _MISSING = ("", "nan", "na", "-", "none")
@@ -103,39 +106,50 @@ class VirusTaxonomy:
         return len(set(self.taxon) | set(self.family))
 
 
-def _read_text(path: Path) -> str:
-    try:
+def _lines(path: Path) -> Iterator[str]:
+    """The lines of a taxonomy file (plain, gzip, or a zip holding one file), streamed: a zip member is read as it
+    unpacks, within the limits of :func:`hvppi.io.files.open_zip_member` (a zip bomb is refused before reading)."""
+    with read_errors(path):
+        if not path.exists():
+            raise InputError("file not found", path)
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as archive:
-                members = [m for m in archive.namelist() if not m.endswith("/") and not m.startswith("__MACOSX")]
+                members = [m for m in archive.infolist() if not m.is_dir() and not m.filename.startswith("__MACOSX")]
                 if len(members) != 1:
                     raise InputError(f"a zipped taxonomy table must hold one file; found {len(members)}", path)
-                return archive.read(members[0]).decode("utf-8-sig")
-        with open_binary(path) as fh:
-            return fh.read().decode("utf-8-sig")
-    except (OSError, UnicodeDecodeError, zipfile.BadZipFile, EOFError) as exc:
-        raise InputError(f"cannot read the taxonomy file ({exc})", path) from None
+                with open_zip_member(archive, members[0], path) as raw:
+                    yield from io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            return
+        with open_text(path) as text:
+            yield from text
 
 
-def _is_mitab(text: str) -> bool:
-    """PSI-MITAB: the first line that is not a short ``#`` comment has 15 or more tab-separated columns, and is
-    MITAB's header or has a taxid in column 10."""
-    for line in text.splitlines():
+def _is_mitab(lines: Iterator[str]) -> tuple[bool, list[str]]:
+    """(whether the text is PSI-MITAB, the lines read to tell): the first line that is not a short ``#`` comment has
+    15 or more tab-separated columns, and is MITAB's header or has a taxid in column 10."""
+    head: list[str] = []
+    for raw in lines:
+        head.append(raw)
+        line = raw.rstrip("\r\n")
         fields = line.lstrip("#").split("\t")
         if not line.strip() or (line.startswith("#") and len(fields) < 15):
             continue
         if len(fields) < 15:
-            return False
-        return line.startswith("#") or re.match(r"^(?:taxid:)?-?[0-9]+", fields[9].strip()) is not None
-    return False
+            return False, head
+        return line.startswith("#") or re.match(r"^(?:taxid:)?-?[0-9]+", fields[9].strip()) is not None, head
+    return False, head
 
 
 def _count_table(
-    text: str, path: Path, taxa: dict[str, Counter], families: dict[str, Counter], several: list[tuple[str, list[str]]]
+    lines: Iterable[str],
+    head: str,
+    path: Path,
+    taxa: dict[str, Counter],
+    families: dict[str, Counter],
+    several: list[tuple[str, list[str]]],
 ) -> None:
-    head = text.split("\n", 1)[0]
     dialect = "excel-tab" if head.count("\t") > head.count(",") else "excel"
-    rows = csv.DictReader(io.StringIO(text), dialect=dialect)
+    rows = csv.DictReader(lines, dialect=dialect)
     header = rows.fieldnames or []
     virus_column = next((c for c in ("Uniprot_virus", "virus_id", "virus") if c in header), None)
     taxon_column = next((c for c in ("Taxon_virus", "taxon", "taxid") if c in header), None)
@@ -171,17 +185,29 @@ def _count_table(
         raise InputError(f"cannot read the taxonomy table ({exc})", path, line + 1) from None
 
 
-def _count_mitab(path: Path, taxa: dict[str, Counter]) -> None:
-    from hvppi.datasets.mitab import read_mitab
+def _count_mitab(lines: Iterable[str], path: Path, taxa: dict[str, Counter], skip_bad_lines: bool) -> None:
+    from hvppi.datasets.mitab import parse_mitab_lines
 
-    for row in read_mitab(path, skip_bad_lines=True).interactions:
+    mitab = parse_mitab_lines(lines, path, skip_bad_lines=skip_bad_lines)
+    if mitab.bad_lines:
+        warnings.warn(
+            f"{path}: skipped {len(mitab.bad_lines):,} malformed MITAB rows (first: line {mitab.bad_lines[0]}, "
+            f"{mitab.bad_reasons[0]})",
+            stacklevel=3,
+        )
+    for row in mitab.interactions:
         for pid, taxon, partner_taxon in ((row.id_a, row.taxid_a, row.taxid_b), (row.id_b, row.taxid_b, row.taxid_a)):
             if pid and partner_taxon == HUMAN_TAXID and taxon is not None and taxon > 0 and taxon != HUMAN_TAXID:
                 taxa.setdefault(accession(pid.split(":")[-1]), Counter())[str(taxon)] += 1
 
 
-def read_virus_taxonomy(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> VirusTaxonomy:
-    """Read and merge taxonomy tables and PSI-MITAB files (see the module docstring)."""
+def read_virus_taxonomy(
+    paths: str | os.PathLike | Iterable[str | os.PathLike], skip_bad_lines: bool = False
+) -> VirusTaxonomy:
+    """Read and merge taxonomy tables and PSI-MITAB files (see the module docstring), each in one pass.
+
+    A malformed MITAB row (e.g. ``taxid:abc``) is an InputError naming the file and line; with ``skip_bad_lines``
+    such rows are skipped, and a warning gives their number and the first one."""
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
     taxa: dict[str, Counter] = {}
@@ -189,11 +215,19 @@ def read_virus_taxonomy(paths: str | os.PathLike | Iterable[str | os.PathLike]) 
     several: list[tuple[str, list[str]]] = []  # (accession, taxids of one cell)
     for raw in paths:
         path = Path(raw)
-        text = _read_text(path)
-        if _is_mitab(text):
-            _count_mitab(path, taxa)
-        else:
-            _count_table(text, path, taxa, families, several)
+        lines = _lines(path)
+        try:
+            mitab, head = _is_mitab(lines)
+            rest = itertools.chain(head, lines)
+            with read_errors(path):
+                if mitab:
+                    _count_mitab(rest, path, taxa, skip_bad_lines)
+                else:
+                    _count_table(rest, head[0] if head else "", path, taxa, families, several)
+        finally:
+            close = getattr(lines, "close", None)
+            if close is not None:
+                close()
     alone: Counter = Counter()
     for counts in taxa.values():
         alone.update(counts)

@@ -192,3 +192,29 @@ def read_sequences(
     if not store:
         raise InputError("no sequences found", path)
     return store
+
+
+def header_name(header: str) -> str | None:
+    """The protein name a FASTA header line (without ``>``) gives: UniProt's gene name (``GN=CANX``), else the entry
+    name of ``db|ACCESSION|NAME``; None when it gives none.
+
+    >>> header_name("sp|P27824|CALX_HUMAN Calnexin OS=Homo sapiens OX=9606 GN=CANX PE=1 SV=2")
+    'CANX'
+    >>> header_name("sp|P0DTC2|SPIKE_SARS2"), header_name("P04637 cellular tumor antigen p53")
+    ('SPIKE_SARS2', None)
+    """
+    gene = re.search(r"\bGN=(\S+)", header)
+    if gene and gene.group(1).isprintable():
+        return gene.group(1)
+    first = header.split()[0] if header.split() else ""
+    parts = first.split("|")
+    if len(parts) >= 3 and parts[2] and parts[2].isprintable():
+        return parts[2]
+    return None
+
+
+def read_sequence_names(path: str | os.PathLike) -> dict[str, str]:
+    """ID → the name its FASTA header gives (:func:`header_name`), for the IDs whose header gives one."""
+    headers: dict[str, str] = {}
+    read_sequences(path, descriptions=headers)
+    return {pid: name for pid, header in headers.items() if (name := header_name(header))}

@@ -217,6 +217,7 @@ def plot_profile(
     ax.set(xlabel="residue position", ylabel="attention weight", xlim=(0.5, len(weights) + 0.5))
     ax.set_title(titled(protein_id, subtitle), fontsize=9)
     ax.legend(loc="upper right", fontsize=7)
+    fig.tight_layout()  # keeps the last tick label and the axis titles inside the image
     save_figure(fig, path, dpi=130)
 
 

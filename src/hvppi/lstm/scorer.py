@@ -127,6 +127,10 @@ class InteractionScorer:
             self.stores[side] = VectorStore(path, side, info.require_file_sha256())  # type: ignore[arg-type]
         self.head = copy.deepcopy(model.head).double().eval()
 
+    def with_names(self, names: dict[str, str]) -> InteractionScorer:
+        """This model's rows carry no names: returns itself."""
+        return self
+
     def with_viruses(
         self, virus_ids: list[str], taxon: str | None = None, family: str | None = None, taxonomy: Any = None
     ) -> InteractionScorer:
@@ -214,7 +218,9 @@ class InteractionScorer:
         if self.model.config.towers:
             warn_long_proteins(sequences, [*pairs.human_ids, *pairs.virus_ids], log)
 
-    def score_pairs(self, pairs: PairTable, sequences: dict[str, str], progress: bool = False) -> np.ndarray:
+    def score_pairs(
+        self, pairs: PairTable, sequences: dict[str, str], progress: bool = False, log: Log | None = None
+    ) -> np.ndarray:
         embeddings = {}
         for side, ids in (("human", pairs.human_ids), ("virus", pairs.virus_ids)):
             path = self.embedding_files.get(side)

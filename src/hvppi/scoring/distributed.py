@@ -64,11 +64,64 @@ INDEX_COLUMNS: tuple[Column, ...] = (("human_index", "int64"), ("virus_index", "
 # --------------------------------------------------------------------------------------- the cluster
 
 
+LOCAL_WORKERS_PER_CPU = 4
+"""``local:N`` may start at most this many worker processes per CPU core of the machine (``os.cpu_count()``)."""
+SCHEDULER_FILE_WAIT_S = 30.0
+"""Seconds :func:`dask_client` waits for a scheduler file that is not there yet (the scheduler may be starting)."""
+DASHBOARD_ADDRESS = "127.0.0.1:0"
+"""Where a local cluster's dashboard listens: the loopback interface, on a free port (it shows tasks and logs)."""
+
+
+class DaskTaskError(RuntimeError):
+    """A task failed on a Dask worker: its name and the worker's error, in one line."""
+
+
+def local_worker_limit() -> int:
+    """The most worker processes ``local:N`` may start here: ``LOCAL_WORKERS_PER_CPU`` per CPU core."""
+    return LOCAL_WORKERS_PER_CPU * (os.cpu_count() or 1)
+
+
+def read_scheduler_file(path: str | os.PathLike, wait: float = SCHEDULER_FILE_WAIT_S) -> str:
+    """The scheduler address in a Dask scheduler file, waiting up to ``wait`` seconds for the file to appear.
+
+    ValueError (one line) for a file still missing after the wait or one that is not a scheduler file."""
+    path = Path(path)
+    deadline = time.monotonic() + wait
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(min(0.2, max(deadline - time.monotonic(), 0.0)))
+    if not path.exists():
+        raise ValueError(
+            f"--dask {path}: no scheduler file after waiting {wait:g} s; start the scheduler "
+            f"(dask scheduler --scheduler-file {path}) or check the path"
+        )
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        detail = " ".join(str(exc).split()) or type(exc).__name__
+        raise ValueError(f"--dask {path}: not a readable Dask scheduler file ({detail})") from None
+    address = document.get("address") if isinstance(document, dict) else None
+    if not isinstance(address, str) or "://" not in address:
+        raise ValueError(f"--dask {path}: not a Dask scheduler file (no scheduler address in it)")
+    return address
+
+
 @contextlib.contextmanager
-def dask_client(spec: str, log: Callable[[str], None] = print, dashboard: bool = True) -> Iterator[Any]:
+def dask_client(
+    spec: str,
+    log: Callable[[str], None] = print,
+    dashboard: bool = True,
+    *,
+    dashboard_address: str | None = DASHBOARD_ADDRESS,
+    scheduler_file_wait: float = SCHEDULER_FILE_WAIT_S,
+) -> Iterator[Any]:
     """A ``distributed.Client`` for ``spec``: ``local:N`` (a local cluster of N single-threaded worker
-    processes, closed on exit) or a scheduler address (``tcp://host:8786``, or a scheduler file path
-    ending in ``.json``). The dashboard link is logged."""
+    processes, closed on exit; N at most :func:`local_worker_limit`, 4 per CPU core) or a scheduler address
+    (``tcp://host:8786``, or a scheduler file path ending in ``.json``, waited for up to ``scheduler_file_wait``
+    seconds). The dashboard link is logged.
+
+    A local cluster's dashboard listens on ``dashboard_address`` (default: loopback, a free port; None: no
+    dashboard), and its workers log nothing below CRITICAL: a failed task is reported once, by the client, as
+    :class:`DaskTaskError` (one line), not as a worker's traceback on stderr."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:
@@ -80,25 +133,54 @@ def dask_client(spec: str, log: Callable[[str], None] = print, dashboard: bool =
             except ValueError:
                 raise ValueError(f"--dask local:N needs a number of workers, not {spec!r}") from None
             require_int("number of local workers", n, minimum=1)
+            limit = local_worker_limit()
+            if n > limit:
+                raise ValueError(
+                    f"--dask {spec}: at most {limit} local workers on this machine ({LOCAL_WORKERS_PER_CPU} per CPU "
+                    f"core, {os.cpu_count() or 1} cores); for more, start a cluster and give its scheduler"
+                )
+            import logging
+
             cluster = stack.enter_context(
                 LocalCluster(
                     n_workers=n,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=":0",
+                    dashboard_address=dashboard_address,
+                    silence_logs=logging.CRITICAL,
                 )
             )
             client = stack.enter_context(Client(cluster))
             where = f"{n} local worker process{'es' if n > 1 else ''}"
         elif spec.endswith(".json"):
-            client = stack.enter_context(Client(scheduler_file=spec))
-            where = f"the scheduler of {spec}"
+            address = read_scheduler_file(spec, scheduler_file_wait)
+            client = stack.enter_context(Client(address))
+            where = f"the scheduler of {spec} ({address})"
         else:
             client = stack.enter_context(Client(spec))
             where = f"the scheduler at {spec}"
         link = client.dashboard_link if dashboard else None
-        log(f"dask: {where}; dashboard: {link or 'none (pip install bokeh for it)'}")
+        shown = link or ("off" if dashboard_address is None else "none (pip install bokeh for it)")
+        log(f"dask: {where}; dashboard: {shown}")
         yield client
+
+
+def task_failure(exc: BaseException, task: str) -> Exception:
+    """The one-line error for a task that failed on a worker: hvppi's own errors (a full disk, a bad input) as they
+    are, anything else as :class:`DaskTaskError` naming the task and the worker's exception."""
+    from hvppi.io.errors import HvppiError
+
+    if isinstance(exc, HvppiError):
+        return exc
+    if type(exc).__name__ == "KilledWorker":
+        return DaskTaskError(
+            f"a Dask worker died while running {task}, more than once (out of memory, or killed?); its log says why"
+        )
+    if isinstance(exc, OSError) and exc.filename is not None:
+        text = f"{exc.filename}: {exc.strerror or exc}"
+    else:
+        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return DaskTaskError(" ".join(f"a Dask task failed on a worker ({task}): {text}".split()))
 
 
 # --------------------------------------------------------------------------------------- worker tasks
@@ -380,6 +462,7 @@ def run_tiles(
     on_tile: Callable[[str], None] | None,
 ) -> None:
     """Run the tasks of ``todo`` (and every unmerged block) to the end, with a progress bar of pairs."""
+    from dask.utils import key_split
     from distributed import as_completed
     from tqdm.auto import tqdm
 
@@ -397,7 +480,10 @@ def run_tiles(
             disable=not progress,
         ) as bar:
             for future in as_completed(futures):
-                result = future.result()
+                try:
+                    result = future.result()
+                except Exception as exc:  # the worker's error, re-raised here: one line, with the task's name
+                    raise task_failure(exc, key_split(future.key)) from None
                 if future in pairs_of:
                     bar.update(pairs_of[future])
                     if on_tile is not None:

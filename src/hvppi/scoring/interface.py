@@ -104,6 +104,10 @@ class Scorer(Protocol):
         reads no virus refuses them."""
         ...
 
+    def with_names(self, names: dict[str, str]) -> Scorer:
+        """This scorer with protein names (ID → name, e.g. from FASTA headers) for the rows that show names."""
+        ...
+
     def reference_proteins(self, side: str) -> dict[str, str]:
         """The proteins of ``side`` ("human" or "virus") the model was trained on, ID → sequence (empty if it keeps
         none): the default human set of the web page, and its examples."""
@@ -147,8 +151,10 @@ class Scorer(Protocol):
         """Refuse or warn about pairs before any output is written (e.g. swapped columns)."""
         ...
 
-    def score_pairs(self, pairs: PairTable, sequences: dict[str, str], progress: bool = False) -> np.ndarray:
-        """Probability of each pair, in input order."""
+    def score_pairs(
+        self, pairs: PairTable, sequences: dict[str, str], progress: bool = False, log: Log | None = None
+    ) -> np.ndarray:
+        """Probability of each pair, in input order (warnings, e.g. about proteins without their virus, to ``log``)."""
         ...
 
     def close(self) -> None:
@@ -160,8 +166,12 @@ def flat_message(virus_id: str, spread: float, nearest_similarity: float) -> str
     """The warning about a viral protein whose probabilities barely vary (SD ``spread`` below ``FLAT_SPREAD``)."""
     if spread >= FLAT_SPREAD:
         return None
+    reason = (
+        "so the ranking rests mostly on the human proteins' popularity"
+        if nearest_similarity < 0.1
+        else "the differences between its candidates are small: read its ranks with care"
+    )
     return (
         f"warning: {virus_id}: its scores barely vary (probability SD {spread:.2g}); the nearest training viral "
-        f"protein has similarity {nearest_similarity:.2f}, so the ranking rests mostly on the human proteins' "
-        "popularity"
+        f"protein has similarity {nearest_similarity:.2f}, {reason}"
     )

@@ -42,7 +42,11 @@ def screen_identity(
 ) -> dict[str, Any]:
     """What a screen's rows and parts depend on: the scorer (its fingerprint and what it binds to the viral
     proteins), both protein sets, the settings, the format and how the work is cut (``layout``)."""
+    from hvppi._version import __version__
+
     return {
+        "hvppi": __version__,
+        "columns": [name for name, _ in scorer.columns],
         "model_sha256": scorer.fingerprint(),
         "human": digest(human),
         "virus": digest(virus),
@@ -122,6 +126,38 @@ def open_parts(out: Path, identity: dict, restart: bool, suffix: str = ".parts")
     with atomic_write(manifest) as fh:
         json.dump(identity, fh)
     return parts_dir
+
+
+def finished_record(out: Path) -> Path:
+    """The hidden file beside a finished screen's OUT that records what made it (``.OUT.screen.json``)."""
+    return out.with_name(f".{out.name}.screen.json")
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def mark_finished(out: Path, identity: dict) -> None:
+    """Record that ``out`` is the finished screen of ``identity`` (with the file's SHA-256, so an edited or replaced
+    OUT is not taken for it)."""
+    with atomic_write(finished_record(out)) as fh:
+        json.dump({**identity, "out_sha256": file_digest(out)}, fh)
+
+
+def finished(out: Path, identity: dict) -> bool:
+    """Whether ``out`` is already the finished screen of ``identity`` (then a re-run has nothing to do)."""
+    record = finished_record(out)
+    if not (out.is_file() and record.is_file()):
+        return False
+    try:
+        saved = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(saved, dict) and saved.pop("out_sha256", None) == file_digest(out) and saved == identity
 
 
 def summary(out: Path, kind: str, n_virus: int, n_human: int, fmt: str, **more: Any) -> dict[str, Any]:

@@ -15,12 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from hvppi.io.files import output_lock
 from hvppi.io.orphans import remove_orphaned_parts
+from hvppi.io.progress import progress as bar_or_lines
 from hvppi.scoring.interface import Log, Scorer, ScreenSettings
-from hvppi.scoring.output import join_chunks, open_parts, output_format, screen_identity, summary, write_chunk
+from hvppi.scoring.output import (
+    finished,
+    join_chunks,
+    mark_finished,
+    open_parts,
+    output_format,
+    screen_identity,
+    summary,
+    write_chunk,
+)
 
 
 def screen(
@@ -50,6 +59,10 @@ def screen(
         remove_orphaned_parts(out, log)
         fmt = output_format(out)
         identity = screen_identity(scorer, human, virus, settings, fmt, chunk_size=chunk_size)
+        unfinished = out.with_name(out.name + ".parts").exists()
+        if not restart and not unfinished and finished(out, identity):
+            log(f"{out} is already this screen (same inputs, settings and model): nothing to do")
+            return summary(out, scorer.kind, len(virus_ids), len(human), fmt, already_done=True)
         parts_dir = open_parts(out, identity, restart)
         chunks = [virus_ids[i : i + chunk_size] for i in range(0, len(virus_ids), chunk_size)]
         parts = [parts_dir / f"chunk-{k:06d}.{fmt}" for k in range(len(chunks))]
@@ -58,10 +71,10 @@ def screen(
             log(f"resuming: {done} of {len(chunks)} chunks of viral proteins already screened")
         human_ids = np.array(list(human), dtype=object)
         if done < len(chunks) and human_side is None:
+            if progress:
+                log(f"preparing {len(human):,} human proteins (their similarities to the model's reference) ...")
             human_side = scorer.prepare_human(human, progress=progress, log=log)
-        with tqdm(
-            total=len(virus_ids) * len(human_ids), desc="screening", unit="pair", unit_scale=True, disable=not progress
-        ) as bar:
+        with bar_or_lines(len(virus_ids) * len(human_ids), "screening", "pair", progress, log, unit_scale=True) as bar:
             for chunk, part in zip(chunks, parts):
                 if not part.exists():
                     block = scorer.rank_block(
@@ -75,5 +88,6 @@ def screen(
                     write_chunk(part, block.rows, fmt, scorer.columns)
                 bar.update(len(chunk) * len(human_ids))
         join_chunks(parts, out, fmt, scorer.columns)
+        mark_finished(out, identity)
         shutil.rmtree(parts_dir)
         return summary(out, scorer.kind, len(virus_ids), len(human_ids), fmt)

@@ -8,7 +8,7 @@ from typing import Any
 from hvppi.io.validation import require_int, require_number
 
 MODEL_KIND = "hvppi-screening"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 RUN_TIME = ("threads",)
 """Settings that earlier files recorded in the configuration and that are now given at run time (ignored)."""
 
@@ -20,6 +20,7 @@ class ScreeningConfig:
 
     neighbours: int = 10
     negatives_per_virus: int = 300
+    calibration_negatives: int = 2000
     folds: int = 5
     fold_identity: float = 0.9
     max_iter: int = 200
@@ -30,7 +31,7 @@ class ScreeningConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("neighbours", "negatives_per_virus", "max_iter", "min_samples_leaf"):
+        for name in ("neighbours", "negatives_per_virus", "calibration_negatives", "max_iter", "min_samples_leaf"):
             require_int(name, getattr(self, name), minimum=1)
         require_int("folds", self.folds, minimum=2)
         require_int("max_leaf_nodes", self.max_leaf_nodes, minimum=2)

@@ -12,12 +12,10 @@ FEATURES = (
     "homology_max",
     "homology_sum",
     "human_side_homology",
-    "co_partner",
     "kmer_smoothed_popularity",
     "query_best_similarity",
     "homology_relative",
     "kmer_homology_max",
-    "kmer_homology_mean",
     "human_log_length",
     "virus_log_length",
     "vote_sw",
@@ -36,6 +34,15 @@ FEATURES = (
 )
 COLUMN = {name: j for j, name in enumerate(FEATURES)}
 """Feature name → its column in a feature array."""
+NEUTRAL = ("query_best_similarity", "human_log_length", "virus_log_length", "taxon_log_size", "family_log_size")
+"""Features that are not evidence for a pair (lengths, how far the query is from everything, how many proteins of its
+virus the reference holds): the trees may use them in either direction."""
+MONOTONE = tuple(0 if name in NEUTRAL else 1 for name in FEATURES)
+"""+1 for every feature that counts evidence (partners, their similarity to the query, same-virus partners, votes):
+the trees are constrained so that more evidence never lowers a score. Each of these features can only grow when a
+pair is added to the reference, so a human protein given one more known partner never scores lower, all else equal.
+(Two features of format 3 that could shrink when a partner was added, a co-partner propagation normalised by
+popularity and the mean k-mer similarity to the partners, were dropped in format 4.)"""
 DEGREE_BINS = ((1, 2), (3, 15), (16, None))
 """Popularity among the reference viral proteins with this many reference partners (small studies vs screens)."""
 
@@ -81,11 +88,6 @@ class Evidence:
             partners = reference.indices[reference.indptr[j] : reference.indptr[j + 1]]
             if partners.size:
                 self.near_partner[j] = candidates.kmer[:, partners].max(1)
-        inverse = np.zeros(n_reference_human, dtype=np.float32)
-        has = reference_popularity > 0
-        inverse[has] = 1.0 / np.sqrt(reference_popularity[has])
-        self.normalised = (reference @ sp.diags(inverse)).tocsr()
-        self.has_partner = has.astype(np.float32)
         self.candidate_reference = np.where(mapped, candidates.reference_index, -1)
         k = min(10, candidates.kmer.shape[1])
         nearest = np.argpartition(-candidates.kmer, k - 1, axis=1)[:, :k]
@@ -106,19 +108,6 @@ class Evidence:
         shifted = (similarity - similarity.max(1, keepdims=True)) / temperature
         weights = np.exp(shifted.astype(np.float64))
         return (weights / weights.sum(1, keepdims=True)).astype(np.float32)
-
-    def _co_partner(self, weights: np.ndarray) -> np.ndarray:
-        """Co-partner propagation of a query's weighted partner profile, read off for the candidates.
-
-        Over the reference human proteins (so a candidate's value does not depend on which other candidates are
-        scored): sum over partners d of shared(c, d) / sqrt(popularity c * popularity d) * profile(d), minus c's own.
-        """
-        profile = np.asarray(self.reference_adjacency.T.dot(weights.T)).T * self.has_partner
-        spread = np.asarray(self.normalised.T.dot(self.normalised.dot(profile.T))).T - profile
-        out = np.zeros((weights.shape[0], len(self.candidate_reference)), dtype=np.float32)
-        mapped = self.candidate_reference >= 0
-        out[:, mapped] = np.log1p(10.0 * np.maximum(spread[:, self.candidate_reference[mapped]], 0))
-        return out
 
     def same_group_partners(self, same: np.ndarray) -> np.ndarray:
         """(n_queries, n_candidates): how many reference viral proteins marked in ``same`` (n_queries, n_reference;
@@ -157,17 +146,12 @@ class Evidence:
         top = np.argpartition(-sw, k - 1, axis=1)[:, :k]
         for i in range(n_query):
             out[i, :, COLUMN["human_side_homology"]] = (sw[i, top[i], None] * self.near_partner[top[i]]).max(0)
-        weights = np.zeros(sw.shape, dtype=np.float32)
-        np.put_along_axis(weights, top, np.take_along_axis(sw, top, 1), 1)
-        put("co_partner", self._co_partner(weights))
         put("kmer_smoothed_popularity", self.smoothed_popularity[None])
         best = sw.max(1)
         put("query_best_similarity", best[:, None])
         put("homology_relative", homology_max / np.maximum(best[:, None], 1e-3))
         kmer = similarities.kmer
         put("kmer_homology_max", self._max_over_partners(kmer))
-        mean = np.asarray(self.adjacency.T.dot(kmer.T)).T / np.maximum(self.popularity, 1)[None]
-        put("kmer_homology_mean", np.where(self.popularity[None] > 0, mean - kmer.mean(1, keepdims=True), 0))
         put("human_log_length", self.candidate_log_length[None])
         put("virus_log_length", similarities.log_length[:, None])
         put("vote_sw", self._vote(sw, self.neighbours))

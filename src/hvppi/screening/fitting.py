@@ -105,17 +105,57 @@ def fit_on_bundle(
     trees = fit_trees(x, y, weight, config, threads)
     calibration = None
     if calibrate:
-        out_of_fold = np.zeros(labels.shape, dtype=np.float64)
-        row_fold = fold[virus]
-        for f in tqdm(range(config.folds), desc="calibration", unit="fold", disable=not progress, leave=False):
-            inside = fold == f
-            if not inside.any():
-                continue
-            held = row_fold != f
-            out_of_fold[inside] = fit_trees(x[held], y[held], weight[held], config, threads).decision(features[inside])
-        calibration = IsotonicCalibration.fit(out_of_fold.ravel(), labels.ravel().astype(np.float64), seed=config.seed)
+        calibration = out_of_fold_calibration(
+            features, labels, fold, x, y, weight, fold[virus], config, progress, threads
+        )
     info = {"training_rows": int(len(y)), "training_positives": int(y.sum()), "viral_proteins": int(len(train_viral))}
     return trees, calibration, info
+
+
+def calibration_sample(labels: np.ndarray, config: ScreeningConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(flat indices, weights) of the pairs the calibration is fitted on: every known pair and a seeded sample of
+    ``config.calibration_negatives`` other candidates per viral protein, each weighted by how many negatives it
+    stands for (so the map sees the true share of partners among all candidates)."""
+    rng = np.random.default_rng(config.seed + 7)
+    n_human = labels.shape[1]
+    chosen, weights = [], []
+    for i in range(len(labels)):
+        positives = np.flatnonzero(labels[i])
+        negatives = np.flatnonzero(~labels[i])
+        take = min(config.calibration_negatives, negatives.size)
+        sample = rng.choice(negatives, size=take, replace=False) if take < negatives.size else negatives
+        chosen.append(i * n_human + np.concatenate([positives, np.sort(sample)]))
+        weights.append(np.r_[np.ones(positives.size), np.full(sample.size, negatives.size / max(sample.size, 1))])
+    return np.concatenate(chosen), np.concatenate(weights)
+
+
+def out_of_fold_calibration(
+    features: np.ndarray,
+    labels: np.ndarray,
+    fold: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    weight: np.ndarray,
+    row_fold: np.ndarray,
+    config: ScreeningConfig,
+    progress: bool = False,
+    threads: int = 1,
+) -> IsotonicCalibration:
+    """The isotonic map from score to probability, fitted on out-of-fold scores: each fold's pairs scored by trees
+    fitted without that fold, over every known pair and a weighted sample of the other candidates."""
+    flat, pair_weight = calibration_sample(labels, config)
+    rows = flat // labels.shape[1]
+    scores = np.zeros(len(flat), dtype=np.float64)
+    for f in tqdm(range(config.folds), desc="calibration", unit="fold", disable=not progress, leave=False):
+        inside = np.flatnonzero(fold[rows] == f)
+        if not inside.size:
+            continue
+        held = row_fold != f
+        trees = fit_trees(x[held], y[held], weight[held], config, threads)
+        scores[inside] = trees.decision(features.reshape(-1, features.shape[-1])[flat[inside]])
+    return IsotonicCalibration.fit(
+        scores, labels.ravel()[flat].astype(np.float64), seed=config.seed, weights=pair_weight
+    )
 
 
 def first_by_sequence(sequences: Sequence[str]) -> tuple[list[int], np.ndarray]:
@@ -131,6 +171,19 @@ def first_by_sequence(sequences: Sequence[str]) -> tuple[list[int], np.ndarray]:
     return keep, new_index
 
 
+def merged_taxa(virus_taxa: ViralTaxa | None, new_index: np.ndarray, n: int) -> ViralTaxa:
+    """The taxon and family of each of ``n`` merged viral proteins (``new_index``: each input protein's): the first
+    known of its inputs, each on its own."""
+    taxa: list[str | None] = [None] * n
+    families: list[str | None] = [None] * n
+    if virus_taxa is not None:
+        for i, (t, f) in enumerate(zip(virus_taxa.taxa, virus_taxa.families)):
+            k = int(new_index[i])
+            taxa[k] = taxa[k] if taxa[k] is not None else t
+            families[k] = families[k] if families[k] is not None else f
+    return ViralTaxa(taxa, families)
+
+
 def fit_screening_model(
     virus_ids: Sequence[str],
     virus_sequences: Sequence[str],
@@ -143,13 +196,18 @@ def fit_screening_model(
     virus_taxa: ViralTaxa | None = None,
     known_taxa: dict[str, tuple[str | None, str | None]] | None = None,
     threads: int = 1,
+    pair_sources: Sequence[int] | None = None,
+    source_names: Sequence[str] = (),
 ) -> ScreeningModel:
     """Fit a screening model on positive pairs (viral index, human index) over the given proteins.
 
     Proteins with the same sequence become one (the first ID names it, the first known taxon and family
     are its); pairs are merged accordingly. ``virus_taxa``: taxon and family of each viral protein;
     ``known_taxa``: UniProt accession → (taxon, family), to find the virus of a query by its ID
-    (:meth:`ScreeningModel.taxa_of`).
+    (:meth:`ScreeningModel.taxa_of`). ``pair_sources``: per pair, a bit mask of the ``source_names`` that report it
+    (kept in the model, so that a screen can say which known pairs it found and where they are from). Human proteins
+    without a pair are candidates the model learns to rank too (the open world: most human proteins have no known
+    viral partner).
     """
     from hvppi.datasets.clustering import cdhit_clusters
 
@@ -157,16 +215,13 @@ def fit_screening_model(
     pair_array = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     virus_keep, virus_map = first_by_sequence(virus_sequences)
     human_keep, human_map = first_by_sequence(human_sequences)
-    pair_array = np.unique(np.stack([virus_map[pair_array[:, 0]], human_map[pair_array[:, 1]]], axis=1), axis=0)
-    taxa: list[str | None] = [None] * len(virus_keep)
-    families: list[str | None] = [None] * len(virus_keep)
-    if virus_taxa is not None:
-        if len(virus_taxa) != len(virus_ids):
-            raise ValueError("one taxon and family per viral protein")
-        for i, (t, f) in enumerate(zip(virus_taxa.taxa, virus_taxa.families)):
-            k = int(virus_map[i])
-            taxa[k] = taxa[k] if taxa[k] is not None else t
-            families[k] = families[k] if families[k] is not None else f
+    mapped_pairs = np.stack([virus_map[pair_array[:, 0]], human_map[pair_array[:, 1]]], axis=1)
+    pair_array, owner = np.unique(mapped_pairs, axis=0, return_inverse=True)
+    sources = np.zeros(len(pair_array), dtype=np.int64)
+    if pair_sources is not None:
+        np.bitwise_or.at(sources, owner.ravel(), np.asarray(pair_sources, dtype=np.int64))
+    if virus_taxa is not None and len(virus_taxa) != len(virus_ids):
+        raise ValueError("one taxon and family per viral protein")
     reference = Reference(
         [virus_ids[i] for i in virus_keep],
         [virus_sequences[i] for i in virus_keep],
@@ -174,7 +229,9 @@ def fit_screening_model(
         [human_sequences[i] for i in human_keep],
         pair_array[:, 0],
         pair_array[:, 1],
-        ViralTaxa(taxa, families),
+        merged_taxa(virus_taxa, virus_map, len(virus_keep)),
+        sources.astype(np.uint8) if pair_sources is not None else None,
+        list(source_names),
     )
     bundle = SimilarityBundle.compute(
         reference.virus_sequences, reference.human_sequences, threads, progress, reference.taxa

@@ -46,6 +46,9 @@ from hvppi.screening.similarity import Candidates, ViralSimilarities, viral_simi
 from hvppi.screening.taxa import ViralTaxa
 from hvppi.screening.trees import TreeEnsemble
 
+NOT_VIRUSES = {"9606": "Homo sapiens", "0": "no taxon", "1": "the root of the NCBI taxonomy", "10239": "all viruses"}
+"""Taxids a user may give by mistake for a virus: refused with their name."""
+
 # --------------------------------------------------------------------------------------- the model
 
 
@@ -61,8 +64,15 @@ class Reference:
     pair_human: np.ndarray
     virus_taxa: ViralTaxa | None = None
     """Taxon and family of each reference viral protein (None: not known for any)."""
+    pair_sources: np.ndarray | None = None
+    """Per pair, a bit mask of ``source_names`` (bit k: reported by source k); None: not recorded."""
+    source_names: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        if self.pair_sources is not None and len(self.pair_sources) != len(self.pair_virus):
+            raise ValueError("one source mask per reference pair")
+        if len(self.source_names) > 8:
+            raise ValueError("at most 8 sources (one bit each)")
         if self.virus_taxa is None:
             self.virus_taxa = ViralTaxa.unknown(len(self.virus_ids))
         elif len(self.virus_taxa) != len(self.virus_ids):
@@ -72,6 +82,10 @@ class Reference:
     def taxa(self) -> ViralTaxa:
         assert self.virus_taxa is not None
         return self.virus_taxa
+
+    def sources_of(self, mask: int) -> list[str]:
+        """The names of the sources whose bits are set in ``mask``."""
+        return [name for k, name in enumerate(self.source_names) if mask >> k & 1]
 
     def partners(self) -> list[np.ndarray]:
         """Reference human partners (indices) of each reference viral protein."""
@@ -139,6 +153,10 @@ class ScreeningModel:
             canonical = taxid(str(taxon))
             if canonical is None:
                 raise ValueError(f"taxon {taxon!r}: an NCBI taxid is a number (e.g. 2697049 for SARS-CoV-2)")
+            if canonical in NOT_VIRUSES:
+                raise ValueError(
+                    f"taxon {canonical} is {NOT_VIRUSES[canonical]}, not a virus: give the viral proteins' virus"
+                )
             taxon = canonical
         if family is not None:
             family = check_name(family)

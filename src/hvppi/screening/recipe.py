@@ -25,6 +25,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from hvppi.datasets.proteome import ChainResolution, human_universe, resolve_chains
 from hvppi.datasets.taxonomy import VirusTaxonomy, accession
 from hvppi.io.alphabet import STANDARD_AMINO_ACIDS
 from hvppi.screening.config import ScreeningConfig
@@ -91,7 +92,16 @@ def default_training_positives(
     for pid, sequence in pool.items():
         sequences.setdefault(pid, sequence)
     sources = {"benchmark": bench, "hpidb_mi0.3": hpidb_positives(data), "merged_hvi": merged_hvi_positives(data)}
+    sequences.update(chain_sequences(sources, sequences).resolved)
     return sources, sequences
+
+
+def chain_sequences(sources: Mapping[str, Sequence[tuple[str, str]]], sequences: Mapping[str, str]) -> ChainResolution:
+    """Sequences for the viral chain IDs of ``sources`` that have none (:func:`hvppi.datasets.proteome.resolve_chains`:
+    a lone chain of a parent of at most 1,300 residues takes the parent's sequence; a polyprotein's chain never)."""
+    viral = {v for pairs in sources.values() for _, v in pairs}
+    every = viral | {h for pairs in sources.values() for h, _ in pairs} | set(sequences)
+    return resolve_chains(viral, dict(sequences), every, viral)
 
 
 def default_taxonomy(data: str | os.PathLike) -> VirusTaxonomy:
@@ -155,6 +165,7 @@ class TrainingUnion:
     human_ids: list[str]
     human_sequences: list[str]
     pairs: list[tuple[int, int]]  # (viral index, human index), sorted
+    pair_sources: list[int]  # per pair, a bit mask of the sources (in the order of ``summary["sources"]``)
     virus_taxa: ViralTaxa
     known_taxa: dict[str, tuple[str | None, str | None]]
     """Every viral accession of the sources (with a sequence or not) → its (taxon, family), where known."""
@@ -192,7 +203,9 @@ def training_union(
     virus_ids = sorted({v for _, v in members})
     hi = {h: i for i, h in enumerate(human_ids)}
     vi = {v: i for i, v in enumerate(virus_ids)}
-    pairs = sorted((vi[v], hi[h]) for h, v in members)
+    names = list(sources)
+    by_pair = sorted(((vi[v], hi[h]), sum(1 << names.index(s) for s in found)) for (h, v), found in members.items())
+    pairs = [pair for pair, _ in by_pair]
     usable = Counter(flat[k][0] for k, _, _ in union.usable)
     taxa = ViralTaxa(
         [virus_taxon.get(v, (None, None))[0] for v in virus_ids],
@@ -219,11 +232,35 @@ def training_union(
         human_ids,
         [sequences[h] for h in human_ids],
         pairs,
+        [mask for _, mask in by_pair],
         taxa,
         known_taxa,
         summary,
         len(union.both_sides),
     )
+
+
+def open_universe(union: TrainingUnion, data_folder: str | os.PathLike) -> tuple[list[str], list[str]]:
+    """The human proteins of the union, then every other human protein of the shared data (the universe of
+    :func:`hvppi.datasets.proteome.human_universe`, one ID per sequence not already in the union)."""
+    ids, seqs = list(union.human_ids), list(union.human_sequences)
+    seen = set(seqs) | set(union.virus_sequences)
+    standard = set(STANDARD_AMINO_ACIDS)
+    for pid, sequence in human_universe(data_folder).items():
+        if sequence not in seen and not set(sequence) - standard:
+            seen.add(sequence)
+            ids.append(pid)
+            seqs.append(sequence)
+    return ids, seqs
+
+
+def reference_names(data_folder: str | os.PathLike, ids: Sequence[str]) -> dict[str, str]:
+    """ID → name (gene name, else UniProt entry name) of the proteins ``ids`` that the HPIDB export names (by their
+    accession; a chain or isoform takes its parent's name)."""
+    from hvppi.datasets.proteome import protein_names
+
+    found = protein_names(Path(data_folder) / "hpidb3-virus" / "hpidb_virus_25_10_22.zip")
+    return {pid: name for pid in ids if (name := found.get(pid) or found.get(accession(pid)))}
 
 
 def fit_default_model(
@@ -232,11 +269,17 @@ def fit_default_model(
     """Fit the bundled screening model's recipe on the shared data folder ``data_folder``.
 
     The positives of :func:`default_training_positives`, merged by :func:`training_union` with the viruses of
-    :func:`default_taxonomy`; the model's metadata records the union's counts (``training_data``). With
-    ``progress``, the counts and progress bars go to stderr. About 15 minutes on 2 threads.
+    :func:`default_taxonomy`; the candidates are the open universe (:func:`open_universe`): the union's human
+    proteins and every other human protein of the data, most of them without a known viral partner, as in use. The
+    model's metadata records the union's counts (``training_data``) and each known pair's sources. With
+    ``progress``, the counts and progress bars go to stderr.
     """
     sources, sequences = default_training_positives(data_folder)
     union = training_union(sources, sequences, default_taxonomy(data_folder))
+    human_ids, human_sequences = open_universe(union, data_folder)
+    union.summary["human_universe"] = len(human_ids)
+    union.summary["human_proteins_without_a_known_partner"] = len(human_ids) - len(union.human_ids)
+    names = reference_names(data_folder, [*union.virus_ids, *human_ids])
     if progress:
         if union.dropped_on_both_sides:
             print(f"dropping {union.dropped_on_both_sides} proteins listed on both sides", file=sys.stderr)
@@ -244,13 +287,15 @@ def fit_default_model(
     return fit_screening_model(
         union.virus_ids,
         union.virus_sequences,
-        union.human_ids,
-        union.human_sequences,
+        human_ids,
+        human_sequences,
         union.pairs,
         ScreeningConfig(seed=seed),
         progress=progress,
-        metadata={"training_data": union.summary},
+        metadata={"training_data": union.summary, "names": names},
         virus_taxa=union.virus_taxa,
         known_taxa=union.known_taxa,
         threads=threads,
+        pair_sources=union.pair_sources,
+        source_names=list(sources),
     )

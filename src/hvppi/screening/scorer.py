@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from hvppi.datasets.taxonomy import VirusTaxonomy
+from hvppi.io.errors import InputError
 from hvppi.io.pairs import PairTable
 from hvppi.scoring.interface import Column, Log, RankedBlock, ScreenSettings, flat_message, ranked
 from hvppi.screening.features import Evidence
@@ -28,6 +29,7 @@ from hvppi.screening.taxa import ViralTaxa
 SCREENING_COLUMNS: tuple[Column, ...] = (
     ("virus_id", "string"),
     ("human_id", "string"),
+    ("human_name", "string"),
     ("rank", "int64"),
     ("score", "float64"),
     ("probability", "float64"),
@@ -40,8 +42,62 @@ SCREENING_COLUMNS: tuple[Column, ...] = (
     ("virus_taxon", "string"),
     ("virus_family", "string"),
     ("same_virus_partners", "int64"),
+    ("known", "string"),
+    ("evidence", "string"),
 )
-"""Rows of a screen with the screening model; the evidence columns say why a pair ranks where it does."""
+"""Rows of a screen with the screening model; the evidence columns say why a pair ranks where it does: ``known``
+names the sources of a pair already in the training data (the query's sequence is a training viral protein's and
+this human protein is its partner; empty otherwise), ``evidence`` says in words what put the row there."""
+
+NOISE_SIMILARITY = 0.1
+"""Smith–Waterman similarity (score over the geometric mean of the self-scores) below which two proteins are not
+cited as related: unrelated proteins score 0.01–0.05."""
+
+
+def _bind(count: int) -> str:
+    return "binds" if count == 1 else "bind"
+
+
+def evidence_text(
+    known: str,
+    same_virus: int,
+    virus_label: str,
+    partner: str,
+    partner_similarity: float,
+    nearest: str,
+    nearest_similarity: float,
+    nearest_binds: bool,
+    popularity: int,
+) -> str:
+    """One row's evidence in words, strongest first; similarities below :data:`NOISE_SIMILARITY` are not cited.
+
+    >>> evidence_text("", 3, "virus 2697049", "P59595", 0.91, "P59595", 0.91, True, 41)
+    'the nearest training protein (P59595, 91% similar) binds it; 3 other proteins of virus 2697049 bind it; 41 training viral proteins bind it'
+    >>> evidence_text("", 0, "", "Q9XYZ1", 0.03, "P12345", 0.04, False, 0)
+    'no known viral partner, no training protein close to the query: a weak candidate'
+    """
+    parts = []
+    if known:  # the query is the training protein of the known pair: count the others
+        parts.append(f"known partner ({known})")
+        same_virus, popularity = max(same_virus - 1, 0), max(popularity - 1, 0)
+    if nearest_binds and nearest_similarity >= NOISE_SIMILARITY and not known:
+        parts.append(f"the nearest training protein ({nearest}, {nearest_similarity:.0%} similar) binds it")
+    elif partner and partner_similarity >= NOISE_SIMILARITY and not known:
+        parts.append(f"a training protein {partner_similarity:.0%} similar to the query ({partner}) binds it")
+    if same_virus:
+        parts.append(
+            f"{same_virus} other protein{'s' if same_virus > 1 else ''} of {virus_label} {_bind(same_virus)} it"
+        )
+    if popularity:
+        other = "other " if known else ""
+        parts.append(
+            f"{popularity} {other}training viral protein{'s' if popularity > 1 else ''} {_bind(popularity)} it"
+        )
+    if not parts:
+        return "no known viral partner, no training protein close to the query: a weak candidate"
+    if len(parts) == 1 and popularity and not same_virus:
+        parts.append("no close homolog of the query binds it: ranked by how many viral proteins bind it")
+    return "; ".join(parts)
 
 
 @dataclass
@@ -53,6 +109,8 @@ class ViralBlock:
     nearest: np.ndarray
     identity: np.ndarray
     taxa: ViralTaxa
+    identical: np.ndarray
+    """Per query, the reference viral protein with exactly its sequence (-1: none): its pairs are known pairs."""
 
 
 def viral_block(model: ScreeningModel, virus_sequences: list[str], taxa: ViralTaxa, threads: int = 1) -> ViralBlock:
@@ -68,7 +126,37 @@ def viral_block(model: ScreeningModel, virus_sequences: list[str], taxa: ViralTa
         gap_open=11,
         gap_extend=1,
     )
-    return ViralBlock(similarities, nearest, np.asarray(identity, dtype=np.float64), taxa)
+    by_sequence = {s: k for k, s in enumerate(model.reference.virus_sequences)}
+    identical = np.array([by_sequence.get(s, -1) for s in virus_sequences], dtype=np.int64)
+    return ViralBlock(similarities, nearest, np.asarray(identity, dtype=np.float64), taxa, identical)
+
+
+def virus_label(taxon: str | None, family: str | None) -> str:
+    """How the evidence names the query's virus: "virus 2697049 (Coronaviridae)", "this virus" when unknown."""
+    if taxon and family:
+        return f"virus {taxon} ({family})"
+    if taxon:
+        return f"virus {taxon}"
+    return f"family {family}" if family else "this virus"
+
+
+def known_sources(model: ScreeningModel, evidence: Evidence, reference_virus: int, order: np.ndarray) -> np.ndarray:
+    """For candidates ``order``: the sources of the pair if the query is the reference viral protein
+    ``reference_virus`` (-1: none) and the candidate is its partner ('' otherwise)."""
+    out = np.full(len(order), "", dtype=object)
+    if reference_virus < 0:
+        return out
+    reference = model.reference
+    rows = np.flatnonzero(reference.pair_virus == reference_virus)
+    partner_source = {int(reference.pair_human[k]): k for k in rows}
+    mapped = evidence.candidate_reference[order]
+    for k, r in enumerate(mapped.tolist()):
+        if r >= 0 and r in partner_source:
+            pair = partner_source[r]
+            if reference.pair_sources is not None and reference.source_names:
+                out[k] = ", ".join(reference.sources_of(int(reference.pair_sources[pair])))
+            out[k] = out[k] or "training data"
+    return out
 
 
 def best_partners(
@@ -95,11 +183,13 @@ def screening_rows(
     virus_ids: list[str],
     human_ids: np.ndarray,
     settings: ScreenSettings,
+    human_names: np.ndarray | None = None,
 ) -> tuple[list[dict], np.ndarray]:
     """Ranked rows (``SCREENING_COLUMNS``, plus ``_order``: the candidates' indices) of each viral protein of
     ``block`` against the candidates of ``evidence``, and the probabilities of all their pairs."""
     raw, probability = model.score(evidence.features(block.similarities))
     same_virus = np.rint(evidence.same_group_partners(block.similarities.same_taxon)).astype(np.int64)
+    popularity = np.rint(evidence.popularity).astype(np.int64)
     sw = block.similarities.smith_waterman
     nearest = block.nearest
     reference = model.reference
@@ -109,10 +199,28 @@ def screening_rows(
         order, ranks = ranked(raw[i], settings, keep_score=probability[i])
         partner_virus, partner_similarity = best_partners(evidence, sw[i], order, reference.virus_ids)
         n = len(order)
+        known = known_sources(model, evidence, block.identical[i], order)
+        label = virus_label(block.taxa.taxa[i], block.taxa.families[i])
+        nearest_id, nearest_sim = reference.virus_ids[nearest[i]], float(sw[i, nearest[i]])
+        words = [
+            evidence_text(
+                known[k],
+                int(same_virus[i, c]),
+                label,
+                partner_virus[k],
+                float(partner_similarity[k]),
+                nearest_id,
+                nearest_sim,
+                bool(nearest_binds[i, c]),
+                int(popularity[c]),
+            )
+            for k, c in enumerate(order)
+        ]
         blocks.append(
             {
                 "virus_id": np.full(n, virus_id, dtype=object),
                 "human_id": human_ids[order],
+                "human_name": human_names[order] if human_names is not None else np.full(n, "", dtype=object),
                 "rank": ranks,
                 "score": raw[i, order],
                 "probability": probability[i, order],
@@ -125,6 +233,8 @@ def screening_rows(
                 "virus_taxon": np.full(n, block.taxa.taxa[i] or "", dtype=object),
                 "virus_family": np.full(n, block.taxa.families[i] or "", dtype=object),
                 "same_virus_partners": same_virus[i, order],
+                "known": known,
+                "evidence": np.asarray(words, dtype=object),
                 "_order": order,
             }
         )
@@ -167,6 +277,20 @@ def resolve_taxa(
     return ViralTaxa(taxa, families)
 
 
+def warn_duplicates(proteins: dict[str, str], side: str, log: Log) -> None:
+    """Name (up to 5 groups) the IDs that share one sequence: each is ranked, with the same scores."""
+    by_sequence: dict[str, list[str]] = {}
+    for pid, sequence in proteins.items():
+        by_sequence.setdefault(sequence, []).append(pid)
+    groups = [ids for ids in by_sequence.values() if len(ids) > 1]
+    if groups:
+        shown = "; ".join(" = ".join(ids[:4]) for ids in groups[:5])
+        log(
+            f"warning: {len(groups)} {side} sequence{'s are' if len(groups) > 1 else ' is'} given under several IDs "
+            f"({shown}{' ...' if len(groups) > 5 else ''}); each ID gets its own rows, with the same scores"
+        )
+
+
 class ScreeningScorer:
     """The screening model ready to screen: ``threads`` for the alignments; the viral proteins' viruses bound with
     :meth:`with_viruses` (unbound: by UniProt accession among the training proteins)."""
@@ -177,9 +301,23 @@ class ScreeningScorer:
     cutoff = 0.5
 
     def __init__(
-        self, model: ScreeningModel, threads: int = 1, taxa: dict[str, tuple[str | None, str | None]] | None = None
+        self,
+        model: ScreeningModel,
+        threads: int = 1,
+        taxa: dict[str, tuple[str | None, str | None]] | None = None,
+        names: dict[str, str] | None = None,
     ):
         self.model, self.threads, self.taxa = model, threads, taxa
+        self.names = {**dict(model.metadata.get("names") or {}), **dict(names or {})}
+        """ID → protein name: the input's FASTA headers first, then the training data's (by ID or accession)."""
+
+    def name_of(self, protein_id: str) -> str:
+        """The name of a protein ('' if neither the input nor the training data names it)."""
+        return self.names.get(protein_id) or self.names.get(protein_id.split("-", 1)[0], "")
+
+    def with_names(self, names: dict[str, str]) -> ScreeningScorer:
+        """This scorer with more protein names (e.g. from the input's FASTA headers), which win over the model's."""
+        return ScreeningScorer(self.model, self.threads, self.taxa, {**self.names, **names})
 
     def with_viruses(
         self,
@@ -190,7 +328,9 @@ class ScreeningScorer:
     ) -> ScreeningScorer:
         """This scorer with the virus of each of ``virus_ids`` bound (see :func:`resolve_taxa`)."""
         taxa = resolve_taxa(self.model, virus_ids, taxon, family, taxonomy)
-        return ScreeningScorer(self.model, self.threads, dict(zip(virus_ids, zip(taxa.taxa, taxa.families))))
+        return ScreeningScorer(
+            self.model, self.threads, dict(zip(virus_ids, zip(taxa.taxa, taxa.families))), self.names
+        )
 
     def taxa_for(self, virus_ids: Sequence[str]) -> ViralTaxa:
         """The virus and family the scorer uses for ``virus_ids``."""
@@ -212,7 +352,27 @@ class ScreeningScorer:
         taxa = self.taxa_for(virus_ids)
         return {"taxa": hashlib.sha256(json.dumps([taxa.taxa, taxa.families]).encode()).hexdigest()}
 
+    def check_sides(self, virus: dict[str, str], human: dict[str, str]) -> None:
+        """InputError naming up to 5 IDs when viral inputs are proteins the training data knows as human, or human
+        inputs ones it knows as viral (by ID or sequence): swapped or mixed files."""
+        ref = self.model.reference
+        human_known, virus_known = set(ref.human_sequences) | set(ref.human_ids), set(ref.virus_sequences)
+        virus_known |= set(ref.virus_ids)
+        for given, other, side, other_side in (
+            (virus, human_known, "viral", "human"),
+            (human, virus_known, "human", "viral"),
+        ):
+            wrong = [pid for pid, s in given.items() if pid in other or s in other]
+            if wrong and (side == "viral" or len(wrong) > 0.01 * len(given)):
+                raise InputError(
+                    f"{len(wrong)} of the {side} proteins are {other_side} proteins of the training data "
+                    f"({', '.join(wrong[:5])}{' ...' if len(wrong) > 5 else ''}): are the viral and human inputs swapped?"
+                )
+
     def check_inputs(self, virus: dict[str, str], human: dict[str, str], log: Log) -> None:
+        self.check_sides(virus, human)
+        warn_duplicates(human, "human", log)
+        warn_duplicates(virus, "viral", log)
         longest = max((len(s) for s in self.model.reference.virus_sequences), default=0)
         for virus_id, sequence in virus.items():
             if len(sequence) > longest:
@@ -220,13 +380,20 @@ class ScreeningScorer:
                     f"warning: {virus_id} has {len(sequence):,} residues, more than any training viral protein "
                     f"({longest:,}); a polyprotein is best screened as its mature chains"
                 )
-        taxa = self.taxa_for(list(virus))
-        unknown = int((~self.model.known_to_reference(taxa)).sum())
+        self.warn_unknown_viruses(list(virus), log)
+
+    def warn_unknown_viruses(self, virus_ids: list[str], log: Log) -> None:
+        """Name (up to 5) the viral proteins whose virus the model cannot use: not given, or of no training protein."""
+        taxa = self.taxa_for(virus_ids)
+        unknown = [v for v, ok in zip(virus_ids, self.model.known_to_reference(taxa)) if not ok]
         if unknown:
+            given = sorted({t for v, t in zip(virus_ids, taxa.taxa) if t is not None and v in unknown})
+            what = f" (taxon {', '.join(given[:3])} is no training protein's)" if given else ""
             log(
-                f"warning: the virus of {unknown} of {len(taxa)} viral proteins is not given or not among the "
-                "training proteins' (--taxon, --family, --taxonomy); they are ranked without what is known of "
-                "their virus's other proteins"
+                f"warning: the virus of {len(unknown)} of {len(virus_ids)} viral proteins "
+                f"({', '.join(unknown[:5])}{' ...' if len(unknown) > 5 else ''}) is not given or not among the training "
+                f"proteins'{what}; they are ranked without what is known of their virus's other proteins (give it "
+                "with --taxon, --family or --taxonomy)"
             )
 
     def prepare_human(self, human: dict[str, str], progress: bool = False, log: Log | None = None) -> Evidence:
@@ -238,7 +405,8 @@ class ScreeningScorer:
     def rank_block(
         self, human: Evidence, virus: ViralBlock, human_ids: np.ndarray, virus_ids: list[str], settings: ScreenSettings
     ) -> RankedBlock:
-        rows, probability = screening_rows(self.model, human, virus, virus_ids, human_ids, settings)
+        names = np.array([self.name_of(h) for h in human_ids], dtype=object)
+        rows, probability = screening_rows(self.model, human, virus, virus_ids, human_ids, settings, names)
         sw = virus.similarities.smith_waterman
         return RankedBlock(rows, probability, [float(sw[i, j]) for i, j in enumerate(virus.nearest)])
 
@@ -251,9 +419,18 @@ class ScreeningScorer:
     def check_pairs(self, pairs: PairTable, sequences: dict[str, str], log: Log) -> None:
         ref = self.model.reference
         pairs.check_orientation(ref.virus_ids, ref.human_ids, "the screening model")
+        viruses = list(dict.fromkeys(pairs.virus_ids))
+        humans = list(dict.fromkeys(pairs.human_ids))
+        self.check_sides({v: sequences[v] for v in viruses}, {h: sequences[h] for h in humans})
 
-    def score_pairs(self, pairs: PairTable, sequences: dict[str, str], progress: bool = False) -> np.ndarray:
-        return self.model.score_pairs(pairs.human_ids, pairs.virus_ids, sequences, threads=self.threads)[1]
+    def score_pairs(
+        self, pairs: PairTable, sequences: dict[str, str], progress: bool = False, log: Log | None = None
+    ) -> np.ndarray:
+        viruses = list(dict.fromkeys(pairs.virus_ids))
+        if log is not None:
+            self.warn_unknown_viruses(viruses, log)
+        taxa = self.taxa_for(viruses)
+        return self.model.score_pairs(pairs.human_ids, pairs.virus_ids, sequences, taxa, threads=self.threads)[1]
 
     def close(self) -> None:
         pass

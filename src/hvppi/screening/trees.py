@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from hvppi.screening.config import ScreeningConfig
+from hvppi.screening.features import MONOTONE
 
 
 @dataclass
@@ -100,6 +101,7 @@ def fit_trees(
         min_samples_leaf=config.min_samples_leaf,
         l2_regularization=config.l2_regularization,
         random_state=config.seed,
+        monotonic_cst=list(MONOTONE) if x.shape[1] == len(MONOTONE) else None,
     )
     from threadpoolctl import threadpool_limits
 

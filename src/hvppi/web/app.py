@@ -1,17 +1,26 @@
 """The FastAPI application of ``hvppi serve``: an HTTP API and the page that uses it.
 
-API (JSON unless said otherwise; errors are ``{"error": "..."}`` with status 400, 404, 413 or 503):
+API (JSON unless said otherwise; errors are ``{"error": "..."}`` with status 400, 403, 404, 405, 409, 413 or 503):
 
 * ``GET /api/config``: limits, the human set's size and source, the models, example inputs.
 * ``POST /api/jobs``: multipart form with ``fasta`` (text) or ``file`` (an upload, plain or gzip), and
   optionally ``taxon`` (the NCBI taxid of the proteins' virus);
   201 and the job's status. The FASTA is checked as by the CLI; errors name the record.
-* ``GET /api/jobs``: every job, newest first. ``GET /api/jobs/{id}``: one job's status
-  (``state`` queued/running/done/failed, ``done`` of ``total`` viral proteins, ``warnings``, ``error``).
+* ``GET /api/jobs/{id}``: one job's status (``state`` queued/running/done/failed, ``done`` of ``total``
+  viral proteins, ``warnings``, ``error``). There is no list of jobs: a job is seen by whoever has its
+  (random, unguessable) ID, which the page keeps in its address (``#job=ID``).
 * ``GET /api/jobs/{id}/results``: ``{"columns": [...], "rows": [[...], ...]}`` (the columns of
   the scorer's columns, with their ``types``); ``results.tsv`` and ``results.parquet`` download them.
+  A job whose results file turns out damaged becomes a failed job (409), never a server error.
 * ``GET /api/jobs/{id}/attention?virus_id=V&human_id=H``: per-residue attention of both proteins in
   the towers of the BiLSTM-attention model (``lstm-phv-benchmark`` by default).
+
+Requests from other web sites are refused (:class:`RequestGuard`): a ``Host`` that is not one of the server's
+own names (``ServerConfig.allowed_hosts``; ``hvppi serve`` sets its address, ``localhost``, ``127.0.0.1`` and
+``[::1]`` with its port) gets 400, which defeats DNS rebinding; a POST whose ``Origin`` (or, without one,
+``Referer``) is not the page's own, or whose ``Sec-Fetch-Site`` is not ``same-origin``, gets 403, which defeats
+cross-site form posts. A POST with neither header (curl, scripts: browsers always send ``Origin`` with a POST)
+is taken. Every request body over the limit gets 413, with or without ``Content-Length``.
 
 The page and its script and style sheet are files of this package (``hvppi/web/static``); nothing is
 fetched from elsewhere, and the OpenAPI pages (/docs, /redoc) are off.
@@ -19,15 +28,21 @@ fetched from elsewhere, and the OpenAPI pages (/docs, /redoc) are off.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
+import math
+import re
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -35,8 +50,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hvppi.datasets.taxonomy import taxid
 from hvppi.io.errors import HvppiError, InputError
 from hvppi.scoring.interface import Column, Scorer, ScreenSettings
+from hvppi.scoring.output import digest
 from hvppi.scoring.screen import screen
-from hvppi.web.jobs import JobStore, Limits, parse_fasta
+from hvppi.web.jobs import JobsFolderLock, JobStore, Limits, parse_fasta
 
 STATIC = Path(__file__).parent / "static"
 """The page, its script and its style sheet."""
@@ -66,6 +82,48 @@ class ServerConfig:
     workers: int = 1
     threads: int = 1
     limits: Limits = field(default_factory=Limits)
+    allowed_hosts: frozenset[str] | None = None
+    """``Host`` header values the server answers (lower case, with the port: ``127.0.0.1:8000``); None: any (an
+    app used in-process, e.g. by a test client). ``hvppi serve`` always sets them (:func:`served_hosts`)."""
+
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+
+
+def served_hosts(host: str, port: int, names: tuple[str, ...] = ()) -> frozenset[str]:
+    """The ``Host`` values of a server bound to ``host``:``port``: the bound address, ``localhost``, ``127.0.0.1``
+    and ``[::1]`` with the port, for a server on every interface (``0.0.0.0``, ``::``) also the machine's name and
+    addresses, and ``names`` (names it is reached by, e.g. through a proxy: with the port unless they give one).
+    With port 80 the bare names too (browsers leave out the default port)."""
+    import ipaddress
+    import socket
+
+    bare = {host.strip("[]").lower(), *LOOPBACK_NAMES}
+    try:
+        every = ipaddress.ip_address(host.strip("[]")).is_unspecified
+    except ValueError:
+        every = False
+    if every:
+        try:
+            machine = {socket.gethostname(), socket.getfqdn()}
+            bare |= {m.lower() for m in machine if m}
+            for name in machine:
+                bare |= {str(info[4][0]).lower() for info in socket.getaddrinfo(name, None)}
+        except OSError:
+            pass
+        with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this asks which address the default route uses
+            bare.add(str(probe.getsockname()[0]))
+    out = set()
+    for name in (*bare, *(n.lower() for n in names)):
+        if re.fullmatch(r"(\[[0-9a-f:.]+\]|[^:\[\]]+):[0-9]+", name):  # given with its port
+            out.add(name)
+            continue
+        bracketed = f"[{name.strip('[]')}]" if ":" in name else name
+        out.add(f"{bracketed}:{port}")
+        if port == 80:
+            out.add(bracketed)
+    return frozenset(out)
 
 
 Scope = MutableMapping[str, Any]
@@ -75,15 +133,90 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class _TooLarge(Exception):
-    pass
+async def send_error(send: Send, status: int, message: str) -> None:
+    """Send ``{"error": message}`` with ``status`` and the security headers (for refusals outside the app)."""
+    body = json.dumps({"error": message}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            + [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+            + [(b"cache-control", b"no-store")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+class RequestGuard:
+    """ASGI middleware that refuses what another web site can make a browser send.
+
+    * ``Host`` not in ``allowed_hosts`` (when given): 400. A page of another site that rebinds its DNS name to this
+      machine's address still sends its own name as ``Host``, so it can read nothing here.
+    * A state-changing request (POST ...) with ``Sec-Fetch-Site`` other than ``same-origin``/``none``, or whose
+      ``Origin`` (or, without one, ``Referer``) is not this server's own origin (``http://`` or ``https://`` and the
+      request's ``Host``): 403. Browsers send ``Origin`` with every POST; one without either header comes from a
+      program (curl, a script), which could send anything anyway, and is taken.
+    """
+
+    def __init__(self, app: ASGIApp, allowed_hosts: frozenset[str] | None = None) -> None:
+        self.app, self.allowed_hosts = app, allowed_hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers: dict[bytes, bytes] = {}
+        for key, value in scope.get("headers") or []:
+            headers.setdefault(key.lower(), value)
+        host = headers.get(b"host", b"").decode("latin-1").strip().lower()
+        if not host or (self.allowed_hosts is not None and host not in self.allowed_hosts):
+            shown = sorted(self.allowed_hosts or ())[:3]
+            await send_error(
+                send,
+                400,
+                f"this server answers only to its own address ({', '.join(shown)}, ...); the Host "
+                f"{host[:60]!r} is refused (a page of another site cannot use it)",
+            )
+            return
+        if scope.get("method", "GET").upper() in UNSAFE_METHODS:
+            problem = _cross_site(headers, host)
+            if problem:
+                await send_error(send, 403, f"refused: {problem} (only this server's own page may submit jobs)")
+                return
+        await self.app(scope, receive, send)
+
+
+def _cross_site(headers: dict[bytes, bytes], host: str) -> str | None:
+    """Why a state-changing request comes from another site, or None."""
+    own = {f"http://{host}", f"https://{host}"}
+    site = headers.get(b"sec-fetch-site", b"").decode("latin-1").strip().lower()
+    if site and site not in ("same-origin", "none"):
+        return f"a {site} request"
+    origin = headers.get(b"origin")
+    if origin is not None:
+        text = origin.decode("latin-1").strip().lower()
+        return None if text in own else f"the request comes from {text[:80]!r}"
+    referer = headers.get(b"referer")
+    if referer is not None:
+        try:
+            parts = urlsplit(referer.decode("latin-1").strip())
+        except ValueError:
+            return "the request comes from an unreadable Referer"
+        text = f"{parts.scheme}://{parts.netloc}".lower()
+        return None if text in own else f"the request comes from {text[:80]!r}"
+    return None
 
 
 class BodyLimit:
     """ASGI middleware: a request body over ``limit`` bytes gets 413 and a message, before the app sees it.
 
-    The body is read (and dropped) up to ``drain`` bytes so that the browser, still sending, receives the
-    answer rather than a broken connection."""
+    A body without ``Content-Length`` (chunked) is read first, up to ``limit`` bytes, and handed to the app only
+    if it stays within. An over-long body is read (and dropped) up to ``drain`` bytes so that the browser, still
+    sending, receives the answer rather than a broken connection."""
 
     def __init__(self, app: ASGIApp, limit: int, drain: int = 64 * 2**20) -> None:
         self.app, self.limit, self.drain = app, limit, drain
@@ -94,50 +227,51 @@ class BodyLimit:
             return
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(int(declared), receive, send)
+        if declared is not None:
+            if not declared.isdigit():
+                await send_error(send, 400, "the Content-Length header is not a number")
+                return
+            if int(declared) > self.limit:
+                await self._refuse(int(declared), 0, receive, send)
+                return
+            await self.app(scope, receive, send)  # the server reads no more than the declared length
             return
-        seen = 0
-        started = False
-
-        async def limited_receive() -> Message:
-            nonlocal seen
+        chunks, seen = [], 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
+            if message["type"] != "http.request":
+                await self.app(scope, _replay([message], receive), send)
+                return
+            body = message.get("body", b"")
+            seen += len(body)
+            if seen > self.limit:
+                await self._refuse(None, seen, receive, send, more=message.get("more_body", False))
+                return
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        whole = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+        await self.app(scope, _replay([whole], receive), send)
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(seen, receive, send)
-
-    async def _refuse(self, size: int, receive: Receive, send: Send) -> None:
-        read, more = 0, True
+    async def _refuse(self, declared: int | None, read: int, receive: Receive, send: Send, more: bool = True) -> None:
+        """Drain the body (up to ``drain`` bytes), then answer 413 with its size: ``declared`` by Content-Length, or
+        the bytes read (``at least`` them if it was longer than ``drain``)."""
         while more and read <= self.drain:
             message = await receive()
             read += len(message.get("body", b""))
             more = message.get("more_body", False) and message["type"] == "http.request"
-        body = json.dumps(
-            {"error": f"the request is {_megabytes(size)}; this server takes at most {_megabytes(self.limit)}"}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-                + [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        size = f"{_megabytes(declared)}" if declared is not None else f"{'at least ' if more else ''}{_megabytes(read)}"
+        await send_error(send, 413, f"the request is {size}; this server takes at most {_megabytes(self.limit)}")
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` that gives ``messages`` first, then whatever ``receive`` gives (e.g. a disconnect)."""
+    queued = list(messages)
+
+    async def replayed() -> Message:
+        return queued.pop(0) if queued else await receive()
+
+    return replayed
 
 
 def _megabytes(n: int) -> str:
@@ -149,21 +283,45 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def _typed(value: str, kind: str) -> Any:
+    """A cell as its column's type; ValueError for one that is not (a non-finite number included: JSON has none)."""
     if kind == "float64":
-        return float(value)
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"{value!r} is not a finite number")
+        return number
     if kind in ("int8", "int64"):
         return int(value)
     return value
 
 
+class DamagedResults(ValueError):
+    """A results file that cannot be read back: truncated, a row of the wrong width, a cell of the wrong type."""
+
+
 def read_results(path: Path, columns: tuple[Column, ...]) -> dict[str, Any]:
-    """The rows of a results TSV as typed lists, with the column names and types (of ``columns``)."""
+    """The rows of a results TSV as typed lists, with the column names and types (of ``columns``).
+
+    DamagedResults (one line) for a file that is empty, ends inside a line, has a row of another width than the
+    header or a cell that is not of its column's type (or a number that is not finite)."""
     kinds = dict(columns)
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            text = fh.read()
+        if not text.endswith("\n"):
+            raise DamagedResults("it is empty or ends inside a line (truncated)")
+        reader = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
         names = next(reader)
         types = [kinds.get(c, "string") for c in names]
-        rows = [[_typed(v, k) for v, k in zip(row, types)] for row in reader]
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            if len(row) != len(names):
+                raise DamagedResults(f"line {line} has {len(row)} cells, not {len(names)}")
+            try:
+                rows.append([_typed(v, k) for v, k in zip(row, types)])
+            except ValueError:
+                raise DamagedResults(f"line {line} has a cell that is not of its column's type") from None
+    except (OSError, UnicodeDecodeError, csv.Error, StopIteration) as exc:
+        raise DamagedResults(" ".join(str(exc).split()) or type(exc).__name__) from None
     return {"columns": names, "types": types, "rows": rows}
 
 
@@ -197,6 +355,10 @@ class Screener:
         if not self.human:
             raise InputError("this model has no reference human proteins; give the human proteins (--human)")
         self.human_side = self.scorer.prepare_human(self.human)
+
+    def inputs(self) -> dict[str, str]:
+        """What a job's rows depend on besides its viral proteins: the model's fingerprint, the human set's digest."""
+        return {"model": self.scorer.fingerprint(), "human": digest(self.human)}
 
     def __call__(self, virus: dict[str, str], out: Path, log: Callable[[str], None], taxon: str | None = None) -> None:
         scorer = self.scorer.with_viruses(list(virus), taxon=taxon) if taxon else self.scorer
@@ -256,6 +418,8 @@ class AppState:
     screener: Screener
     attention: Attention
     jobs: JobStore
+    checked: set[str] = field(default_factory=set)
+    """Jobs whose results file has been read back whole (and so is served as it is)."""
 
 
 # --------------------------------------------------------------------------------------- routes
@@ -325,10 +489,6 @@ async def submit(request: Request) -> JSONResponse:
     return JSONResponse(state.jobs.status(job_id), status_code=201)
 
 
-def list_jobs(request: Request) -> list[dict[str, Any]]:
-    return app_state(request).jobs.jobs()
-
-
 def _job(state: AppState, job_id: str) -> dict[str, Any]:
     status = state.jobs.status(job_id)
     if status is None:
@@ -337,19 +497,36 @@ def _job(state: AppState, job_id: str) -> dict[str, Any]:
 
 
 def _results(state: AppState, job_id: str) -> Path:
+    """The results file of a finished job, read back whole once; a damaged one makes the job failed (409)."""
     status = _job(state, job_id)
+    if status["state"] == "failed":
+        raise StarletteHTTPException(409, f"the job failed: {status.get('error')}")
     if status["state"] != "done":
         raise StarletteHTTPException(409, f"the job is {status['state']}, not done")
-    return state.config.jobs_dir / job_id / "results.tsv"
+    path = state.config.jobs_dir / job_id / "results.tsv"
+    if job_id not in state.checked:
+        try:
+            read_results(path, state.screener.scorer.columns)
+        except DamagedResults as exc:
+            error = f"its results file is damaged ({exc}); submit the proteins again"
+            state.jobs.fail(job_id, error)
+            raise StarletteHTTPException(409, f"the job failed: {error}") from None
+        state.checked.add(job_id)
+    return path
 
 
 def job_status(request: Request, job_id: str) -> dict[str, Any]:
     return _job(app_state(request), job_id)
 
 
-def results(request: Request, job_id: str) -> dict[str, Any]:
+def results(request: Request, job_id: str) -> Any:
     state = app_state(request)
-    return read_results(_results(state, job_id), state.screener.scorer.columns)
+    path = _results(state, job_id)
+    try:
+        return read_results(path, state.screener.scorer.columns)
+    except DamagedResults as exc:
+        state.checked.discard(job_id)
+        return _error(409, f"the job's results file is damaged ({exc})")
 
 
 def results_tsv(request: Request, job_id: str) -> FileResponse:
@@ -369,13 +546,18 @@ def results_parquet(request: Request, job_id: str) -> Response:
             write_parquet(tsv, out, state.screener.scorer.columns)
         except ImportError:
             return _error(501, "Parquet needs pyarrow on the server (pip install 'hvppi[parquet]')")
+        except (OSError, ValueError) as exc:  # pyarrow's errors are ValueErrors (ArrowInvalid) or OSErrors
+            return _error(409, f"cannot write the job's results as Parquet ({' '.join(str(exc).split())[:200]})")
     return FileResponse(out, media_type="application/vnd.apache.parquet", filename=f"hvppi-screen-{job_id[:8]}.parquet")
 
 
 def job_attention(request: Request, job_id: str, virus_id: str, human_id: str) -> Any:
     state = app_state(request)
     _job(state, job_id)
-    virus = state.jobs.sequences(job_id)
+    try:
+        virus = state.jobs.sequences(job_id)
+    except (HvppiError, OSError):
+        return _error(409, "this job's input file is damaged or gone; submit the proteins again")
     if virus_id not in virus:
         return _error(404, f"no viral protein {virus_id!r} in this job")
     human = state.screener.human
@@ -392,7 +574,6 @@ ROUTES: tuple[tuple[str, Callable[..., Any], str, int | None], ...] = (
     ("/api/health", health, "GET", None),
     ("/api/config", server_config, "GET", None),
     ("/api/jobs", submit, "POST", 201),
-    ("/api/jobs", list_jobs, "GET", None),
     ("/api/jobs/{job_id}", job_status, "GET", None),
     ("/api/jobs/{job_id}/results", results, "GET", None),
     ("/api/jobs/{job_id}/results.tsv", results_tsv, "GET", None),
@@ -411,14 +592,36 @@ async def security_headers(request: Request, call_next: Callable[[Request], Awai
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
-    return _error(exc.status_code, str(exc.detail))
+    if not isinstance(exc, StarletteHTTPException):
+        return _error(500, "internal error")
+    response = _error(exc.status_code, str(exc.detail))
+    for key, value in (exc.headers or {}).items():
+        response.headers[key] = value
+    return response
 
 
-def create_app(config: ServerConfig) -> FastAPI:
-    """The application; loads the model and starts the job workers (``app.state.jobs``)."""
-    screener = Screener(config)
-    jobs = JobStore(config.jobs_dir, screener, workers=config.workers, limits=config.limits)
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's refusal of a request's parameters, as ``{"error": ...}`` with 400."""
+    problems = []
+    for error in getattr(exc, "errors", list)()[:3]:
+        where = [str(part) for part in error.get("loc", ()) if part not in ("query", "path", "body")]
+        kind = {"query": "query parameter", "path": "path parameter"}.get(str((error.get("loc") or ("",))[0]), "field")
+        problems.append(f"{kind} {'.'.join(where) or '?'}: {str(error.get('msg', 'invalid')).lower()}")
+    return _error(400, "; ".join(problems) or "invalid request")
+
+
+def create_app(config: ServerConfig, lock: JobsFolderLock | None = None) -> FastAPI:
+    """The application; takes the jobs folder's lock (unless given ``lock``, taken already), loads the model and
+    starts the job workers (``app.state.jobs``, whose ``close`` releases the folder)."""
+    lock = lock or JobsFolderLock(config.jobs_dir)
+    try:
+        screener = Screener(config)
+        jobs = JobStore(
+            config.jobs_dir, screener, workers=config.workers, limits=config.limits, inputs=screener.inputs(), lock=lock
+        )
+    except BaseException:
+        lock.release()
+        raise
     app = FastAPI(title="hvppi", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.hvppi = AppState(config, screener, Attention(config.attention_model), jobs)
     app.state.jobs = jobs
@@ -427,6 +630,8 @@ def create_app(config: ServerConfig) -> FastAPI:
         app.add_api_route(path, handler, methods=[method], status_code=status, include_in_schema=path != "/")
     app.middleware("http")(security_headers)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.add_middleware(BodyLimit, limit=config.limits.max_body_bytes)
+    app.add_middleware(RequestGuard, allowed_hosts=config.allowed_hosts)  # outermost: before any body is read
     return app

@@ -1,18 +1,25 @@
 """Screening jobs of the web page: parsing submitted FASTA, a job folder on disk and worker threads.
 
 Every job lives in ``ROOT/<32 hex digits>/``: ``input.fasta`` (the checked viral proteins),
-``status.json`` (state, progress, warnings or the error) and, when finished, ``results.tsv`` (the rows
-of ``hvppi screen`` with the screening model, byte for byte). Each viral protein is screened on its own
-into ``parts/``, so the progress is known and a server restarted mid-job continues where it stopped;
-finished jobs are found again on start-up. Job IDs are random and checked against ``JOB_ID`` before
-any folder is touched, so no client-supplied text reaches a file path.
+``status.json`` (state, progress, warnings or the error, and the ``inputs`` it runs with: the model's
+fingerprint and the human set's digest) and, when finished, ``results.tsv`` (the rows of ``hvppi screen``
+with the screening model, byte for byte). Each viral protein is screened on its own into ``parts/``, so
+the progress is known and a server restarted mid-job continues where it stopped, if it has the same
+inputs: an unfinished job recorded with another model or human set fails (it is never finished with
+other inputs than it started with). Finished jobs are found again on start-up; a job folder that cannot
+be read (a damaged ``status.json``) is one failed job, never a failed start. One server at a time uses a
+jobs folder (``ROOT/.lock``, an ``fcntl.flock``). Job IDs are random and checked against ``JOB_ID``
+before any folder is touched, so no client-supplied text reaches a file path.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gzip
 import io
 import json
+import os
 import queue
 import re
 import shutil
@@ -33,6 +40,41 @@ JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 """The form of a job ID (``uuid4().hex``)."""
 
 STATES = ("queued", "running", "done", "failed")
+LOCK_FILE = ".lock"
+"""The lock file of a jobs folder, held (``fcntl.flock``) by the one server that uses the folder."""
+
+
+class JobsFolderLock:
+    """The lock of a jobs folder: taken on creation (InputError naming the holder's PID if another process holds
+    it), released by :meth:`release` or when the process ends (the kernel drops it, so a killed server's lock is
+    simply taken over)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._fd: int | None = os.open(self.root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise InputError(f"cannot use this folder for jobs ({exc.strerror or exc})", self.root) from None
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(self._fd, 32, 0).decode("ascii", "replace").split("\n")[0].strip()
+            os.close(self._fd)
+            self._fd = None
+            raise InputError(
+                f"another hvppi serve (PID {holder if holder.isdigit() else '?'}) uses this jobs folder; stop it or "
+                "give another --jobs folder",
+                self.root,
+            ) from None
+        with contextlib.suppress(OSError):
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 @dataclass(frozen=True)
@@ -115,20 +157,38 @@ def write_fasta(path: Path, sequences: dict[str, str]) -> None:
 
 
 class JobStore:
-    """Jobs on disk under ``root``, run in submission order by ``workers`` threads calling ``runner``."""
+    """Jobs on disk under ``root``, run in submission order by ``workers`` threads calling ``runner``.
 
-    def __init__(self, root: str | Path, runner: Runner, workers: int = 1, limits: Limits | None = None) -> None:
+    ``inputs``: what the runner's results depend on besides the viral proteins (e.g. the model's fingerprint and the
+    human set's digest), recorded in each job; an unfinished job recorded with other inputs fails on start-up
+    (None: not checked). ``lock``: the folder's lock if the caller took it already (else it is taken here);
+    :meth:`close` releases it."""
+
+    def __init__(
+        self,
+        root: str | Path,
+        runner: Runner,
+        workers: int = 1,
+        limits: Limits | None = None,
+        inputs: dict[str, str] | None = None,
+        lock: JobsFolderLock | None = None,
+    ) -> None:
         if workers < 1:
             raise ValueError("workers must be at least 1")
         self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.lock = lock or JobsFolderLock(self.root)
         self.runner = runner
         self.limits = limits or Limits()
+        self.inputs = dict(inputs) if inputs is not None else None
         self._lock = threading.Lock()
         self._status: dict[str, dict[str, Any]] = {}
         self._queue: queue.Queue[str | None] = queue.Queue()
         self.threads: list[threading.Thread] = []
-        self._recover()
+        try:
+            self._recover()
+        except BaseException:
+            self.lock.release()
+            raise
         for k in range(workers):
             thread = threading.Thread(target=self._work, name=f"hvppi-job-worker-{k}", daemon=True)
             thread.start()
@@ -136,22 +196,26 @@ class JobStore:
 
     # ---------------------------------------------------------------------------------------- state
     def _recover(self) -> None:
-        """Load every job of ``root``; unfinished ones go back on the queue, oldest first."""
+        """Load every job of ``root``; unfinished ones go back on the queue, oldest first (those recorded with other
+        inputs than this store's fail instead); a folder whose status cannot be read is a failed job."""
         pending = []
-        for folder in self.root.iterdir():
-            if not (JOB_ID.match(folder.name) and (folder / "status.json").is_file()):
+        for folder in sorted(self.root.iterdir()):
+            if not JOB_ID.match(folder.name) or not folder.is_dir():
                 continue
-            try:
-                status = json.loads((folder / "status.json").read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if status.get("state") == "done" and not (folder / "results.tsv").is_file():
+            status = _read_status(folder)
+            if status["state"] == "done" and not (folder / "results.tsv").is_file():
                 status["state"] = "queued"
+            if status["state"] in ("queued", "running") and self.inputs is not None:
+                recorded = status.get("inputs")
+                if recorded is None and not (folder / "parts").exists():
+                    status["inputs"] = dict(self.inputs)  # not started: it runs with this server's inputs
+                elif recorded != self.inputs:
+                    status.update(state="failed", error=_other_inputs(recorded, self.inputs))
             self._status[folder.name] = status
-            if status.get("state") in ("queued", "running"):
+            if status["state"] in ("queued", "running"):
                 status["state"] = "queued"
                 pending.append(status)
-        for status in sorted(pending, key=lambda s: s.get("created", 0)):
+        for status in sorted(pending, key=lambda s: s["created"]):
             self._queue.put(status["id"])
 
     def _save(self, job_id: str) -> None:
@@ -184,8 +248,16 @@ class JobStore:
                 status["position"] = len(earlier) + 1
             return status
 
+    def fail(self, job_id: str, error: str) -> None:
+        """Mark a job failed with ``error`` (e.g. its results file turned out damaged)."""
+        with self._lock:
+            if job_id in self._status:
+                self._status[job_id].update(state="failed", error=" ".join(error.split()))
+                with contextlib.suppress(OSError):
+                    self._save(job_id)
+
     def jobs(self) -> list[dict[str, Any]]:
-        """Every job's status, newest first."""
+        """Every job's status, newest first (for the server's owner; the HTTP API lists none)."""
         with self._lock:
             return sorted((dict(s) for s in self._status.values()), key=lambda s: -s["created"])
 
@@ -217,6 +289,8 @@ class JobStore:
             "warnings": [],
             "error": None,
         }
+        if self.inputs is not None:
+            status["inputs"] = dict(self.inputs)
         with self._lock:
             self._status[job_id] = status
             self._save(job_id)
@@ -278,6 +352,75 @@ class JobStore:
         return True
 
     def close(self) -> None:
-        """Stop the workers after the jobs they are running."""
+        """Stop the workers after the jobs they are running, and release the jobs folder."""
         for _ in self.threads:
             self._queue.put(None)
+        self.lock.release()
+
+
+_STATUS_TYPES: dict[str, Any] = {
+    "created": (int, float),
+    "total": int,
+    "done": int,
+    "proteins": list,
+    "warnings": list,
+}
+
+
+def _read_status(folder: Path) -> dict[str, Any]:
+    """The status of the job in ``folder``, checked; a failed job saying what is wrong if it cannot be read."""
+    problem = None
+    try:
+        status = json.loads((folder / "status.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        problem = "it has no status.json"
+    except (OSError, ValueError) as exc:
+        problem = f"its status.json cannot be read ({' '.join(str(exc).split())[:200]})"
+    else:
+        if not isinstance(status, dict):
+            problem = "its status.json is not a JSON object"
+        elif status.get("id") != folder.name:
+            problem = "its status.json names another job"
+        elif status.get("state") not in STATES:
+            problem = f"its status.json has no valid state ({str(status.get('state'))[:40]!r})"
+        else:
+            for key, kind in _STATUS_TYPES.items():
+                value = status.get(key)
+                if not isinstance(value, kind) or isinstance(value, bool):
+                    problem = f"its status.json has no valid {key!r}"
+                    break
+            for key in ("error", "taxon"):
+                if status.get(key) is not None and not isinstance(status.get(key), str):
+                    problem = f"its status.json has no valid {key!r}"
+            if status.get("inputs") is not None and not isinstance(status.get("inputs"), dict):
+                problem = "its status.json has no valid 'inputs'"
+    if problem is None:
+        return status
+    try:
+        created = folder.stat().st_mtime
+    except OSError:
+        created = 0.0
+    return {
+        "id": folder.name,
+        "state": "failed",
+        "created": created,
+        "proteins": [],
+        "taxon": None,
+        "total": 0,
+        "done": 0,
+        "warnings": [],
+        "error": f"this job's folder is damaged: {problem}; submit the proteins again",
+    }
+
+
+def _other_inputs(recorded: dict[str, str] | None, current: dict[str, str]) -> str:
+    """The error of an unfinished job that was started with other inputs than this server's."""
+    if not recorded:
+        return "this job was started before its inputs were recorded; submit the proteins again"
+    changed = [name for name in sorted(set(recorded) | set(current)) if recorded.get(name) != current.get(name)]
+    names = {"model": "screening model", "human": "human proteins"}
+    what = " and ".join(names.get(n, n) for n in changed)
+    return (
+        f"this job was started with other {what} than this server has now; it is not finished with other inputs "
+        "than it started with: submit the proteins again"
+    )

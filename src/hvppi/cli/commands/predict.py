@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hvppi.cli.commands.screen import load_scorer_for
+from hvppi.cli.commands.screen import add_virus_options, load_scorer_for
 from hvppi.cli.options import (
     add_embeddings,
     add_model,
@@ -22,8 +22,9 @@ DESCRIPTION = """\
 Score pairs with a trained model (the bundled screening model by default). Writes a TSV with columns
 human_id, virus_id, score (interaction probability; for the screening model its calibrated probability)
 and call (1 if score >= the cutoff), in input order. Each distinct protein is encoded once. The screening
-model takes each viral protein's virus from its UniProt accession where the training data knows it
-('hvppi screen --taxon' gives it for other proteins).
+model uses each viral protein's virus: give it with --taxon/--family (all) or --taxonomy (per protein), else
+it is taken from the UniProt accession where the training data knows it, and a warning names the proteins
+ranked without it. Pairs whose viral or human side the training data knows on the other side are refused.
 
 A model trained on per-protein embeddings ('hvppi train --human-embeddings/--virus-embeddings') needs
 the same options here, with files of the embedder it names; files of another embedder are refused."""
@@ -41,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="score threshold of the call (default: the model's cutoff, Youden's on its validation pairs; "
         "0.5 for the screening model)",
     )
+    add_virus_options(parser)
     add_embeddings(parser)
     add_run_options(parser)
 
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         scorer.check_pairs(pairs, sequences, log)
         prepare_output(args.out)
         cutoff = scorer.cutoff if args.cutoff is None else args.cutoff
-        scores = scorer.score_pairs(pairs, sequences, progress=not args.quiet)
+        scores = scorer.score_pairs(pairs, sequences, progress=not args.quiet, log=log)
     finally:
         scorer.close()
     called = write_predictions(args.out, pairs, scores, cutoff)

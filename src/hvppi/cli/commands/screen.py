@@ -27,14 +27,18 @@ first, to a TSV, or Parquet if OUT ends in .parquet. Results stream to OUT.parts
 interrupted screen, run again with the same arguments, continues where it stopped. Prints a JSON summary.
 
 With the screening model (the default), the rows are virus_id, human_id, rank, score (log-odds),
-probability (calibrated on held-out viral proteins), and the evidence: best_partner_virus (the training
-viral partner of this human protein most similar to the query) and best_partner_similarity (their
-normalised Smith-Waterman similarity, 1 = identical), nearest_training_virus, nearest_similarity and
-nearest_identity (the training viral protein most similar to the query; identity of their global
-alignment) and nearest_binds (1 if that protein has this human partner), then virus_taxon and
-virus_family (the query's virus as used) and same_virus_partners (how many training proteins of the
-same virus bind this human protein). A viral protein longer than every training viral protein, or
-whose scores barely vary, is warned about.
+probability (the share of such pairs that were known partners, calibrated out of fold on training viral
+proteins held out from the trees: over every human candidate, most of which have no known partner; a
+probability of 1 is never given, and for an unseen viral protein it is a rough guide, see the model card's
+reliability table), and the evidence: best_partner_virus (the training viral partner of this human protein
+most similar to the query) and best_partner_similarity (their normalised Smith-Waterman similarity, 1 =
+identical), nearest_training_virus, nearest_similarity and nearest_identity (the training viral protein most
+similar to the query; identity of their global alignment) and nearest_binds (1 if that protein has this
+human partner), then virus_taxon and virus_family (the query's virus as used), same_virus_partners (how many
+training proteins of the same virus bind this human protein), known (the sources of a pair already in the
+training data: the query is a training viral protein and this is its partner; empty otherwise) and evidence
+(the same in words; similarities under 0.1 are not cited). A viral protein longer than every training viral
+protein, or whose scores barely vary, is warned about.
 
 The screening model uses the virus a protein comes from: proteins of one virus share human partners.
 Give it with --taxon (an NCBI taxid, e.g. 2697049 for SARS-CoV-2; its family is looked up) and/or
@@ -59,7 +63,13 @@ see), a re-run skips finished tiles, and OUT is the same as without --dask. Need
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``hvppi screen``."""
     parser.add_argument("--virus", required=True, metavar="FASTA", help=f"viral proteins: {SEQUENCE_FORMATS}")
-    parser.add_argument("--human", required=True, metavar="FASTA", help=f"human proteins: {SEQUENCE_FORMATS}")
+    parser.add_argument(
+        "--human",
+        metavar="FASTA",
+        help=f"human proteins: {SEQUENCE_FORMATS} (default: the model's own human proteins; for the screening model "
+        "the human universe it was trained on: every human protein with a sequence in the shared data, most without "
+        "a known viral partner)",
+    )
     parser.add_argument("--out", required=True, metavar="FILE", help="output .tsv or .parquet")
     add_model(parser, interaction_only=False)
     parser.add_argument(
@@ -105,6 +115,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="with --dask: viral proteins per tile (default: 64)",
     )
+    add_virus_options(parser)
+    add_embeddings(parser)
+    add_run_options(parser)
+
+
+def add_virus_options(parser: argparse.ArgumentParser) -> None:
+    """Add ``--taxon``, ``--family`` and ``--taxonomy``: the virus of the viral proteins (screening model)."""
     parser.add_argument(
         "--taxon", metavar="TAXID", help="screening model: NCBI taxid of the virus of every viral protein"
     )
@@ -116,8 +133,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="screening model: taxon and family of each viral protein (table or PSI-MITAB; repeatable)",
     )
-    add_embeddings(parser)
-    add_run_options(parser)
 
 
 def load_scorer_for(args: argparse.Namespace, virus_ids: list[str]) -> Scorer:
@@ -140,14 +155,21 @@ def load_scorer_for(args: argparse.Namespace, virus_ids: list[str]) -> Scorer:
 
 def run(args: argparse.Namespace) -> int:
     """Screen and print the summary as JSON."""
-    from hvppi.io.sequences import read_sequences
+    from hvppi.io.sequences import header_name, read_sequences
     from hvppi.scoring.interface import ScreenSettings
     from hvppi.scoring.screen import screen
 
     settings = ScreenSettings(top_k=args.top_k, min_score=args.min_score)
-    virus = read_sequences(args.virus, allow_duplicates=False)
-    human = read_sequences(args.human, allow_duplicates=False)
+    headers: dict[str, str] = {}
+    virus = read_sequences(args.virus, allow_duplicates=False, descriptions=headers)
+    human = read_sequences(args.human, allow_duplicates=False, descriptions=headers) if args.human else None
     scorer = load_scorer_for(args, list(virus))
+    scorer = scorer.with_names({pid: name for pid, header in headers.items() if (name := header_name(header))})
+    if human is None:
+        human = scorer.reference_proteins("human")
+        if not human:
+            raise ValueError("this model keeps no human proteins: give them with --human")
+        log(f"ranking the model's {len(human):,} human proteins (--human to give others)")
     try:
         if args.dask:
             summary = _run_dask(args, scorer, virus, human, settings)

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +35,12 @@ class ScreeningData:
     extra_human_sequences: list[str] = field(default_factory=list)
     extra_pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
     """Training-only positives (viral, human) indexed over the universe: this data's proteins first, then the
-    extra ones. They train the model (and inform the baselines) when their viral protein is not held out; the
-    candidates and the positives scored stay this data's."""
+    extra ones. They train the model (and inform the baselines) when their viral protein is not held out; without
+    a background, the candidates and the positives scored stay this data's."""
+    background_ids: list[str] = field(default_factory=list)
+    background_sequences: list[str] = field(default_factory=list)
+    """Human proteins chosen by species, not by labels (:meth:`with_background`): with them the benchmark is the
+    open world — every human protein of the universe is a candidate, and every known partner a positive."""
 
     @property
     def universe_virus_sequences(self) -> list[str]:
@@ -44,7 +48,43 @@ class ScreeningData:
 
     @property
     def universe_human_sequences(self) -> list[str]:
-        return self.human_sequences + self.extra_human_sequences
+        return self.human_sequences + self.extra_human_sequences + self.background_sequences
+
+    @property
+    def universe_human_ids(self) -> list[str]:
+        return self.human_ids + self.extra_human_ids + self.background_ids
+
+    @property
+    def open_world(self) -> bool:
+        """Whether human proteins chosen by species (not by labels) are candidates too."""
+        return len(self.background_ids) > 0
+
+    def with_background(self, universe: Mapping[str, str]) -> ScreeningData:
+        """This data with the human proteins of ``universe`` (ID → sequence; e.g.
+        :func:`hvppi.datasets.proteome.human_universe`) that it does not hold yet (by sequence) as candidates too.
+        Proteins with a letter outside the 20 standard amino acids, or a viral protein's sequence, are left out."""
+        from hvppi.io.alphabet import STANDARD_AMINO_ACIDS
+
+        standard = set(STANDARD_AMINO_ACIDS)
+        seen = set(self.human_sequences) | set(self.extra_human_sequences) | set(self.universe_virus_sequences)
+        ids, sequences = [], []
+        for pid, sequence in universe.items():
+            if sequence not in seen and not set(sequence) - standard:
+                seen.add(sequence)
+                ids.append(pid)
+                sequences.append(sequence)
+        return replace(self, background_ids=ids, background_sequences=sequences)
+
+    def open_labels(self, viral: np.ndarray) -> np.ndarray:
+        """Every known partner (this data's pairs and the extra ones) of the viral proteins ``viral`` among every
+        human protein of the universe: (len(viral), n_universe_humans), bool."""
+        row_of = np.full(len(self.universe_virus_sequences), -1)
+        row_of[viral] = np.arange(len(viral))
+        out = np.zeros((len(viral), len(self.universe_human_sequences)), dtype=bool)
+        pairs = np.concatenate([self.pairs, self.extra_pairs]) if self.has_extra else self.pairs
+        keep = row_of[pairs[:, 0]] >= 0
+        out[row_of[pairs[keep, 0]], pairs[keep, 1]] = True
+        return out
 
     @property
     def has_extra(self) -> bool:
@@ -107,7 +147,7 @@ class ScreeningData:
         return Reference(
             self.virus_ids + self.extra_virus_ids,
             self.universe_virus_sequences,
-            self.human_ids + self.extra_human_ids,
+            self.universe_human_ids,
             self.universe_human_sequences,
             pairs[:, 0],
             pairs[:, 1],
@@ -209,9 +249,12 @@ def read_families(path: str | os.PathLike) -> dict[str, str]:
 
 
 def candidates_of_data(data: ScreeningData, bundle: SimilarityBundle) -> Candidates:
-    """The candidates scored: this data's human proteins (the first of the universe), against every reference human."""
-    n = len(data.human_ids)
+    """The candidates scored: in the open world every human protein of the universe; else this data's human
+    proteins (the first of the universe), against every reference human."""
     c = bundle.candidates
+    if data.open_world:
+        return c
+    n = len(data.human_ids)
     return Candidates(c.reference_index[:n], c.kmer[:n], c.log_length[:n], c.reference_canonical)
 
 

@@ -63,7 +63,7 @@ class SplitContext:
     def own_evidence(self) -> Evidence:
         """Evidence from the data's own training pairs alone, as without extra positives."""
         data = self.data
-        n_human = len(data.human_ids) + len(data.extra_human_ids)
+        n_human = len(data.universe_human_sequences)
         candidates = candidates_of_data(data, self.bundle)
         pair_virus, pair_human = data.pairs[:, 0], data.pairs[:, 1]
         return Evidence(self.own_training, pair_virus, pair_human, n_human, candidates, self.config.neighbours)

@@ -24,17 +24,19 @@ def screening_plots(out_dir: str | os.PathLike, splits: Sequence[SplitResult], k
 
     out = Path(out_dir)
     written = []
-    fig, axes = plt.subplots(1, len(splits), figsize=(5.5 * len(splits), 4.5), squeeze=False)
+    n_methods = max((len(s.per_virus) for s in splits), default=1)
+    fig, axes = plt.subplots(
+        1, len(splits), figsize=(6.5 * len(splits), 1.2 + 0.45 * n_methods), squeeze=False, sharey=True
+    )
     for ax, split in zip(axes[0], splits):
-        methods = list(split.per_virus)
-        ax.boxplot([split.per_virus[m][:, 0] for m in methods], showmeans=True)
-        ax.set_xticks(range(1, len(methods) + 1), [m.replace(", ", ",\n") for m in methods], fontsize=8)
-        ax.axhline(0.5, color="grey", lw=0.8, ls="--")
-        ax.set(
-            ylabel="ROC AUC per held-out viral protein", title=f"{split.name}\n({len(split.held_out)} viral proteins)"
-        )
+        methods = list(split.per_virus)[::-1]  # the first method at the top
+        ax.boxplot([split.per_virus[m][:, 0] for m in methods], orientation="horizontal", showmeans=True, widths=0.6)
+        ax.set_yticks(range(1, len(methods) + 1), methods, fontsize=9)
+        ax.axvline(0.5, color="grey", lw=0.8, ls="--")
+        ax.set(xlabel="ROC AUC per held-out viral protein", title=f"{split.name} ({len(split.held_out)} proteins)")
+        ax.title.set_fontsize(9)
     fig.suptitle(f"Screening model (hvppi default recipe) on {title}", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.tight_layout()
     save_figure(fig, out / "auc_distribution.png")
     plt.close(fig)
     written.append("auc_distribution.png")
@@ -47,7 +49,7 @@ def screening_plots(out_dir: str | os.PathLike, splits: Sequence[SplitResult], k
         ax.set(xlabel="top k human candidates", ylabel="mean recall of known partners", title=split.name)
         ax.legend(fontsize=8)
     fig.suptitle(f"Screening model (hvppi default recipe) on {title}", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    fig.tight_layout()
     save_figure(fig, out / "recall_at_k.png")
     plt.close(fig)
     written.append("recall_at_k.png")
@@ -66,10 +68,9 @@ def screening_plots(out_dir: str | os.PathLike, splits: Sequence[SplitResult], k
             yscale="log",
             xlabel="mean calibrated probability",
             ylabel="observed share of partners",
-            title=f"Reliability, {splits[0].name}",
         )
-        fig.suptitle(f"Screening model (hvppi default recipe) on {title}", fontsize=9)
-        fig.tight_layout(rect=(0, 0, 1, 0.93))
+        ax.set_title(f"Reliability of the screening model\n{splits[0].name}\n{title}", fontsize=9)
+        fig.tight_layout()
         save_figure(fig, out / "reliability.png")
         plt.close(fig)
         written.append("reliability.png")

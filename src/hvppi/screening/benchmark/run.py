@@ -42,13 +42,17 @@ class SplitResult:
     recall_curves: dict[str, np.ndarray]  # method -> mean recall at CURVE_KS
     info: dict[str, Any] = field(default_factory=dict)
     reliability: list[dict[str, float]] = field(default_factory=list)
+    viruses: list[str] = field(default_factory=list)
+    """The virus (taxon) of each held-out viral protein: intervals resample viruses, not proteins (empty: proteins)."""
 
     def summary(self, resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
         """Means with 95% intervals of every method, and the model's paired differences (:data:`DIFFERENCES`)."""
         out: dict[str, Any] = {"split": self.name, "held_out_viral_proteins": len(self.held_out), **self.info}
-        out["methods"] = {method: interval(values, resamples, seed) for method, values in self.per_virus.items()}
+        groups = self.viruses or None
+        out["resampled"] = f"{len(set(self.viruses))} viruses" if groups else f"{len(self.held_out)} viral proteins"
+        out["methods"] = {m: interval(values, resamples, seed, groups) for m, values in self.per_virus.items()}
         out["differences"] = {
-            f"model - {other}": interval(self.per_virus["model"] - self.per_virus[other], resamples, seed)
+            f"model - {other}": interval(self.per_virus["model"] - self.per_virus[other], resamples, seed, groups)
             for other in DIFFERENCES
             if other in self.per_virus
         }
@@ -106,6 +110,21 @@ def all_known_partners(
     }
 
 
+def closed_world(data: ScreeningData, held_out: np.ndarray, scores: dict[str, np.ndarray], seed: int) -> dict[str, Any]:
+    """The old, closed-world table, for comparison: the same scores ranked among this data's human proteins only
+    (every one a partner of some viral protein: candidates chosen by the labels) with this data's pairs as the
+    positives."""
+    labels = data.labels(held_out)
+    n = len(data.human_ids)
+    return {
+        "candidates": n,
+        "methods": {
+            method: dict(zip(METRICS, per_virus_metrics(scores[method][:, :n], labels, seed + 2).mean(0).tolist()))
+            for method in ALL_KNOWN
+        },
+    }
+
+
 def per_virus_and_curves(
     scores: dict[str, np.ndarray], labels: np.ndarray, seed: int
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -126,7 +145,7 @@ def split_counts(context: SplitContext, labels: np.ndarray) -> dict[str, Any]:
     return {
         "training_viral_proteins": int(len(training)),
         "held_out_pairs": int(labels.sum()),
-        "candidates": len(context.data.human_ids),
+        "candidates": int(labels.shape[1]),
         "median_best_similarity_to_training": float(np.median(context.similarities.smith_waterman.max(1)))
         if training.size
         else 0.0,
@@ -153,27 +172,34 @@ def evaluate_split(
     calibrate: bool = False,
     exclude: np.ndarray | None = None,
     threads: int = 1,
+    viruses: Sequence[str | None] | None = None,
 ) -> SplitResult:
     """Train on the viral proteins not in ``held_out`` and score every method on the held-out ones.
 
     ``bundle`` and ``groups`` cover the universe (this data's viral proteins, then the extra ones); ``exclude``
     marks extra viral proteins kept out of training too (those too close to a held-out one). The model is fitted
-    on ``threads`` threads.
+    on ``threads`` threads. In the open world (:attr:`ScreeningData.open_world`) every human protein of the universe
+    is a candidate and every known partner (this data's pairs and the extra ones) a positive; the closed-world table
+    (this data's human proteins and pairs) is kept in ``info["closed_world"]`` for comparison. ``viruses``: the virus
+    of each viral protein of the universe; intervals then resample viruses.
     """
     held_out = np.asarray(held_out, dtype=np.int64)
     training = training_viral(data, held_out, exclude)
     started = time.perf_counter()
     context, calibration, info = fit_split(data, bundle, held_out, training, groups, config, calibrate, threads)
     scores = score_methods(context)
-    labels = data.labels(held_out)
-    if data.has_extra:
+    labels = data.open_labels(held_out) if data.open_world else data.labels(held_out)
+    if data.open_world:
+        info["closed_world"] = closed_world(data, held_out, scores, config.seed)
+    elif data.has_extra:
         info["all_known_partners"] = all_known_partners(data, held_out, labels, scores, config.seed)
     per_virus, curves = per_virus_and_curves(scores, labels, config.seed)
     info.update(split_counts(context, labels))
     info["seconds"] = round(time.perf_counter() - started, 1)
     if data.has_extra:
         info.update(extra_counts(data, training))
-    result = SplitResult(name, [data.virus_ids[i] for i in held_out], per_virus, curves, info)
+    groups = [str(viruses[i]) if viruses[i] is not None else f"protein {i}" for i in held_out] if viruses else []
+    result = SplitResult(name, [data.virus_ids[i] for i in held_out], per_virus, curves, info, viruses=groups)
     if calibration is not None:
         result.reliability = reliability_table(calibration(scores["model"]).ravel(), labels.ravel())
     return result
@@ -203,8 +229,9 @@ class ScreeningBenchmark:
 def describe(data: ScreeningData) -> str:
     """One line: the data's viral proteins, candidates and pairs (and the extra training data's)."""
     return (
-        f"{len(data.virus_ids)} viral proteins with partners, {len(data.human_ids)} human candidates, "
+        f"{len(data.virus_ids)} viral proteins with partners, {len(data.human_ids)} human proteins in the pairs, "
         f"{len(data.pairs)} pairs"
+        + (f"; {len(data.universe_human_sequences):,} human candidates in the open world" if data.open_world else "")
         + (
             f"; for training also {len(data.extra_pairs)} extra pairs, {len(data.extra_virus_ids)} extra viral and "
             f"{len(data.extra_human_ids)} extra human proteins"
@@ -223,18 +250,22 @@ def run_identity_splits(
     config: ScreeningConfig,
     threads: int,
     log: Callable[[str], None],
+    clean: bool = True,
+    viruses: Sequence[str | None] | None = None,
 ) -> list[SplitResult]:
-    """One split per CD-HIT identity (:func:`held_out_split`); the first is calibrated."""
+    """One split per CD-HIT identity (:func:`held_out_split`, identity-checked when ``clean``); the first is
+    calibrated."""
     results = []
     for k, identity in enumerate(identities):
-        split = held_out_split(data, identity, fraction, config.seed, threads, clusters)
+        split = held_out_split(data, identity, fraction, config.seed, threads, clusters, identity_check=clean)
         name = f"held-out viral proteins, CD-HIT {identity:g}"
-        result = run_split(data, bundle, split, config, name, threads, calibrate=k == 0)
+        result = run_split(data, bundle, split, config, name, threads, calibrate=k == 0, viruses=viruses)
         result.info["identity"] = identity
         results.append(result)
         log(
             f"{name}: {len(split.held_out)} held out, model ROC AUC {result.per_virus['model'][:, 0].mean():.3f}, "
-            f"recall@1% {result.per_virus['model'][:, 2].mean():.3f} ({result.info['seconds']:.0f} s)"
+            f"recall@50 {result.per_virus['model'][:, METRICS.index('recall_top_50')].mean():.3f} "
+            f"({result.info['seconds']:.0f} s)"
         )
     return results
 
@@ -248,13 +279,15 @@ def run_family_splits(
     config: ScreeningConfig,
     threads: int,
     log: Callable[[str], None],
+    clean: bool = True,
 ) -> list[SplitResult]:
-    """Each of the ``family_count`` largest families of the data's viral proteins held out in turn."""
+    """Each of the ``family_count`` largest families of the data's viral proteins held out in turn (``clean``: with
+    every protein at least 40% identical to one of the family's left out of training too)."""
     results = []
     counts = Counter(f for f in taxa.families[: len(data.virus_ids)] if f)
     for family, n in counts.most_common(family_count):
-        split = family_split(data, taxa.families, family, clusters, config.fold_identity)
-        result = run_split(data, bundle, split, config, f"family {family} held out", threads)
+        split = family_split(data, taxa.families, family, clusters, config.fold_identity, clean, threads)
+        result = run_split(data, bundle, split, config, f"family {family} held out", threads, viruses=taxa.taxa)
         result.info.update({"family": family, "family_viral_proteins": n})
         results.append(result)
         log(
@@ -272,11 +305,23 @@ def run_split(
     name: str,
     threads: int,
     calibrate: bool = False,
+    viruses: Sequence[str | None] | None = None,
 ) -> SplitResult:
     """:func:`evaluate_split` of a :class:`HeldOutSplit`."""
-    return evaluate_split(
-        data, bundle, split.held_out, split.groups, config, name, calibrate, exclude=split.exclude, threads=threads
+    result = evaluate_split(
+        data,
+        bundle,
+        split.held_out,
+        split.groups,
+        config,
+        name,
+        calibrate,
+        exclude=split.exclude,
+        threads=threads,
+        viruses=viruses,
     )
+    result.info["excluded_by_identity"] = split.excluded_by_identity
+    return result
 
 
 def benchmark_settings(
@@ -299,6 +344,8 @@ def benchmark_settings(
         "screening_config": {k: getattr(config, k) for k in config.__dataclass_fields__},
         "threads": threads,
         "seed": config.seed,
+        "open_world": data.open_world,
+        "candidates": len(data.universe_human_sequences) if data.open_world else len(data.human_ids),
         "extra_training_data": {
             "pairs": int(len(data.extra_pairs)),
             "viral_proteins": len(data.extra_virus_ids),
@@ -322,6 +369,7 @@ def run_screening_benchmark(
     progress: bool = False,
     bundle: SimilarityBundle | None = None,
     threads: int = 1,
+    clean: bool = True,
 ) -> ScreeningBenchmark:
     """Hold out viral proteins by CD-HIT identity (and by family, when ``taxonomy`` is given) and score every method.
 
@@ -331,7 +379,8 @@ def run_screening_benchmark(
     The held-out viral proteins are chosen among ``data``'s own; with extra training positives
     (:meth:`ScreeningData.with_extra`), every extra viral protein that clusters with a held-out one at the split's
     identity (for a family: of that family, or clustering with one of its proteins at the folds' identity) is kept
-    out of training too. ``bundle``: the universe's similarities, if already computed. CD-HIT, the alignments and
+    out of training too; with ``clean``, so is every viral protein at least 90% identical over the shorter sequence to
+    a held-out one (40% for a held-out family), whatever its cluster or label. ``bundle``: the universe's similarities, if already computed. CD-HIT, the alignments and
     the trees run on ``threads`` threads.
     """
     config = config or ScreeningConfig()
@@ -344,10 +393,13 @@ def run_screening_benchmark(
         )
         log(f"similarities computed ({time.perf_counter() - started:.0f} s)")
     clusters = ViralClusters(data, threads)
-    identity_splits = run_identity_splits(data, bundle, clusters, identities, fraction, config, threads, log)
+    viruses = taxa.taxa if taxonomy is not None else None
+    identity_splits = run_identity_splits(
+        data, bundle, clusters, identities, fraction, config, threads, log, clean, viruses
+    )
     family_splits = []
     if taxonomy is not None:
-        family_splits = run_family_splits(data, bundle, clusters, taxa, family_count, config, threads, log)
+        family_splits = run_family_splits(data, bundle, clusters, taxa, family_count, config, threads, log, clean)
     settings = benchmark_settings(
         data, taxa, identities, fraction, family_count if taxonomy is not None else 0, config, threads
     )

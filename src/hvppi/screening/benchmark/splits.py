@@ -67,13 +67,43 @@ class ViralClusters:
         return self._universe[identity]
 
 
+TWIN_IDENTITY = 0.9
+"""A training viral protein at least this identical (over the shorter sequence) to a held-out one is left out."""
+FAMILY_IDENTITY = 0.4
+"""For a held-out family, a training viral protein at least this identical to one of its proteins is left out."""
+
+
 class HeldOutSplit(NamedTuple):
     """Held-out viral proteins (indices of the data's own), the cluster of every viral protein of the universe
-    (the training folds keep clusters together), and the extra viral proteins kept out of training."""
+    (the training folds keep clusters together), the viral proteins kept out of training besides the held-out ones,
+    and how many of those were found by sequence identity alone (not by cluster or family label)."""
 
     held_out: np.ndarray
     groups: list[str]
     exclude: np.ndarray
+    excluded_by_identity: int = 0
+
+
+def exclude_by_identity(
+    data: ScreeningData, held_out: np.ndarray, exclude: np.ndarray, threshold: float, threads: int = 1
+) -> tuple[np.ndarray, int]:
+    """``exclude`` plus every viral protein of the universe (the data's and the extra ones) at least ``threshold``
+    identical over the shorter sequence to a held-out one (:func:`hvppi.align.identity.twins`: isoforms, a chain and
+    its polyprotein, other strains), and how many that added."""
+    from hvppi.align.identity import twins
+
+    sequences = data.universe_virus_sequences
+    held = np.zeros(len(sequences), dtype=bool)
+    held[held_out] = True
+    others = np.flatnonzero(~held)
+    found = np.zeros(len(sequences), dtype=bool)
+    for _, j, _ in twins([sequences[i] for i in held_out], [sequences[i] for i in others], threshold, threads=threads):
+        found[others[j]] = True
+    out = np.asarray(exclude, dtype=bool).copy()
+    if len(out) < len(sequences):
+        out = np.concatenate([out, np.zeros(len(sequences) - len(out), dtype=bool)])
+    added = int((found & ~out).sum())
+    return out | found, added
 
 
 def held_out_split(
@@ -83,26 +113,45 @@ def held_out_split(
     seed: int,
     threads: int = 1,
     clusters: ViralClusters | None = None,
+    identity_check: bool = False,
 ) -> HeldOutSplit:
     """The benchmark's identity split: whole CD-HIT clusters (at ``identity``) of the data's own viral proteins,
     in a seeded random order until at least ``fraction`` of them; with extra training data, the extra viral
     proteins that cluster with a held-out one (over the universe, at the same identity) stay out of training.
-    ``clusters``: clusters already computed for ``data``."""
+    ``clusters``: clusters already computed for ``data``. ``identity_check``: also leave out of training every viral
+    protein at least 90% identical over the shorter sequence to a held-out one (CD-HIT misses a chain held out while
+    its polyprotein trains, or an isoform in another cluster)."""
     clusters = clusters or ViralClusters(data, threads)
     held_out = hold_out_groups(clusters.own(identity), fraction, seed)
     groups = clusters.groups(identity)
-    return HeldOutSplit(held_out, groups, close_to_held_out(groups, held_out, len(data.virus_ids)))
+    exclude = close_to_held_out(groups, held_out, len(data.virus_ids))
+    if identity_check:
+        exclude, added = exclude_by_identity(data, held_out, exclude, TWIN_IDENTITY, threads)
+        return HeldOutSplit(held_out, groups, exclude, added)
+    return HeldOutSplit(held_out, groups, exclude)
 
 
 def family_split(
-    data: ScreeningData, families: Sequence[str | None], family: str, clusters: ViralClusters, fold_identity: float
+    data: ScreeningData,
+    families: Sequence[str | None],
+    family: str,
+    clusters: ViralClusters,
+    fold_identity: float,
+    identity_check: bool = False,
+    threads: int = 1,
 ) -> HeldOutSplit:
     """Every viral protein of the data of ``family`` (``families``: of each viral protein of the universe) held
     out; the extra viral proteins of that family, or that cluster with a held-out one at ``fold_identity``, stay out
-    of training."""
+    of training. With ``identity_check`` (the clean family hold-out), so does every viral protein at least 40%
+    identical over the shorter sequence to a held-out one: a protein of the family without a family label (strain
+    taxa such as HCV genotype 1 or an HIV-1 isolate) or with a wrong one."""
     n_data = len(data.virus_ids)
     held_out = np.flatnonzero([f == family for f in families[:n_data]])
     groups = clusters.groups(fold_identity)
     exclude = close_to_held_out(groups, held_out, n_data)
     exclude[n_data:] |= np.array([f == family for f in families[n_data:]], dtype=bool)
+    exclude[:n_data] |= np.array([f == family for f in families[:n_data]], dtype=bool)
+    if identity_check:  # proteins of the family without a family label (strain taxa), or of a mislabelled one
+        exclude, added = exclude_by_identity(data, held_out, exclude, FAMILY_IDENTITY, threads)
+        return HeldOutSplit(held_out, groups, exclude, added)
     return HeldOutSplit(held_out, groups, exclude)

@@ -1,0 +1,249 @@
+"""Two more kinds of held-out evidence: a new study, and new partners of a known protein.
+
+* **New study** (:func:`new_study_splits`): HPIDB rows carry the PubMed ID of the study that found them. A study is
+  held out whole and ranked from everything published before it: the model is trained on the pairs of earlier
+  studies only (a smaller PubMed ID: PubMed numbers papers in order of entry, so this is "published before" up to
+  weeks), and each of the study's viral proteins ranks the open universe of human proteins; the positives are the
+  partners the study found that no earlier study had reported, and the partners known before are left out of the
+  ranking (a user would see them flagged known). The studies are the largest of the latest quarter of PubMed IDs.
+* **Known protein, new partners** (:func:`known_protein_split`): for well-studied viral proteins (at least
+  ``min_partners`` known partners), a seeded 20% of their partners is held out; the model is trained with the rest
+  known (the protein itself stays a training protein) and ranks the held-out partners among every human candidate
+  but its remaining known partners, as a screen of a known protein ranks its novel candidates.
+
+Both compare the model with popularity, homology and virus popularity from the same training pairs, per viral
+protein (ROC AUC, AP, recall at 10, 50 and 100), with 95% intervals from resampling viruses.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hvppi.datasets.clustering import cdhit_clusters
+from hvppi.datasets.mitab import HUMAN_TAXID, parse_taxid, pick_identifier
+from hvppi.screening.benchmark.metrics import METRICS, interval, per_virus_metrics
+from hvppi.screening.config import ScreeningConfig
+from hvppi.screening.features import COLUMN, Evidence
+from hvppi.screening.fitting import fit_on_bundle
+from hvppi.screening.model import Reference
+from hvppi.screening.similarity import SimilarityBundle, viral_similarities
+from hvppi.screening.taxa import ViralTaxa
+
+PUBMED = re.compile(r"pubmed:(\d+)")
+STUDY_METHODS = ("popularity", "homology", "virus popularity", "model")
+
+
+def hpidb_pairs_by_study(path: str | os.PathLike) -> list[tuple[str, str, int]]:
+    """(human ID, viral ID, PubMed ID) of every human–virus row of an HPIDB PSI-MITAB export (zip or text), one per
+    publication it names; rows without a PubMed ID are left out."""
+    path = Path(path)
+    if path.suffix == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            text = archive.read(archive.namelist()[0]).decode("utf-8", errors="replace")
+    else:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    out: list[tuple[str, str, int]] = []
+    for line in io.StringIO(text):
+        fields = line.rstrip("\n").split("\t")
+        if len(fields) < 11 or line.startswith("#"):
+            continue
+        try:
+            taxid_a, taxid_b = parse_taxid(fields[9]), parse_taxid(fields[10])
+        except ValueError:
+            continue
+        id_a, id_b = pick_identifier(fields[0], fields[2]), pick_identifier(fields[1], fields[3])
+        if not id_a or not id_b or (taxid_a == HUMAN_TAXID) == (taxid_b == HUMAN_TAXID):
+            continue
+        human, virus = (id_a, id_b) if taxid_a == HUMAN_TAXID else (id_b, id_a)
+        out.extend((human, virus, int(pmid)) for pmid in set(PUBMED.findall(fields[8])))
+    return out
+
+
+@dataclass
+class Universe:
+    """Every viral and human protein of a study of held-out evidence, their similarities (once) and their viruses."""
+
+    virus_ids: list[str]
+    virus_sequences: list[str]
+    human_ids: list[str]
+    human_sequences: list[str]
+    taxa: ViralTaxa
+    bundle: SimilarityBundle
+    groups: list[str]
+
+    @classmethod
+    def build(
+        cls,
+        viral: Mapping[str, str],
+        human: Mapping[str, str],
+        taxa: ViralTaxa,
+        fold_identity: float = 0.9,
+        threads: int = 1,
+    ) -> Universe:
+        bundle = SimilarityBundle.compute(list(viral.values()), list(human.values()), threads, taxa=taxa)
+        clusters = cdhit_clusters(dict(viral), fold_identity, threads=max(threads, 1))
+        return cls(
+            list(viral),
+            list(viral.values()),
+            list(human),
+            list(human.values()),
+            taxa,
+            bundle,
+            [clusters[v] for v in viral],
+        )
+
+
+@dataclass
+class HeldOutPairs:
+    """What one evaluation holds out: the training pairs (viral index, human index), the query viral proteins, and
+    per query the held-out partners (positives) and the partners known at training time (left out of its ranking)."""
+
+    name: str
+    training_pairs: np.ndarray
+    queries: np.ndarray
+    positives: list[set[int]]
+    known: list[set[int]]
+
+
+def score_held_out(universe: Universe, split: HeldOutPairs, config: ScreeningConfig, threads: int = 1) -> dict:
+    """Fit the recipe on ``split.training_pairs`` and score every method for each query (see the module docstring).
+
+    Returns the per-query metrics of each method (``per_virus``), their means with virus-resampled intervals
+    (``methods``) and the model's paired differences (``differences``)."""
+    pairs = np.asarray(split.training_pairs, dtype=np.int64).reshape(-1, 2)
+    reference = Reference(
+        universe.virus_ids, universe.virus_sequences, universe.human_ids, universe.human_sequences,
+        pairs[:, 0], pairs[:, 1], universe.taxa,
+    )  # fmt: skip
+    training = np.unique(pairs[:, 0])
+    trees, _, info = fit_on_bundle(reference, training, universe.bundle, universe.groups, config, False, False, threads)
+    evidence = Evidence(training, pairs[:, 0], pairs[:, 1], len(universe.human_ids), universe.bundle.candidates)
+    queries = [universe.virus_sequences[q] for q in split.queries]
+    similarities = viral_similarities(
+        queries,
+        [universe.virus_sequences[t] for t in training],
+        (universe.bundle.composition_mean, universe.bundle.composition_sd),
+        threads,
+        query_taxa=universe.taxa.take(split.queries),
+        reference_taxa=universe.taxa.take(training),
+    )
+    features = evidence.features(similarities)
+    popularity = evidence.popularity.astype(np.float64)
+    same_virus = evidence.same_group_partners(similarities.same_taxon).astype(np.float64)
+    scores = {
+        "popularity": np.broadcast_to(popularity[None], features.shape[:2]),
+        "homology": features[:, :, COLUMN["homology_max"]].astype(np.float64),
+        "virus popularity": same_virus * (popularity.max(initial=0.0) + 1.0) + popularity[None],
+        "model": trees.decision(features),
+    }
+    per_virus: dict[str, list[np.ndarray]] = {m: [] for m in STUDY_METHODS}
+    kept = []
+    for q in range(len(split.queries)):
+        ranked = np.ones(len(universe.human_ids), dtype=bool)
+        ranked[list(split.known[q])] = False
+        labels = np.zeros(len(universe.human_ids), dtype=bool)
+        labels[list(split.positives[q])] = True
+        labels &= ranked
+        if not labels.any():
+            continue
+        kept.append(q)
+        for m in STUDY_METHODS:
+            per_virus[m].append(
+                per_virus_metrics(scores[m][q : q + 1, ranked], labels[None, ranked], config.seed + 2)[0]
+            )
+    viruses = [universe.taxa.taxa[split.queries[q]] or f"protein {split.queries[q]}" for q in kept]
+    arrays = {m: np.array(v).reshape(-1, len(METRICS)) for m, v in per_virus.items()}
+    return {
+        "split": split.name,
+        "viral_proteins": len(kept),
+        "held_out_pairs": int(sum(len(split.positives[q] - split.known[q]) for q in kept)),
+        "training_pairs": int(len(pairs)),
+        "training_viral_proteins": int(info["viral_proteins"]),
+        "candidates": len(universe.human_ids),
+        "resampled": f"{len(set(viruses))} viruses",
+        "methods": {m: interval(a, 1000, config.seed, viruses) for m, a in arrays.items()},
+        "differences": {
+            f"model - {m}": interval(arrays["model"] - arrays[m], 1000, config.seed, viruses)
+            for m in STUDY_METHODS
+            if m != "model"
+        },
+    }
+
+
+def new_study_splits(
+    rows: Sequence[tuple[str, str, int]],
+    universe: Universe,
+    count: int = 5,
+    min_pairs: int = 30,
+    late_quantile: float = 0.75,
+) -> list[HeldOutPairs]:
+    """The ``count`` largest studies (by new pairs among the universe's proteins) among the latest quarter of PubMed
+    IDs, each held out against the pairs of the studies before it."""
+    vi = {v: i for i, v in enumerate(universe.virus_ids)}
+    hi = {h: i for i, h in enumerate(universe.human_ids)}
+    by_study: dict[int, set[tuple[int, int]]] = {}
+    for human, virus, pmid in rows:
+        if virus in vi and human in hi:
+            by_study.setdefault(pmid, set()).add((vi[virus], hi[human]))
+    pmids = sorted(by_study)
+    if not pmids:
+        return []
+    cut = np.quantile(pmids, late_quantile)
+    first_seen: dict[tuple[int, int], int] = {}
+    for pmid in pmids:
+        for pair in by_study[pmid]:
+            first_seen.setdefault(pair, pmid)
+    new_pairs = {p: {pair for pair in by_study[p] if first_seen[pair] == p} for p in pmids}
+    late = sorted((p for p in pmids if p >= cut and len(new_pairs[p]) >= min_pairs), key=lambda p: -len(new_pairs[p]))
+    splits = []
+    for pmid in sorted(late[:count]):
+        earlier = np.array(sorted({pair for pair, p in first_seen.items() if p < pmid}), dtype=np.int64)
+        queries = np.array(sorted({v for v, _ in new_pairs[pmid]}), dtype=np.int64)
+        known = [{h for v, h in earlier.tolist() if v == q} for q in queries.tolist()]
+        positives = [{h for v, h in new_pairs[pmid] if v == q} for q in queries.tolist()]
+        splits.append(HeldOutPairs(f"study PMID {pmid}", earlier, queries, positives, known))
+    return splits
+
+
+def known_protein_split(
+    pairs: np.ndarray, n_viral: int, min_partners: int = 20, fraction: float = 0.2, seed: int = 0
+) -> HeldOutPairs:
+    """Hold out a seeded ``fraction`` of the partners of every viral protein with at least ``min_partners``."""
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    rng = np.random.default_rng(seed)
+    degree = np.bincount(pairs[:, 0], minlength=n_viral)
+    queries = np.flatnonzero(degree >= min_partners)
+    held = np.zeros(len(pairs), dtype=bool)
+    for q in queries.tolist():
+        rows = np.flatnonzero(pairs[:, 0] == q)
+        held[rng.choice(rows, max(1, round(fraction * len(rows))), replace=False)] = True
+    positives = [set(pairs[held & (pairs[:, 0] == q), 1].tolist()) for q in queries.tolist()]
+    known = [set(pairs[~held & (pairs[:, 0] == q), 1].tolist()) for q in queries.tolist()]
+    return HeldOutPairs("known protein, 20% of its partners held out", pairs[~held], queries, positives, known)
+
+
+def studies_table(results: Sequence[dict[str, Any]]) -> str:
+    """Markdown: per split, each method's mean ROC AUC and recall@50, and the model's AUC difference to each."""
+    lines = [
+        "| split | viral proteins | held-out pairs | "
+        + " | ".join(f"{m} AUC / R@50" for m in STUDY_METHODS)
+        + " | model − popularity AUC (95%) | model − homology AUC (95%) |",
+        "|" + " --- |" * (5 + len(STUDY_METHODS)),
+    ]
+    for r in results:
+        m, d = r["methods"], r["differences"]
+        cells = " | ".join(f"{m[k]['roc_auc'][0]:.3f} / {m[k]['recall_top_50'][0]:.3f}" for k in STUDY_METHODS)
+        diffs = " | ".join(
+            "{:+.3f} [{:+.3f}, {:+.3f}]".format(*d[f"model - {k}"]["roc_auc"]) for k in ("popularity", "homology")
+        )
+        lines.append(f"| {r['split']} | {r['viral_proteins']} | {r['held_out_pairs']} | {cells} | {diffs} |")
+    return "\n".join(lines)
