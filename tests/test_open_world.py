@@ -227,3 +227,23 @@ def test_sars_cov_2_top_50_lists_are_protein_specific(sars2_ranked):
     tops = [set(r["human_id"]) for r in rows.values()]
     overlaps = [len(a & b) for i, a in enumerate(tops) for b in tops[i + 1 :]]
     assert max(overlaps) <= 40, overlaps
+
+
+def test_a_benchmark_with_swapped_columns_is_refused(shared_data, tmp_path, capsys):
+    """Every pair written virus first: the species table of the shared data says the 'human' column is viral."""
+    from hvppi.cli import main
+
+    lines = (shared_data / "lstm-phv-benchmark" / "protein_pair_label_test.txt").read_text().splitlines()[:400]
+    swapped = tmp_path / "swapped.txt"
+    swapped.write_text("".join(f"{v}\t{h}\t{y}\n" for h, v, y in (line.split("\t") for line in lines)))
+    args = [
+        "benchmark",
+        "screen",
+        "--pairs",
+        str(swapped),
+        "--sequences",
+        str(shared_data / "lstm-phv-benchmark" / "pro_seq.txt"),
+    ]
+    code = main([*args, "--human-universe", str(shared_data), "--out-dir", str(tmp_path / "out"), "--quiet"])
+    assert code == 2
+    assert "are the columns swapped?" in capsys.readouterr().err

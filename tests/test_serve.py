@@ -7,6 +7,7 @@ installs them as root); without them it is skipped, with the reason.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import os
@@ -33,6 +34,9 @@ from hvppi.web.jobs import JobStore, Limits, parse_fasta
 
 SCREENSHOT = Path(os.environ.get("HVPPI_SCREENSHOT") or "/tmp/hvppi-serve.png")
 """Where the browser test saves its screenshot; HVPPI_SCREENSHOT=docs/images/serve.png refreshes the README's."""
+WINDOW = (1400, 2150)
+"""The browser window of the page test (and of the README's screenshot): 1,400 px wide, tall enough for the table,
+a row's explanation and its attention profiles."""
 TINY = ["MSDNGPQNQRNAPRITFGGPSDSTGSNQNG", "MKTAYIAKQRQISFVKSHFSRQLEERLGLI", "MADEEKLPPGWEKRMSRSSGRVYYFNHITN"]
 
 
@@ -183,6 +187,44 @@ def test_parse_fasta_gives_the_cli_messages_naming_the_record(tmp_path):
     assert list(tmp_path.iterdir()) == []  # the scratch files are gone
 
 
+def test_a_bare_sequence_is_one_query(tmp_path):
+    limits = Limits()
+    assert parse_fasta(b"MKVLL", None, limits, tmp_path) == {"query": "MKVLL"}
+    assert parse_fasta(b"\xef\xbb\xbfMKVLL QQ\r\n  mkv\n\nAA*\n", "seq.txt", limits, tmp_path) == {
+        "query": "MKVLLQQMKVAA"
+    }
+    assert parse_fasta(gzip.compress(b"MKV\nLL\n"), "q.gz", limits, tmp_path) == {"query": "MKVLL"}
+    assert parse_fasta(b"p1\tMKV\n", None, limits, tmp_path) == {"p1": "MKV"}  # a table is still a table
+    for data, message in {
+        b"MKV\nLJQ\n": "pasted text, line 2, ID 'query': unknown amino-acid letter 'J' at position 5",
+        b"P59595\nMKV\n": "pasted text, line 1, ID 'query': unknown amino-acid letter '5' at position 2",
+    }.items():
+        with pytest.raises(InputError) as info:
+            parse_fasta(data, None, limits, tmp_path)
+        assert str(info.value) == message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_messages_for_the_page_name_its_virus_field_not_cli_options():
+    from hvppi.web.app import for_page
+
+    cases = {
+        "the virus of 2 of 5 viral proteins (a, b) is not given (give it with --taxon, --family or --taxonomy)": (
+            'the virus of 2 of 5 viral proteins (a, b) is not given (enter the NCBI taxid of the virus in the "virus" '
+            "field)"
+        ),
+        "--taxon/--family: taxon 9606 is Homo sapiens, not a virus": (
+            'the "virus" field: taxon 9606 is Homo sapiens, not a virus'
+        ),
+        "ranked without their virus (give them with --taxon or --family)": (
+            'ranked without their virus (enter the NCBI taxid of the virus in the "virus" field)'
+        ),
+        "p: its scores barely vary": "p: its scores barely vary",
+    }
+    for message, worded in cases.items():
+        assert for_page(message) == worded
+
+
 def test_job_store_queues_and_recovers_finished_and_unfinished_jobs(tmp_path):
     calls = []
 
@@ -258,6 +300,29 @@ def test_api_job_with_a_virus_taxon_matches_hvppi_screen_with_it(server, inputs)
     assert status == 400 and "NCBI taxid" in json.loads(data)["error"]
 
 
+def test_api_names_examples_and_proteins_takes_a_bare_sequence_and_refuses_a_human_taxon(server, inputs):
+    examples = json.loads(_request(server.url + "/api/config")[1])["examples"]
+    assert examples[0]["name"] == "P59595 · N · virus 694009, Coronaviridae · 422 aa"  # SARS-CoV N
+    assert all(" aa" in e["name"] or " and " in e["name"] for e in examples) and examples[0]["fasta"].startswith(
+        ">P59595 N\n"
+    )
+    status, job = _submit(server.url, TINY[0][:12] + "\n" + TINY[0][12:] + "\n")
+    assert status == 201 and job["proteins"] == ["query"], job
+    done = _wait(server.url, job["id"])
+    assert done["state"] == "done" and any('the "virus" field' in w for w in done["warnings"]), done
+    assert not any("--" in w for w in done["warnings"]), done["warnings"]
+    status, job = _submit(server.url, inputs["virus"].read_text())
+    assert _wait(server.url, job["id"])["state"] == "done"
+    results = json.loads(_request(f"{server.url}/api/jobs/{job['id']}/results")[1])
+    assert set(results) == {"columns", "types", "rows", "names"}
+    viral = {row[results["columns"].index("virus_id")] for row in results["rows"]}
+    assert viral and all(results["names"].get(v) for v in viral), results["names"]  # the training data names them
+    body, kind = _multipart({"fasta": _fasta({"p": TINY[0]}), "taxon": "9606"})
+    status, data = _request(server.url + "/api/jobs", body, kind)
+    error = json.loads(data)["error"]
+    assert status == 400 and "Homo sapiens" in error and 'the "virus" field' in error and "--" not in error, error
+
+
 def test_api_refuses_bad_input_and_paths_and_stays_up(server):
     assert _submit(server.url, "")[1]["error"] == "pasted text: no sequences found"
     assert _submit(server.url, ">ok\nMKB\n")[0] == 201  # B (D or N) is a letter the CLI takes too
@@ -318,7 +383,7 @@ def _browser(download_dir: Path, profile: Path):
         "--disable-sync",
         "--disable-default-apps",
         "--no-first-run",
-        "--window-size=1280,1900",
+        f"--window-size={WINDOW[0]},{WINDOW[1]}",
         f"--user-data-dir={profile}",
     ):
         options.add_argument(flag)
@@ -332,7 +397,60 @@ def _browser(download_dir: Path, profile: Path):
     return browser
 
 
-def test_page_screens_shows_attention_downloads_and_reports_bad_input(server, inputs, expected, tmp_path):
+def _shown_row(browser, by, selector: str) -> dict[str, str]:
+    """Column name → text of the cells of the first table row matching ``selector``."""
+    row = browser.find_element(by.CSS_SELECTOR, selector)
+    return {td.get_attribute("data-column"): td.text for td in row.find_elements(by.TAG_NAME, "td")}
+
+
+def _evidence_fits_the_window(browser) -> None:
+    """The evidence and known columns are in view without scrolling sideways (a 1,400-px window)."""
+    sizes = browser.execute_script(
+        "const wrap = document.querySelector('.table-wrap');"
+        "const cell = document.querySelector('#results td[data-column=\"evidence\"]');"
+        "const known = document.querySelector('#results td[data-column=\"known\"]');"
+        "return {inner: window.innerWidth, page: document.documentElement.scrollWidth, wrap: wrap.scrollWidth,"
+        " wrapView: wrap.clientWidth, evidence: cell.getBoundingClientRect().right,"
+        " known: known.getBoundingClientRect().right, wrapRight: wrap.getBoundingClientRect().right};"
+    )
+    assert sizes["inner"] >= WINDOW[0] - 20, sizes
+    assert sizes["page"] <= sizes["inner"] and sizes["wrap"] <= sizes["wrapView"], sizes
+    assert sizes["evidence"] <= sizes["wrapRight"] and sizes["known"] <= sizes["wrapRight"], sizes
+
+
+def _known_pair(inputs, benchmark_sequences) -> tuple[str, str, str]:
+    """(viral ID, its sequence, human ID) of a benchmark positive pair (so one of the training data) whose human
+    protein is among the server's and whose viral protein is not among ``inputs``'s."""
+    human = _ids(inputs["human"])
+    virus = _ids(inputs["virus"])
+    with open(BENCHMARK / "protein_pair_label_pos.txt") as fh:
+        for line in fh:
+            h, v = line.split("\t")[:2]
+            if h in human and v not in virus and 150 <= len(benchmark_sequences[v]) <= 600:
+                return v, benchmark_sequences[v], h
+    raise AssertionError("no benchmark pair has its human protein among the server's")
+
+
+def _ids(fasta: Path) -> set[str]:
+    return {line[1:].split()[0] for line in fasta.read_text().splitlines() if line.startswith(">")}
+
+
+def _full_page_screenshot(browser) -> None:
+    """The whole page at the window's width, as SCREENSHOT (the README's when HVPPI_SCREENSHOT says so)."""
+    browser.execute_script("window.scrollTo(0, 0)")
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    metrics = {"width": WINDOW[0], "height": height, "deviceScaleFactor": 1, "mobile": False}
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+    try:
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        assert browser.save_screenshot(str(SCREENSHOT))
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+def test_page_screens_shows_attention_downloads_and_reports_bad_input(
+    server, inputs, expected, tmp_path, benchmark_sequences
+):
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     browser = _browser(downloads, tmp_path / "profile")
@@ -348,37 +466,84 @@ def test_page_screens_shows_attention_downloads_and_reports_bad_input(server, in
         browser.find_element(By.ID, "submit").click()
         wait.until(lambda b: b.find_element(By.ID, "job-section").get_attribute("data-state") == "done")
         wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#results tbody tr")))
-        top = browser.find_element(By.CSS_SELECTOR, "#results tbody tr")
-        cells = [td.text for td in top.find_elements(By.TAG_NAME, "td")]
         first = expected.splitlines()[1].split("\t")
-        heads = [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#results thead th")]
-        shown = dict(zip(heads, cells))
-        assert (shown["virus_id"], shown["human_id"], shown["rank"]) == (first[0], first[1], "1")
+        header = expected.splitlines()[0].split("\t")
+        shown = _shown_row(browser, By, "#results tbody tr")
+        assert (shown["human_id"], shown["rank"]) == (first[1], "1")
+        assert shown["evidence"] == first[header.index("evidence")] and " bind" in shown["evidence"]
+        _evidence_fits_the_window(browser)
+        # a human protein's name, as the training data gives it, in its own column and found by the filter
+        named = next(
+            dict(zip(header, line.split("\t")))
+            for line in expected.splitlines()[1:]
+            if line.startswith(first[0] + "\t") and line.split("\t")[2]
+        )
+        row = f"#results tbody tr[data-human-id='{named['human_id']}']"
+        assert _shown_row(browser, By, row)["human_name"] == named["human_name"]
+        browser.find_element(By.ID, "filter").send_keys(named["human_name"])
+        assert named["human_id"] in [
+            r.get_attribute("data-human-id") for r in browser.find_elements(By.CSS_SELECTOR, "#results tbody tr")
+        ]
+        browser.find_element(By.ID, "filter").clear()
+        # the numbers behind the evidence are one tick away
+        browser.find_element(By.ID, "more-columns").click()
+        assert [th.text for th in browser.find_elements(By.CSS_SELECTOR, "#results thead th")] == header
+        browser.find_element(By.ID, "more-columns").click()
         # sort by human ID (descending after a second click), then filter, then back to rank order
-        header = browser.find_element(By.CSS_SELECTOR, "#results th[data-column='human_id']")
-        header.click()
-        ids = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#results tbody tr td:nth-child(2)")]
+        browser.find_element(By.CSS_SELECTOR, "#results th[data-column='human_id']").click()
+        ids = [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#results td[data-column='human_id']")]
         assert ids == sorted(ids)
         browser.find_element(By.ID, "filter").send_keys(first[1])
-        assert [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#results tbody tr td:nth-child(2)")] == [
+        assert [r.text for r in browser.find_elements(By.CSS_SELECTOR, "#results td[data-column='human_id']")] == [
             first[1]
         ]
         browser.find_element(By.ID, "filter").clear()
         browser.find_element(By.CSS_SELECTOR, "#results th[data-column='rank']").click()
+        # a row opens its explanation (in words) and the paper model's attention, labelled as such
         browser.find_element(By.CSS_SELECTOR, "#results tbody tr").click()
+        wait.until(lambda b: b.find_element(By.ID, "explain-section").is_displayed())
+        explained = {
+            dd.get_attribute("data-term"): dd.text for dd in browser.find_elements(By.CSS_SELECTOR, "#explain dd")
+        }
+        assert explained["evidence"] == first[header.index("evidence")]
+        assert explained["known pair"].startswith("yes" if first[header.index("known")] else "no")
+        nearest = explained["nearest training viral protein"]
+        assert nearest.startswith(first[header.index("nearest_training_virus")]) and "identity" in nearest
         wait.until(lambda b: b.find_elements(By.CSS_SELECTOR, "#attention-human svg path"))
         assert browser.find_elements(By.CSS_SELECTOR, "#attention-virus svg path")
         assert first[1] in browser.find_element(By.ID, "attention-human").text
+        heading = browser.find_element(By.CSS_SELECTOR, "#attention-section h2").text
+        assert "BiLSTM" in heading and "lstm-phv-benchmark" in heading and "not an explanation" in heading
         browser.find_element(By.ID, "download-tsv").click()
         deadline = time.monotonic() + 30
         while not [p for p in downloads.glob("*.tsv")] and time.monotonic() < deadline:
             time.sleep(0.1)
         downloaded = list(downloads.glob("*.tsv"))
         assert len(downloaded) == 1 and downloaded[0].read_text() == expected
-        browser.execute_script("document.getElementById('attention-section').scrollIntoView()")
-        browser.execute_script("window.scrollTo(0, 0)")
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        assert browser.save_screenshot(str(SCREENSHOT))
+        # a pair of the training data: "known" names its sources, in the table and in the explanation
+        virus_id, sequence, human_id = _known_pair(inputs, benchmark_sequences)
+        browser.execute_script("document.getElementById('fasta').value = arguments[0];", _fasta({virus_id: sequence}))
+        browser.find_element(By.ID, "submit").click()
+        wait.until(lambda b: virus_id in b.find_element(By.ID, "protein").text)
+        row = browser.find_element(By.CSS_SELECTOR, f"#results tbody tr[data-human-id='{human_id}']")
+        known = row.find_element(By.CSS_SELECTOR, "td[data-column='known']").text
+        assert "benchmark" in known, known
+        row.click()
+        wait.until(lambda b: b.find_element(By.ID, "attention-title").text.endswith(f"{virus_id} × {human_id}"))
+        assert browser.find_element(By.CSS_SELECTOR, "#explain dd[data-term='known pair']").text.startswith("yes")
+        assert (
+            f"known partner ({known})"
+            in browser.find_element(By.CSS_SELECTOR, "#explain dd[data-term='evidence']").text
+        )
+        _full_page_screenshot(browser)
+        # a bare sequence is one query; its warning names the page's virus field, not the CLI's options
+        browser.execute_script(
+            "document.getElementById('fasta').value = arguments[0];", TINY[0][:15] + "\n" + TINY[0][15:]
+        )
+        browser.find_element(By.ID, "submit").click()
+        wait.until(lambda b: "query" in b.find_element(By.ID, "protein").text)
+        warnings = browser.find_element(By.ID, "warnings").text
+        assert "query" in warnings and '"virus" field' in warnings and "--" not in warnings, warnings
 
         def message_after(action) -> str:
             browser.execute_script("document.getElementById('message').hidden = true")

@@ -2,15 +2,19 @@
 
 API (JSON unless said otherwise; errors are ``{"error": "..."}`` with status 400, 403, 404, 405, 409, 413 or 503):
 
-* ``GET /api/config``: limits, the human set's size and source, the models, example inputs.
-* ``POST /api/jobs``: multipart form with ``fasta`` (text) or ``file`` (an upload, plain or gzip), and
-  optionally ``taxon`` (the NCBI taxid of the proteins' virus);
+* ``GET /api/config``: limits, the human set's size and source, the models, example inputs (each named by its
+  viral protein's ID, name, virus and length).
+* ``POST /api/jobs``: multipart form with ``fasta`` (text: FASTA, ``id<TAB>sequence`` lines or one bare
+  sequence, taken as the protein ``query``) or ``file`` (an upload, plain or gzip), and optionally ``taxon``
+  (the NCBI taxid of the proteins' virus, checked as the model checks it: 9606 is refused);
   201 and the job's status. The FASTA is checked as by the CLI; errors name the record.
 * ``GET /api/jobs/{id}``: one job's status (``state`` queued/running/done/failed, ``done`` of ``total``
-  viral proteins, ``warnings``, ``error``). There is no list of jobs: a job is seen by whoever has its
+  viral proteins, ``warnings``, ``error``; worded for the page: the CLI's ``--taxon`` is the page's
+  "virus" field). There is no list of jobs (``GET /api/jobs`` is 405): a job is seen by whoever has its
   (random, unguessable) ID, which the page keeps in its address (``#job=ID``).
-* ``GET /api/jobs/{id}/results``: ``{"columns": [...], "rows": [[...], ...]}`` (the columns of
-  the scorer's columns, with their ``types``); ``results.tsv`` and ``results.parquet`` download them.
+* ``GET /api/jobs/{id}/results``: ``{"columns": [...], "types": [...], "rows": [[...], ...], "names": {...}}``
+  (the scorer's columns with their types, and the names the training data gives the viral proteins the rows
+  cite); ``results.tsv`` and ``results.parquet`` download them.
   A job whose results file turns out damaged becomes a failed job (409), never a server error.
 * ``GET /api/jobs/{id}/attention?virus_id=V&human_id=H``: per-residue attention of both proteins in
   the towers of the BiLSTM-attention model (``lstm-phv-benchmark`` by default).
@@ -282,6 +286,35 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+_FLAG = r"--(?:taxonomy|taxon|family)(?![\w-])"
+_VIRUS_FLAGS = rf"{_FLAG}(?:(?:/|,? (?:or |and )?){_FLAG})*"
+"""The CLI's options that give the viral proteins' virus (``--taxon``, ``--family``, ``--taxonomy``), in any of the
+ways a message lists them."""
+PAGE_WORDING = (
+    (
+        re.compile(rf"\bgive (?:it|them|the virus|their virus) (?:with|by) (?:{_VIRUS_FLAGS})"),
+        'enter the NCBI taxid of the virus in the "virus" field',
+    ),
+    (re.compile(rf"\b(?:with|by) (?:{_VIRUS_FLAGS})"), 'in the "virus" field'),
+    (re.compile(rf"(?:{_VIRUS_FLAGS})"), 'the "virus" field'),
+)
+"""How the page says what the CLI's messages say with its options: the page's only virus option is its "virus"
+field (an NCBI taxid)."""
+
+
+def for_page(message: str) -> str:
+    """A message of the screening code (a warning, a job's error) as the page says it: no CLI options it lacks.
+
+    >>> for_page("the virus of 1 of 1 viral proteins (p) is not given (give it with --taxon, --family or --taxonomy)")
+    'the virus of 1 of 1 viral proteins (p) is not given (enter the NCBI taxid of the virus in the "virus" field)'
+    >>> for_page("--taxon/--family: taxon 9606 is Homo sapiens, not a virus")
+    'the "virus" field: taxon 9606 is Homo sapiens, not a virus'
+    """
+    for pattern, words in PAGE_WORDING:
+        message = pattern.sub(words, message)
+    return message
+
+
 def _typed(value: str, kind: str) -> Any:
     """A cell as its column's type; ValueError for one that is not (a non-finite number included: JSON has none)."""
     if kind == "float64":
@@ -343,6 +376,11 @@ def write_parquet(tsv: Path, out: Path, columns: tuple[Column, ...]) -> None:
         pq.write_table(table.cast(schema), tmp)
 
 
+PREFERRED_EXAMPLES = ("P59595", "P03126", "P04601", "P03496")
+"""Well-known viral proteins the page's examples start with where the model has them: SARS-CoV N, HPV16 E6,
+HIV-1 Nef, influenza A NS1."""
+
+
 class Screener:
     """The model's scorer, loaded once, ranking against one human set whose side is prepared once."""
 
@@ -374,17 +412,43 @@ class Screener:
             human_side=self.human_side,
         )
 
+    def name_of(self, protein_id: str) -> str:
+        """The protein's name in the training data ('' if none, or if the model keeps no names)."""
+        name_of = getattr(self.scorer, "name_of", None)
+        return str(name_of(protein_id) or "") if name_of is not None else ""
+
+    def virus_of(self, protein_ids: list[str]) -> list[str]:
+        """How the page names each protein's virus ("virus 694009, Coronaviridae"; '' where the model knows none)."""
+        taxa_for = getattr(self.scorer, "taxa_for", None)
+        if taxa_for is None:
+            return [""] * len(protein_ids)
+        found = taxa_for(protein_ids)
+        return [
+            ", ".join(part for part in (f"virus {t}" if t else "", f or "") if part)
+            for t, f in zip(found.taxa, found.families)
+        ]
+
     def examples(self, n: int = 3) -> list[dict[str, str]]:
-        """A few reference viral proteins of moderate length, one or two per example."""
+        """A few reference viral proteins of moderate length (well-known ones first, then named ones), one or two
+        per example, each named "ID · name · virus · length" ("P59595 · N · virus 694009, Coronaviridae · 422 aa")."""
         viral = self.scorer.reference_proteins("virus")
-        picked = [pid for pid, s in viral.items() if 150 <= len(s) <= 600][: n + 1]
+        fitting = [pid for pid, s in viral.items() if 150 <= len(s) <= 600]
+        preferred = [pid for pid in PREFERRED_EXAMPLES if pid in viral and 150 <= len(viral[pid]) <= 600]
+        named = [pid for pid in fitting if self.name_of(pid)]
+        picked = list(dict.fromkeys([*preferred, *named, *fitting]))[: n + 1]
+        names = {pid: self.name_of(pid) for pid in picked}
+        viruses = dict(zip(picked, self.virus_of(picked)))
 
         def fasta(ids: list[str]) -> str:
-            return "".join(f">{pid}\n{viral[pid]}\n" for pid in ids)
+            return "".join(f">{pid}{' ' + names[pid] if names[pid] else ''}\n{viral[pid]}\n" for pid in ids)
 
-        out = [{"name": f"{pid} ({len(viral[pid])} aa)", "fasta": fasta([pid])} for pid in picked[:n]]
+        def label(pid: str) -> str:
+            return " · ".join(part for part in (pid, names[pid], viruses[pid], f"{len(viral[pid])} aa") if part)
+
+        out = [{"name": label(pid), "fasta": fasta([pid])} for pid in picked[:n]]
         if len(picked) >= 2:
-            out.append({"name": f"{picked[0]} and {picked[1]}", "fasta": fasta(picked[:2])})
+            both = " and ".join(f"{pid}{' (' + names[pid] + ')' if names[pid] else ''}" for pid in picked[:2])
+            out.append({"name": both, "fasta": fasta(picked[:2])})
         return out
 
 
@@ -476,21 +540,41 @@ async def read_submission(request: Request, limits: Limits) -> tuple[bytes, str 
     return b"", None, taxon
 
 
+def check_taxon(scorer: Scorer, virus_ids: list[str], taxon: str) -> None:
+    """InputError (worded for the page) for a taxon the model refuses (e.g. 9606, human): when submitted, not when
+    the job runs."""
+    try:
+        scorer.with_viruses(virus_ids, taxon=taxon)
+    except ValueError as exc:
+        raise InputError(for_page(str(exc))) from None
+
+
 async def submit(request: Request) -> JSONResponse:
     state = app_state(request)
     try:
         data, filename, taxon = await read_submission(request, state.config.limits)
         virus = parse_fasta(data, filename, state.config.limits, state.config.jobs_dir / ".incoming")
+        if taxon:
+            check_taxon(state.screener.scorer, list(virus), taxon)
         job_id = state.jobs.submit(virus, taxon)
     except InputError as exc:
-        return _error(400, str(exc))
+        return _error(400, for_page(str(exc)))
     except OverflowError as exc:
         return _error(503, str(exc))
-    return JSONResponse(state.jobs.status(job_id), status_code=201)
+    return JSONResponse(_worded(state.jobs.status(job_id)), status_code=201)
+
+
+def _worded(status: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A job's status with its warnings and error worded for the page (:func:`for_page`)."""
+    if status is None:
+        return None
+    warnings = [for_page(str(w)) for w in status.get("warnings") or []]
+    error = status.get("error")
+    return {**status, "warnings": warnings, "error": for_page(error) if isinstance(error, str) else error}
 
 
 def _job(state: AppState, job_id: str) -> dict[str, Any]:
-    status = state.jobs.status(job_id)
+    status = _worded(state.jobs.status(job_id))
     if status is None:
         raise StarletteHTTPException(404, "no such job")
     return status
@@ -523,10 +607,26 @@ def results(request: Request, job_id: str) -> Any:
     state = app_state(request)
     path = _results(state, job_id)
     try:
-        return read_results(path, state.screener.scorer.columns)
+        data = read_results(path, state.screener.scorer.columns)
     except DamagedResults as exc:
         state.checked.discard(job_id)
         return _error(409, f"the job's results file is damaged ({exc})")
+    return {**data, "names": cited_names(state.screener, data)}
+
+
+CITED_PROTEINS = ("virus_id", "best_partner_virus", "nearest_training_virus")
+"""Columns of viral protein IDs whose names the page shows (the explanation of a row)."""
+
+
+def cited_names(screener: Screener, data: dict[str, Any]) -> dict[str, str]:
+    """ID → name (from the training data) of the viral proteins the rows cite, for those it names."""
+    ids: set[str] = set()
+    for column in CITED_PROTEINS:
+        if column in data["columns"]:
+            k = data["columns"].index(column)
+            ids.update(str(row[k]) for row in data["rows"])
+    names = {pid: screener.name_of(pid) for pid in sorted(ids) if pid}
+    return {pid: name for pid, name in names.items() if name}
 
 
 def results_tsv(request: Request, job_id: str) -> FileResponse:

@@ -102,8 +102,21 @@ def _source_name(filename: str | None) -> str:
     return base or "uploaded file"
 
 
+BARE_ID = "query"
+"""The ID of a bare sequence (text without a FASTA header or a tab): one protein."""
+
+
+def is_bare_sequence(data: bytes) -> bool:
+    """Whether a submission is one bare sequence: no line starts with ``>`` and no tab separates an ID (one or more
+    lines of letters, as copied from a sequence viewer; spaces inside are dropped, other characters are then named
+    as unknown letters by the FASTA checks)."""
+    lines = data.removeprefix(b"\xef\xbb\xbf").splitlines()  # a UTF-8 byte order mark is not text
+    return b"\t" not in data and not any(line.lstrip().startswith(b">") for line in lines)
+
+
 def parse_fasta(data: bytes, filename: str | None, limits: Limits, scratch: Path) -> dict[str, str]:
-    """Viral proteins of a submission (FASTA or ``id<TAB>sequence``, plain or gzip), checked as by the CLI.
+    """Viral proteins of a submission (FASTA, ``id<TAB>sequence`` or one bare sequence, plain or gzip), checked as
+    by the CLI. A bare sequence (see :func:`is_bare_sequence`) is one protein with the ID :data:`BARE_ID`.
 
     Errors are the CLI's InputError messages, naming the upload (or "pasted text") instead of a path:
     ``pasted text, line 2, ID 'p1': unknown amino-acid letter 'J' at position 5``.
@@ -118,6 +131,9 @@ def parse_fasta(data: bytes, filename: str | None, limits: Limits, scratch: Path
             raise InputError("the decompressed file is too large", source)
     if not data.strip():
         raise InputError("no sequences found", source)
+    bare = is_bare_sequence(data)
+    if bare:
+        data = f">{BARE_ID}\n".encode() + data.removeprefix(b"\xef\xbb\xbf")
     scratch.mkdir(parents=True, exist_ok=True)
     path = scratch / f"{uuid.uuid4().hex}.fasta"
     try:
@@ -125,7 +141,8 @@ def parse_fasta(data: bytes, filename: str | None, limits: Limits, scratch: Path
         try:
             sequences = read_sequences(path, allow_duplicates=False)
         except InputError as exc:
-            raise InputError(exc.reason, source, exc.line, exc.protein_id) from None
+            line = exc.line - 1 if bare and exc.line else exc.line  # the line of the text as given, without ours
+            raise InputError(exc.reason, source, line or None, exc.protein_id) from None
     finally:
         path.unlink(missing_ok=True)
     if len(sequences) > limits.max_proteins:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+from typing import Any
 
 from hvppi.cli.options import HelpFormatter, add_pairs_inputs, add_quiet, add_threads, load_pairs_and_sequences, log
 
@@ -125,6 +127,21 @@ def run(args: argparse.Namespace) -> int:
     return int(args.benchmark_run(args))
 
 
+def refuse_swapped(data: Any, folder: Path) -> None:
+    """ValueError when most proteins of the pairs' human column are viral by the shared data's species table (or the
+    viral column human): the columns are swapped."""
+    from hvppi.datasets.proteome import SPECIES, read_species
+
+    species = read_species(folder / SPECIES)
+    for ids, side, other in ((data.human_ids, "human", "virus"), (data.virus_ids, "viral", "human")):
+        wrong = [pid for pid in ids if species.get(pid) == other]
+        if len(wrong) > 0.5 * len(ids):
+            raise ValueError(
+                f"{len(wrong):,} of the {len(ids):,} proteins of the {side} column are {other} proteins in "
+                f"{folder / SPECIES} (e.g. {', '.join(wrong[:3])}): are the columns swapped? (human_id, virus_id)"
+            )
+
+
 def run_screen(args: argparse.Namespace) -> int:
     """Run the screening benchmark, write its files and print the tables."""
     from pathlib import Path
@@ -159,6 +176,7 @@ def run_screen(args: argparse.Namespace) -> int:
 
         if not Path(universe).is_dir():
             raise ValueError(f"--human-universe {universe}: not a folder")
+        refuse_swapped(data, Path(universe))
         data = data.with_background(human_universe(universe))
     result = run_screening_benchmark(
         data,

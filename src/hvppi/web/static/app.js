@@ -1,10 +1,15 @@
 "use strict";
-// The hvppi page: submit FASTA, follow the job, show ranked tables and attention profiles.
-// Talks only to this server's /api (see README "Web page").
+// The hvppi page: submit FASTA, follow the job, show ranked tables, each row's evidence and attention profiles.
+// Talks only to this server's /api (see README "Web page"). It follows only the jobs it submitted (their IDs
+// are in the address, #job=ID): the server lists no jobs.
 
 const $ = (id) => document.getElementById(id);
 const SHOWN_ROWS = 500;
-const state = { config: null, job: null, columns: [], numeric: new Set(), rows: [], byProtein: new Map(), sort: { column: "rank", desc: false }, selected: null };
+// The columns shown unless "more columns" is ticked: the pair, its probability and its evidence in words (the
+// numbers behind the evidence are in the other columns and in a row's explanation). A scorer without an
+// evidence column shows all its columns.
+const MAIN_COLUMNS = ["rank", "human_id", "human_name", "probability", "known", "evidence"];
+const state = { config: null, job: null, columns: [], numeric: new Set(), names: {}, rows: [], byProtein: new Map(), sort: { column: "rank", desc: false }, selected: null };
 
 function showMessage(text) {
   const box = $("message");
@@ -101,6 +106,7 @@ function showStatus(s) {
 async function follow(jobId) {
   state.job = jobId;
   $("results-section").hidden = true;
+  $("explain-section").hidden = true;
   $("attention-section").hidden = true;
   while (state.job === jobId) {
     let s;
@@ -120,6 +126,7 @@ async function follow(jobId) {
 async function loadResults(jobId) {
   const data = await api("/api/jobs/" + jobId + "/results");
   state.columns = data.columns;
+  state.names = data.names || {};
   // column types come from the API ("string", "float64", "int8", "int64"): numbers sort as numbers
   state.numeric = new Set(data.columns.filter((c, i) => data.types[i] !== "string"));
   state.byProtein = new Map();
@@ -133,14 +140,27 @@ async function loadResults(jobId) {
   for (const [pid, rows] of state.byProtein) {
     const opt = document.createElement("option");
     opt.value = pid;
-    opt.textContent = pid + " (" + rows.length.toLocaleString() + " human proteins)";
+    opt.textContent = withName(pid) + ": " + rows.length.toLocaleString() + " human proteins";
     select.appendChild(opt);
   }
   $("download-tsv").href = "/api/jobs/" + jobId + "/results.tsv";
   $("download-parquet").href = "/api/jobs/" + jobId + "/results.parquet";
   state.sort = { column: "rank", desc: false };
+  state.selected = null;
   $("results-section").hidden = false;
+  $("explain-section").hidden = true;
   renderTable();
+}
+
+function withName(pid) {
+  const name = state.names[pid];
+  return name ? pid + " (" + name + ")" : pid;
+}
+
+function shownColumns() {
+  const cols = state.columns;
+  if ($("more-columns").checked || !cols.includes("evidence")) return cols.map((c, i) => i);
+  return MAIN_COLUMNS.filter((c) => cols.includes(c)).map((c) => cols.indexOf(c));
 }
 
 function formatCell(column, value) {
@@ -152,10 +172,12 @@ function formatCell(column, value) {
 
 function renderTable() {
   const cols = state.columns;
+  const shown = shownColumns();
   const thead = $("results").tHead;
   thead.replaceChildren();
   const tr = document.createElement("tr");
-  cols.forEach((c, i) => {
+  shown.forEach((i) => {
+    const c = cols[i];
     const th = document.createElement("th");
     th.textContent = c;
     th.dataset.column = c;
@@ -182,20 +204,88 @@ function renderTable() {
   const vi = cols.indexOf("virus_id");
   for (const r of kept.slice(0, SHOWN_ROWS)) {
     const row = document.createElement("tr");
-    r.forEach((v, i) => {
+    row.dataset.humanId = String(r[hi]);
+    if (r === state.selected) row.classList.add("selected");
+    for (const i of shown) {
       const td = document.createElement("td");
-      td.textContent = formatCell(cols[i], v);
+      td.textContent = formatCell(cols[i], r[i]);
+      td.dataset.column = cols[i];
       if (state.numeric.has(cols[i])) td.className = "num";
+      if (cols[i] === "evidence" || cols[i] === "known") td.className = "words";
       row.appendChild(td);
-    });
+    }
     row.addEventListener("click", () => {
       for (const other of tbody.querySelectorAll("tr.selected")) other.classList.remove("selected");
       row.classList.add("selected");
+      state.selected = r;
+      showExplanation(r);
       showAttention(r[vi], r[hi]);
     });
     tbody.appendChild(row);
   }
-  $("table-info").textContent = "showing " + Math.min(kept.length, SHOWN_ROWS).toLocaleString() + " of " + kept.length.toLocaleString() + " rows" + (kept.length < rows.length ? " (filtered from " + rows.length.toLocaleString() + ")" : "") + "; click a column to sort, a row for its attention profile";
+  const hidden = cols.length - shown.length;
+  $("table-info").textContent = "showing " + Math.min(kept.length, SHOWN_ROWS).toLocaleString() + " of " + kept.length.toLocaleString() + " rows" + (kept.length < rows.length ? " (filtered from " + rows.length.toLocaleString() + ")" : "") + (hidden ? " and " + shown.length + " of " + cols.length + " columns (tick “more columns” for the numbers behind the evidence)" : "") + "; click a column to sort, a row for why it ranks there";
+}
+
+// ---------------------------------------------------------------------------------------- a row's explanation
+
+function rowValues(r) {
+  const out = {};
+  state.columns.forEach((c, i) => { out[c] = r[i]; });
+  return out;
+}
+
+function fraction(v, digits) { return typeof v === "number" ? v.toFixed(digits) : String(v); }
+function percent(v) { return typeof v === "number" ? Math.round(v * 100) + "%" : String(v); }
+
+function explanationItems(v) {
+  // [term, description] pairs, in words, from the row's columns (those the scorer has)
+  const items = [];
+  const human = withNameOf(v.human_id, v.human_name);
+  const total = (state.byProtein.get(v.virus_id) || []).length;
+  let pair = withName(v.virus_id) + " × " + human;
+  if (v.rank !== undefined) pair += ": rank " + v.rank + " of " + total.toLocaleString();
+  if (v.probability !== undefined) pair += ", probability " + fraction(v.probability, 3);
+  items.push(["pair", pair]);
+  items.push(["evidence", v.evidence]);
+  if (v.known !== undefined) {
+    items.push(["known pair", v.known ? "yes: the query's sequence is a training viral protein's, and this pair is in the training data (" + v.known + ")" : "no: not a pair of the training data"]);
+  }
+  if (v.nearest_training_virus !== undefined) {
+    let text = withName(v.nearest_training_virus) + ": similarity " + fraction(v.nearest_similarity, 2) + " (Smith–Waterman, 1 = the same sequence), identity " + percent(v.nearest_identity);
+    if (v.nearest_binds !== undefined) text += "; it " + (v.nearest_binds ? "binds " : "does not bind ") + v.human_id + " in the training data";
+    items.push(["nearest training viral protein", text]);
+  }
+  if (v.best_partner_virus !== undefined) {
+    items.push(["most similar viral partner of " + v.human_id, v.best_partner_virus ? withName(v.best_partner_virus) + ", similarity " + fraction(v.best_partner_similarity, 2) + " to the query" : "none: no training viral protein binds " + v.human_id]);
+  }
+  if (v.virus_taxon !== undefined) {
+    const virus = [v.virus_taxon ? "virus " + v.virus_taxon : "", v.virus_family || ""].filter((x) => x).join(", ");
+    let text = virus || "not given and not known to the training data (enter the NCBI taxid of the virus in the “virus” field)";
+    const n = v.same_virus_partners;
+    if (n !== undefined && virus) text += "; " + n + " training protein" + (n === 1 ? " of this virus binds " : "s of this virus bind ") + v.human_id;
+    items.push(["virus", text]);
+  }
+  return items;
+}
+
+function withNameOf(pid, name) { return name ? pid + " (" + name + ")" : String(pid); }
+
+function showExplanation(r) {
+  const v = rowValues(r);
+  const list = $("explain");
+  list.replaceChildren();
+  const items = v.evidence !== undefined ? explanationItems(v) : state.columns.map((c, i) => [c, formatCell(c, r[i])]);
+  for (const [term, text] of items) {
+    const dt = document.createElement("dt");
+    dt.textContent = term;
+    const dd = document.createElement("dd");
+    dd.textContent = text;
+    dd.dataset.term = term;
+    list.append(dt, dd);
+  }
+  $("explain-title").textContent = withName(v.virus_id) + " × " + withNameOf(v.human_id, v.human_name);
+  $("explain-section").hidden = false;
 }
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -266,7 +356,7 @@ function init() {
     }
   });
   $("file").addEventListener("change", () => { if ($("file").files.length) $("example").value = ""; });
-  for (const id of ["protein", "min-probability"]) $(id).addEventListener("change", renderTable);
+  for (const id of ["protein", "min-probability", "more-columns"]) $(id).addEventListener("change", renderTable);
   $("filter").addEventListener("input", renderTable);
   const m = /job=([0-9a-f]{32})/.exec(location.hash);
   if (m) follow(m[1]);
