@@ -108,14 +108,9 @@ def protein_names(path: str | os.PathLike) -> dict[str, str]:
     """Accession → a name a biologist reads (the gene name, else the UniProt entry name, else the short display
     name) of every interactor of a PSI-MITAB export (zip or text), from its alias columns."""
     import re
-    import zipfile
 
-    path = Path(path)
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as archive:
-            text = archive.read(archive.namelist()[0]).decode("utf-8", errors="replace")
-    else:
-        text = path.read_text(encoding="utf-8", errors="replace")
+    from hvppi.io.files import text_lines
+
     accession = re.compile(r"uniprotkb:([A-Z0-9]+(?:-\d+)?)(?:\||$)")
     kinds = (
         re.compile(r"uniprotkb:([^|()\t]+)\(gene name\)"),
@@ -123,8 +118,8 @@ def protein_names(path: str | os.PathLike) -> dict[str, str]:
         re.compile(r"psi-mi:([^|()\t]+)\(display_short\)"),
     )
     best: dict[str, tuple[int, str]] = {}
-    for line in text.splitlines():
-        fields = line.split("\t")
+    for line in text_lines(path):
+        fields = line.rstrip("\n").split("\t")
         if len(fields) < 6:
             continue
         for ids, aliases in ((fields[0] + "|" + fields[2], fields[4]), (fields[1] + "|" + fields[3], fields[5])):

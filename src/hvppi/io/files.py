@@ -64,6 +64,18 @@ def open_zip_member(
     return archive.open(member)
 
 
+def text_lines(path: str | os.PathLike) -> Iterator[str]:
+    """The lines of a text file, or of the first member of a zip archive (streamed, with the limits of
+    :func:`open_zip_member`); undecodable bytes are replaced."""
+    path = Path(path)
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive, open_zip_member(archive, archive.infolist()[0], path) as raw:
+            yield from io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
+    else:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            yield from fh
+
+
 def is_gzip(path: str | os.PathLike) -> bool:
     """Whether the file starts with the gzip magic number."""
     with open(path, "rb") as fh:

@@ -17,19 +17,17 @@ protein (ROC AUC, AP, recall at 10, 50 and 100), with 95% intervals from resampl
 
 from __future__ import annotations
 
-import io
 import os
 import re
-import zipfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from hvppi.datasets.clustering import cdhit_clusters
 from hvppi.datasets.mitab import HUMAN_TAXID, parse_taxid, pick_identifier
+from hvppi.io.files import text_lines
 from hvppi.screening.benchmark.metrics import METRICS, interval, per_virus_metrics
 from hvppi.screening.config import ScreeningConfig
 from hvppi.screening.features import COLUMN, Evidence
@@ -45,14 +43,8 @@ STUDY_METHODS = ("popularity", "homology", "virus popularity", "model")
 def hpidb_pairs_by_study(path: str | os.PathLike) -> list[tuple[str, str, int]]:
     """(human ID, viral ID, PubMed ID) of every human–virus row of an HPIDB PSI-MITAB export (zip or text), one per
     publication it names; rows without a PubMed ID are left out."""
-    path = Path(path)
-    if path.suffix == ".zip":
-        with zipfile.ZipFile(path) as archive:
-            text = archive.read(archive.namelist()[0]).decode("utf-8", errors="replace")
-    else:
-        text = path.read_text(encoding="utf-8", errors="replace")
     out: list[tuple[str, str, int]] = []
-    for line in io.StringIO(text):
+    for line in text_lines(path):
         fields = line.rstrip("\n").split("\t")
         if len(fields) < 11 or line.startswith("#"):
             continue
