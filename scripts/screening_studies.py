@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hvppi.align.identity import twins
 from hvppi.io.files import atomic_write
 from hvppi.screening.benchmark.studies import (
     Universe,
@@ -61,7 +62,12 @@ def main() -> int:
             rows.append((universe.human_ids[by_sequence_h[hs]], universe.virus_ids[by_sequence_v[vs]], pmid))
     config = ScreeningConfig(seed=args.seed)
     splits = new_study_splits(rows, universe, count=args.studies)
-    splits.append(known_protein_split(np.asarray(union.pairs), len(universe.virus_ids), seed=args.seed))
+    queries = [k for k, d in enumerate(np.bincount(np.asarray(union.pairs)[:, 0])) if d >= 20]
+    near = twins([universe.virus_sequences[q] for q in queries], universe.virus_sequences, 0.9, threads=args.threads)
+    pairs_of_twins = [(queries[i], j) for i, j, _ in near if queries[i] != j]
+    splits.append(
+        known_protein_split(np.asarray(union.pairs), len(universe.virus_ids), seed=args.seed, twins=pairs_of_twins)
+    )
     results = []
     for split in splits:
         result = score_held_out(universe, split, config, args.threads)

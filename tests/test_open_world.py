@@ -247,3 +247,16 @@ def test_a_benchmark_with_swapped_columns_is_refused(shared_data, tmp_path, caps
     code = main([*args, "--human-universe", str(shared_data), "--out-dir", str(tmp_path / "out"), "--quiet"])
     assert code == 2
     assert "are the columns swapped?" in capsys.readouterr().err
+
+
+def test_a_held_out_pair_does_not_train_under_a_twins_name():
+    """Protein 2 is a 90%-identical twin of protein 0 (another strain) with the same partners: the pairs held out
+    for protein 0 leave training under protein 2 too."""
+    from hvppi.screening.benchmark.studies import known_protein_split
+
+    pairs = np.array([(0, h) for h in range(25)] + [(2, h) for h in range(10)] + [(1, 30)])
+    split = known_protein_split(pairs, 3, min_partners=20, seed=1, twins=[(0, 2)])
+    training = set(map(tuple, split.training_pairs.tolist()))
+    for h in split.positives[0]:
+        assert (0, h) not in training and (2, h) not in training
+    assert (1, 30) in training and split.queries.tolist() == [0]

@@ -4,7 +4,11 @@
 hvppi's machines reach (searched: nothing ships UniProt's proteome as data), so the universe is every human protein
 with a sequence in the shared data: the IDs that ``sequences/pool_species.tsv`` marks ``human`` (13,763 IDs,
 13,656 distinct sequences, lengths up to tens of thousands of residues, none dropped), with their sequences from
-``sequences/sequence_pool.fasta.gz``. It is chosen by species, never by labels: most of it has no known viral partner.
+``sequences/sequence_pool.fasta.gz``. Within the pool it is chosen by species, not by labels; but the pool itself was
+assembled from public human–virus PPI data sets (the benchmark, TransPPI's SARS-CoV-2 and Zika sets, CoVHPPI,
+DeNovo), so it is not the proteome: about half of it (7,103 of 13,655 distinct sequences) has a known viral partner
+in the training sources, against a minority of the ~20,000 human proteins. Recall at k measured against it is
+therefore optimistic next to the whole proteome (the missing proteins are mostly without a known partner).
 
 **Chain IDs.** Interaction databases name mature chains (``P0DTC2-PRO_0000449647``: the mature spike) that often have
 no sequence of their own. :func:`resolve_chains` gives such a *viral* chain its parent's sequence only when

@@ -60,37 +60,43 @@ def family_table(summaries: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _means_table(intro: str, first_column: str, methods: dict[str, dict[str, float]]) -> str:
+    """A paragraph, then a Markdown table of each method's mean of every metric."""
+    lines = [
+        f"\n\n{intro}\n",
+        f"| {first_column} | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |",
+        "|" + " --- |" * (len(METRICS) + 1),
+    ]
+    lines += [
+        f"| {method} | " + " | ".join(f"{metrics[m]:.3f}" for m in METRICS) + " |"
+        for method, metrics in methods.items()
+    ]
+    return "\n".join(lines)
+
+
 def _all_known_table(summary: dict[str, Any]) -> str:
     known = summary.get("all_known_partners")
     if not known:
         return ""
-    lines = [
-        f"\n\nThe same rankings with every known partner as a positive: the extra training data also knows "
+    intro = (
+        f"The same rankings with every known partner as a positive: the extra training data also knows "
         f"{known['extra_partners']} partners among the candidates for {known['viral_proteins_with_extra_partners']} "
-        "of the held-out viral proteins, counted above as non-partners. Means over held-out viral proteins:\n",
-        "| method | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |",
-        "|" + " --- |" * (len(METRICS) + 1),
-    ]
-    for method, metrics in known["methods"].items():
-        lines.append(f"| {method} | " + " | ".join(f"{metrics[m]:.3f}" for m in METRICS) + " |")
-    return "\n".join(lines)
+        "of the held-out viral proteins, counted above as non-partners. Means over held-out viral proteins:"
+    )
+    return _means_table(intro, "method", known["methods"])
 
 
 def _closed_world_table(summary: dict[str, Any]) -> str:
     closed = summary.get("closed_world")
     if not closed:
         return ""
-    lines = [
-        f"\n\nFor comparison only, the closed world of earlier versions: the same scores ranked among the "
+    intro = (
+        f"For comparison only, the closed world of earlier versions: the same scores ranked among the "
         f"{closed['candidates']:,} human proteins of the benchmark's pairs (candidates chosen by the labels: each is "
         "a partner of some viral protein), with the benchmark's pairs as the positives. Means over held-out viral "
-        "proteins:\n",
-        "| method (closed world) | " + " | ".join(METRIC_LABELS[m] for m in METRICS) + " |",
-        "|" + " --- |" * (len(METRICS) + 1),
-    ]
-    for method, metrics in closed["methods"].items():
-        lines.append(f"| {method} | " + " | ".join(f"{metrics[m]:.3f}" for m in METRICS) + " |")
-    return "\n".join(lines)
+        "proteins:"
+    )
+    return _means_table(intro, "method (closed world)", closed["methods"])
 
 
 def _split_heading(s: dict[str, Any]) -> str:

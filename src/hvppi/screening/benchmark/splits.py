@@ -119,14 +119,15 @@ def held_out_split(
     in a seeded random order until at least ``fraction`` of them; with extra training data, the extra viral
     proteins that cluster with a held-out one (over the universe, at the same identity) stay out of training.
     ``clusters``: clusters already computed for ``data``. ``identity_check``: also leave out of training every viral
-    protein at least 90% identical over the shorter sequence to a held-out one (CD-HIT misses a chain held out while
-    its polyprotein trains, or an isoform in another cluster)."""
+    protein at least ``identity`` (at most 90%) identical over the shorter sequence to a held-out one: CD-HIT misses a
+    chain held out while its polyprotein trains, an isoform in another cluster, and, being greedy, members of other
+    clusters that are close to a held-out protein though far from its cluster's representative."""
     clusters = clusters or ViralClusters(data, threads)
     held_out = hold_out_groups(clusters.own(identity), fraction, seed)
     groups = clusters.groups(identity)
     exclude = close_to_held_out(groups, held_out, len(data.virus_ids))
-    if identity_check:
-        exclude, added = exclude_by_identity(data, held_out, exclude, TWIN_IDENTITY, threads)
+    if identity_check:  # no training protein as identical to a held-out one as the split's identity (or 90%)
+        exclude, added = exclude_by_identity(data, held_out, exclude, min(TWIN_IDENTITY, identity), threads)
         return HeldOutSplit(held_out, groups, exclude, added)
     return HeldOutSplit(held_out, groups, exclude)
 
