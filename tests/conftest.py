@@ -8,6 +8,7 @@ it, skips its tests, and tests whose code reads the data folder directly (``BENC
 
 import os
 import sys
+import tempfile
 import types
 from collections import Counter
 from pathlib import Path
@@ -23,6 +24,11 @@ HAVE_SHARED_DATA = BENCHMARK.is_dir()
 NO_DATA = f"the shared data folder is absent: {BENCHMARK} (set HVPPI_SHARED_DATA to the data folder)"
 
 torch.set_num_threads(1)
+
+# the screening model's human-side cache (hvppi.screening.humancache) goes to a folder of this run, never the
+# user's ~/.cache; CLI subprocesses inherit it
+_CACHE = tempfile.TemporaryDirectory(prefix="hvppi-test-cache-")
+os.environ["HVPPI_CACHE_DIR"] = _CACHE.name
 
 
 @pytest.fixture(scope="session")

@@ -45,6 +45,10 @@ THREADS_USE = {
     "torch": "CPU threads of PyTorch; 0: PyTorch's own choice (every core). This small model gains little "
     "from more than 1, and on a busy machine several threads can run 10x slower",
     "cd-hit": "threads of CD-HIT; 0: every CPU",
+    "models": "CPU threads: the screening model's alignments and its first comparison of a human set with its "
+    "reference (--threads 2 on 2 cores: ~21 s instead of ~34 s for the default 13,655 human proteins; later "
+    "screens against the same humans read it from the cache); PyTorch's for a BiLSTM-attention model, where 0 "
+    "is PyTorch's own choice and more than 1 gains little; 0: every CPU",
     "cd-hit+align": "threads of CD-HIT and of the alignments; 0: every CPU",
     "align": "threads of the alignments; 0: every CPU",
 }
@@ -104,10 +108,10 @@ def add_quiet(parser: Options) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars or progress messages")
 
 
-def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--device``, ``--threads`` (PyTorch's) and ``--quiet``."""
+def add_run_options(parser: argparse.ArgumentParser, threads: str = "torch") -> None:
+    """Add ``--device``, ``--threads`` (``threads``: a key of THREADS_USE; PyTorch's by default) and ``--quiet``."""
     add_device(parser)
-    add_threads(parser, "torch")
+    add_threads(parser, threads)
     add_quiet(parser)
 
 

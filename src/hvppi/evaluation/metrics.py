@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
 from hvppi.io.validation import require_fraction
 
@@ -20,6 +19,8 @@ def check_cutoff(cutoff: float, name: str = "cutoff") -> float:
 
 def youden_cutoff(labels: np.ndarray, scores: np.ndarray) -> float:
     """The score threshold maximising sensitivity + specificity − 1 (a pair is positive if score ≥ cutoff)."""
+    from sklearn.metrics import roc_curve  # imported here: scikit-learn takes ~1 s to import
+
     fpr, tpr, thresholds = roc_curve(labels, scores)
     finite = np.isfinite(thresholds)
     j = tpr[finite] - fpr[finite]
@@ -29,6 +30,8 @@ def youden_cutoff(labels: np.ndarray, scores: np.ndarray) -> float:
 def binary_metrics(labels: np.ndarray, scores: np.ndarray, cutoff: float | None = None) -> dict[str, float]:
     """ROC AUC, PR AUC (average precision) and Sn, Sp, ACC, MCC, F1 at ``cutoff``
     (Youden's cutoff of these scores when None)."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
     labels = np.asarray(labels).astype(int)
     scores = np.asarray(scores, dtype=np.float64)
     if set(np.unique(labels).tolist()) != {0, 1}:

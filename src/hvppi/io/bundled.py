@@ -65,7 +65,7 @@ def model_kind(path: str | os.PathLike) -> str:
     path = Path(path)
     check_model_file(path)
     try:
-        with safe_open(str(path), framework="pt") as fh:
+        with safe_open(str(path), framework="numpy") as fh:
             metadata = fh.metadata() or {}
         document = json.loads(metadata.get("hvppi", "{}"))
     except (SafetensorError, OSError, ValueError) as exc:

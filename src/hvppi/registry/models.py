@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-
-import torch
+from typing import TYPE_CHECKING
 
 from hvppi.io.bundled import DEFAULT_MODEL, model_kind, resolve_model_path
 from hvppi.scoring.interface import Scorer
+
+if TYPE_CHECKING:
+    import torch
 
 
 def load_scorer(

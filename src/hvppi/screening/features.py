@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -47,8 +49,52 @@ DEGREE_BINS = ((1, 2), (3, 15), (16, None))
 """Popularity among the reference viral proteins with this many reference partners (small studies vs screens)."""
 
 
+@dataclass
+class HumanSide:
+    """What an :class:`Evidence` takes from the candidates' 3-mer similarities to the reference human proteins:
+    all of the screen's human-side work, and nothing of the viral queries, so it can be kept on disk
+    (:mod:`hvppi.screening.humancache`) and reused for every viral protein screened against the same humans."""
+
+    reference_index: np.ndarray
+    """(n_candidates,) int64: the reference human protein with the candidate's sequence, -1 if none."""
+    reference_canonical: np.ndarray | None
+    """(n_reference_human,) int64: each reference human protein → the first with its sequence (None: all distinct)."""
+    log_length: np.ndarray
+    """(n_candidates,) float32: log of each candidate's length."""
+    near_partner: np.ndarray
+    """(n_known, n_candidates) float32: per reference viral protein, the highest 3-mer cosine of the candidate to
+    one of its partners (0 for a protein without partners)."""
+    smoothed_popularity: np.ndarray
+    """(n_candidates,) float32: the log popularity of the candidate's 10 nearest reference humans (3-mer
+    cosine-weighted; the candidate itself excluded)."""
+
+    @classmethod
+    def compute(cls, candidates: Candidates, reference: sp.csr_matrix) -> HumanSide:
+        """From the candidates and the (n_known, n_reference_human) 0/1 reference adjacency."""
+        near_partner = np.zeros((reference.shape[0], len(candidates.reference_index)), dtype=np.float32)
+        for j in range(reference.shape[0]):
+            partners = reference.indices[reference.indptr[j] : reference.indptr[j + 1]]
+            if partners.size:
+                near_partner[j] = candidates.kmer[:, partners].max(1)
+        reference_popularity = np.asarray(reference.sum(0)).ravel()
+        k = min(10, candidates.kmer.shape[1])
+        nearest = np.argpartition(-candidates.kmer, k - 1, axis=1)[:, :k]
+        weight = np.take_along_axis(candidates.kmer, nearest, 1)
+        smoothed = (weight * np.log1p(reference_popularity)[nearest]).sum(1) / np.maximum(weight.sum(1), 1e-6)
+        return cls(
+            candidates.reference_index,
+            candidates.reference_canonical,
+            candidates.log_length,
+            near_partner,
+            smoothed.astype(np.float32),
+        )
+
+
 class Evidence:
-    """What the pairs of some reference viral proteins say about a set of human candidates."""
+    """What the pairs of some reference viral proteins say about a set of human candidates.
+
+    ``candidates``: the :class:`Candidates`, or their :class:`HumanSide` computed before for the same reference
+    (``self.human_side`` is what to keep)."""
 
     def __init__(
         self,
@@ -56,7 +102,7 @@ class Evidence:
         pair_virus: np.ndarray,
         pair_human: np.ndarray,
         n_reference_human: int,
-        candidates: Candidates,
+        candidates: Candidates | HumanSide,
         neighbours: int = 10,
     ):
         self.known_viral = np.asarray(known_viral, dtype=np.int64)
@@ -72,8 +118,12 @@ class Evidence:
         reference.sum_duplicates()
         reference.data[:] = 1.0
         self.reference_adjacency = reference
-        mapped = candidates.reference_index >= 0
-        onto_candidates = reference.tocsc()[:, np.where(mapped, candidates.reference_index, 0)]
+        side = candidates if isinstance(candidates, HumanSide) else HumanSide.compute(candidates, reference)
+        if side.near_partner.shape != (n_known, n_cand):
+            raise ValueError(f"human side for {side.near_partner.shape}, not {(n_known, n_cand)} proteins")
+        self.human_side = side
+        mapped = side.reference_index >= 0
+        onto_candidates = reference.tocsc()[:, np.where(mapped, side.reference_index, 0)]
         self.adjacency = (onto_candidates @ sp.diags(mapped.astype(np.float32))).tocsr()
         self.adjacency.eliminate_zeros()
         self.popularity = np.asarray(self.adjacency.sum(0)).ravel()
@@ -82,20 +132,10 @@ class Evidence:
         for low, high in DEGREE_BINS:
             inside = (self.degree >= low) & (self.degree <= (np.inf if high is None else high))
             self.popularity_by_degree.append(np.asarray(self.adjacency.T.dot(inside.astype(np.float32))).ravel())
-        reference_popularity = np.asarray(reference.sum(0)).ravel()
-        self.near_partner = np.zeros((n_known, n_cand), dtype=np.float32)
-        for j in range(n_known):
-            partners = reference.indices[reference.indptr[j] : reference.indptr[j + 1]]
-            if partners.size:
-                self.near_partner[j] = candidates.kmer[:, partners].max(1)
-        self.candidate_reference = np.where(mapped, candidates.reference_index, -1)
-        k = min(10, candidates.kmer.shape[1])
-        nearest = np.argpartition(-candidates.kmer, k - 1, axis=1)[:, :k]
-        weight = np.take_along_axis(candidates.kmer, nearest, 1)
-        self.smoothed_popularity = (weight * np.log1p(reference_popularity)[nearest]).sum(1) / np.maximum(
-            weight.sum(1), 1e-6
-        )
-        self.candidate_log_length = candidates.log_length
+        self.near_partner = side.near_partner
+        self.candidate_reference = np.where(mapped, side.reference_index, -1)
+        self.smoothed_popularity = side.smoothed_popularity
+        self.candidate_log_length = side.log_length
 
     def _vote(self, similarity: np.ndarray, k: int) -> np.ndarray:
         k = min(k, similarity.shape[1])

@@ -41,7 +41,7 @@ import numpy as np
 
 from hvppi.screening.calibration import IsotonicCalibration
 from hvppi.screening.config import ScreeningConfig
-from hvppi.screening.features import Evidence
+from hvppi.screening.features import Evidence, HumanSide
 from hvppi.screening.similarity import Candidates, ViralSimilarities, viral_similarities
 from hvppi.screening.taxa import ViralTaxa
 from hvppi.screening.trees import TreeEnsemble
@@ -111,10 +111,10 @@ class ScreeningModel:
     """UniProt accession → (taxon, family) of viral proteins in the training data under any of their IDs."""
 
     # scoring -----------------------------------------------------------------------------------
-    def candidates(self, human_sequences: Sequence[str]) -> Candidates:
-        return Candidates.build(list(human_sequences), self.reference.human_sequences)
+    def candidates(self, human_sequences: Sequence[str], threads: int = 1) -> Candidates:
+        return Candidates.build(list(human_sequences), self.reference.human_sequences, threads)
 
-    def evidence(self, candidates: Candidates) -> Evidence:
+    def evidence(self, candidates: Candidates | HumanSide) -> Evidence:
         ref = self.reference
         return Evidence(
             np.arange(len(ref.virus_ids)),
@@ -201,7 +201,7 @@ class ScreeningModel:
         threads: int = 1,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(raw scores, probabilities), each (len(virus_sequences), len(human_sequences))."""
-        evidence = self.evidence(self.candidates(human_sequences))
+        evidence = self.evidence(self.candidates(human_sequences, threads))
         taxa = taxa or ViralTaxa.unknown(len(virus_sequences))
         if len(taxa) != len(virus_sequences):
             raise ValueError(f"{len(taxa)} taxa for {len(virus_sequences)} viral proteins")

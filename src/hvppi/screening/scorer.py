@@ -21,6 +21,7 @@ from hvppi.datasets.taxonomy import VirusTaxonomy
 from hvppi.io.errors import InputError
 from hvppi.io.pairs import PairTable
 from hvppi.scoring.interface import Column, Log, RankedBlock, ScreenSettings, flat_message, ranked
+from hvppi.screening import humancache
 from hvppi.screening.features import Evidence
 from hvppi.screening.model import ScreeningModel
 from hvppi.screening.similarity import ViralSimilarities
@@ -397,7 +398,26 @@ class ScreeningScorer:
             )
 
     def prepare_human(self, human: dict[str, str], progress: bool = False, log: Log | None = None) -> Evidence:
-        return self.model.evidence(self.model.candidates(list(human.values())))
+        """The evidence about ``human``: from the cache (:mod:`hvppi.screening.humancache`) when this model file
+        has met this human set before, else computed (and kept for next time)."""
+        sequences = list(human.values())
+        ref = self.model.reference
+        key = humancache.human_side_key(self.model.file_sha256, sequences) if self.model.file_sha256 else None
+        if key is not None:
+            side = humancache.load_human_side(key, len(ref.virus_ids), len(sequences), len(ref.human_ids))
+            if side is not None:
+                return self.model.evidence(side)
+        if log is not None and key is not None and len(sequences) >= humancache.MIN_PROTEINS:
+            folder = humancache.cache_dir()
+            where = f"it is kept in {folder} for the next screen against them" if folder else "HVPPI_CACHE_DIR=off"
+            log(
+                f"comparing the {len(sequences):,} human proteins with the model's {len(ref.human_ids):,} reference "
+                f"human proteins once ({where}) ..."
+            )
+        evidence = self.model.evidence(self.model.candidates(sequences, self.threads))
+        if key is not None:
+            humancache.save_human_side(key, evidence.human_side)
+        return evidence
 
     def prepare_virus(self, virus: dict[str, str]) -> ViralBlock:
         return viral_block(self.model, list(virus.values()), self.taxa_for(list(virus)), self.threads)

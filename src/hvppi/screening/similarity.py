@@ -120,11 +120,11 @@ class Candidates:
     """Each reference human protein → the first reference protein with its sequence (None: all distinct)."""
 
     @classmethod
-    def build(cls, candidates: Sequence[str], references: Sequence[str]) -> Candidates:
+    def build(cls, candidates: Sequence[str], references: Sequence[str], threads: int = 1) -> Candidates:
         by_sequence: dict[str, int] = {}
         canonical = np.array([by_sequence.setdefault(s, r) for r, s in enumerate(references)], dtype=np.int64)
         index = np.array([by_sequence.get(s, -1) for s in candidates], dtype=np.int64)
-        kmer = kmer_cosine(candidates, references)
+        kmer = kmer_cosine(candidates, references, threads=threads)
         same = np.flatnonzero(index >= 0)
         reference_sequences = np.asarray(references, dtype=object)
         for c in same.tolist():  # zero every reference copy of the candidate's own sequence
@@ -154,4 +154,4 @@ class SimilarityBundle:
         viral = viral_similarities(virus_sequences, virus_sequences, (mean, sd), threads, progress, taxa, taxa)
         np.fill_diagonal(viral.kmer, 0.0)
         np.fill_diagonal(viral.composition, -1.0)
-        return cls(viral, Candidates.build(human_sequences, human_sequences), mean, sd)
+        return cls(viral, Candidates.build(human_sequences, human_sequences, threads), mean, sd)

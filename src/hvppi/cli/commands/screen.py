@@ -47,6 +47,13 @@ columns virus_id and taxon and/or family, or PSI-MITAB). Without them, a viral p
 accession is one of the training proteins' takes that protein's virus; the others are ranked without
 it (a warning says how many).
 
+The screening model's first screen against a set of human proteins compares them with its reference human
+proteins (~34 s for the default 13,655 on one core, ~21 s with --threads 2) and keeps the result in a cache
+folder ($HVPPI_CACHE_DIR, else $XDG_CACHE_HOME/hvppi or ~/.cache/hvppi; 63 MB for the default set; the 3
+most recent sets; HVPPI_CACHE_DIR=off: none); later screens against the same human proteins, with any viral
+proteins, read it (S, N, ORF3a, M, E of SARS-CoV-2 against the default set: ~1 s). A finished OUT of the same
+inputs, settings and model is recognised and not recomputed.
+
 With a BiLSTM-attention model (--model lstm-phv-benchmark or a file of 'hvppi train'), each protein is
 encoded once and only the head runs per pair; rows are human_id, virus_id, score, call, rank. That model
 learned the benchmark's negatives and ranks human proteins almost alike for every virus (see the model
@@ -117,7 +124,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_virus_options(parser)
     add_embeddings(parser)
-    add_run_options(parser)
+    add_run_options(parser, "models")
 
 
 def add_virus_options(parser: argparse.ArgumentParser) -> None:
@@ -138,12 +145,14 @@ def add_virus_options(parser: argparse.ArgumentParser) -> None:
 def load_scorer_for(args: argparse.Namespace, virus_ids: list[str]) -> Scorer:
     """The scorer of ``--model`` with this command's run-time options and the viral proteins' viruses bound."""
     from hvppi.datasets.taxonomy import read_virus_taxonomy
+    from hvppi.io.bundled import model_kind, resolve_model_path
     from hvppi.registry import load_scorer
 
+    screening = model_kind(resolve_model_path(args.model)) == "screening"
     scorer = load_scorer(
         args.model,
         threads=args.threads,
-        device=resolve_device_for(args),
+        device="cpu" if screening else resolve_device_for(args),  # the screening model needs no PyTorch
         embedding_files=embedding_paths(args),
         vector_files={"human": getattr(args, "human_vectors", None), "virus": getattr(args, "virus_vectors", None)},
     )

@@ -1,0 +1,122 @@
+"""The human side of a screen, kept on disk per model file and human set.
+
+Comparing 13,655 human candidates with the model's 13,655 reference human proteins (3-mer cosines, then each
+candidate's nearest partner of every reference viral protein) is most of a screen's work, and it does not depend on
+the viral proteins. :class:`~hvppi.screening.features.HumanSide` holds its result; this module keeps one per
+(model file, human set) in a cache folder, so the second screen against the same humans, with any viral proteins,
+starts at once.
+
+The folder is ``$HVPPI_CACHE_DIR`` if set (``off`` or empty: no cache), else ``$XDG_CACHE_HOME/hvppi``, else
+``~/.cache/hvppi``. An entry is a plain ``.npz`` read without pickles, checked (names, dtypes, shapes, finite values,
+indices in range) before use; a damaged or foreign entry is ignored and rewritten. Only sets of at least
+:data:`MIN_PROTEINS` proteins are kept, and only the :data:`MAX_ENTRIES` most recently used entries (about 63 MB each
+for the bundled model's universe). Nothing here changes a score: a cached side is the same arrays, bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from hvppi.io.files import atomic_path
+from hvppi.screening.features import HumanSide
+
+CACHE_ENV = "HVPPI_CACHE_DIR"
+LAYOUT = "hvppi-human-side-1"
+"""Changes whenever :class:`HumanSide` or how it is computed changes (part of every key)."""
+MIN_PROTEINS = 2000
+"""Smaller human sets are computed each time (seconds at most) and not kept."""
+MAX_ENTRIES = 3
+_ARRAYS = ("reference_index", "reference_canonical", "log_length", "near_partner", "smoothed_popularity")
+
+
+def cache_dir() -> Path | None:
+    """The cache folder, or None when caching is off (``HVPPI_CACHE_DIR=off`` or empty)."""
+    value = os.environ.get(CACHE_ENV)
+    if value is not None:
+        return None if value.strip().lower() in ("", "off", "none", "0") else Path(value).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "hvppi"
+
+
+def human_side_key(model_sha256: str, human_sequences: Sequence[str]) -> str:
+    """The key of a human side: the model file's SHA-256, the layout, and the human sequences in order.
+
+    >>> human_side_key("ab" * 32, ["MKV", "MAL"]) == human_side_key("ab" * 32, ["MKV", "MAL"])
+    True
+    >>> human_side_key("ab" * 32, ["MKV", "MAL"]) == human_side_key("ab" * 32, ["MAL", "MKV"])
+    False
+    """
+    digest = hashlib.sha256(f"{LAYOUT}\n{model_sha256}\n".encode())
+    for sequence in human_sequences:
+        digest.update(sequence.encode("ascii", "replace") + b"\n")
+    return digest.hexdigest()
+
+
+def _entry(key: str) -> Path | None:
+    folder = cache_dir()
+    return None if folder is None else folder / f"human-side-{key[:40]}.npz"
+
+
+def _checked(arrays: dict[str, np.ndarray], n_known: int, n_candidates: int, n_reference: int) -> HumanSide:
+    expect = {
+        "reference_index": (np.int64, (n_candidates,)),
+        "reference_canonical": (np.int64, (n_reference,)),
+        "log_length": (np.float32, (n_candidates,)),
+        "near_partner": (np.float32, (n_known, n_candidates)),
+        "smoothed_popularity": (np.float32, (n_candidates,)),
+    }
+    if set(arrays) != set(_ARRAYS):
+        raise ValueError(f"arrays {sorted(arrays)}")
+    for name, (dtype, shape) in expect.items():
+        if arrays[name].dtype != dtype or arrays[name].shape != shape:
+            raise ValueError(f"{name}: {arrays[name].dtype} {arrays[name].shape}, not {np.dtype(dtype)} {shape}")
+    for name in ("log_length", "near_partner", "smoothed_popularity"):
+        if not np.isfinite(arrays[name]).all():
+            raise ValueError(f"{name}: values not finite")
+    index, canonical = arrays["reference_index"], arrays["reference_canonical"]
+    if index.size and (index.min() < -1 or index.max() >= n_reference):
+        raise ValueError("reference_index out of range")
+    if canonical.size and (canonical.min() < 0 or canonical.max() >= n_reference):
+        raise ValueError("reference_canonical out of range")
+    return HumanSide(**arrays)
+
+
+def load_human_side(key: str, n_known: int, n_candidates: int, n_reference: int) -> HumanSide | None:
+    """The cached side of ``key`` if there is a sound one with these sizes, else None (a damaged entry is removed)."""
+    path = _entry(key)
+    if path is None or not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+        side = _checked(arrays, n_known, n_candidates, n_reference)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        path.unlink(missing_ok=True)
+        return None
+    os.utime(path)  # most recently used
+    return side
+
+
+def save_human_side(key: str, side: HumanSide) -> Path | None:
+    """Keep ``side`` under ``key`` (atomically; the oldest entries beyond :data:`MAX_ENTRIES` are removed).
+
+    Returns the entry's path, or None when caching is off, the set is small, or the folder cannot be written."""
+    path = _entry(key)
+    if path is None or len(side.reference_index) < MIN_PROTEINS or side.reference_canonical is None:
+        return None
+    arrays = {name: getattr(side, name) for name in _ARRAYS}
+    try:
+        with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+        entries = sorted(path.parent.glob("human-side-*.npz"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[MAX_ENTRIES:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        return None
+    return path
