@@ -324,6 +324,15 @@ TAMPERED = {
     "taxa of the wrong type": (_doc("virus_taxa", lambda t: [5, *t[1:]]), "not a list of text"),
     "known_taxa of the wrong shape": (_doc("known_taxa", lambda k: {"P1": "11676"}), "known_taxa is not a map"),
     "a format version as text": (_doc("format_version", str), "format version"),
+    "a protein name with a tab": (
+        _doc("metadata", lambda m: {**m, "names": {**m.get("names", {}), "P27824": "CA\tNX"}}),
+        "control char",
+    ),
+    "a virus code with a newline": (
+        _doc("metadata", lambda m: {**m, "virus_codes": {"694009": "CVH\nSA"}}),
+        "control char",
+    ),
+    "names that are not a map": (_doc("metadata", lambda m: {**m, "names": ["ACE2"]}), "names is not a JSON object"),
 }
 
 

@@ -19,8 +19,13 @@ def _tqdm_calls(tree: ast.AST):
         if isinstance(node, ast.Call):
             func = node.func
             name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
-            if name in ("tqdm", "trange"):
+            if name in ("tqdm", "trange", "progress", "bar_or_lines", "iterate"):
                 yield node
+
+
+def _is_tqdm(node: ast.Call) -> bool:
+    func = node.func
+    return (func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")) in ("tqdm", "trange")
 
 
 def test_every_progress_bar_says_what_it_counts():
@@ -29,10 +34,12 @@ def test_every_progress_bar_says_what_it_counts():
         for node in _tqdm_calls(ast.parse(path.read_text(), filename=str(path))):
             calls += 1
             desc = next((k.value for k in node.keywords if k.arg == "desc"), None)
+            if desc is None and len(node.args) > 1 and not _is_tqdm(node):  # progress(total, desc, unit, ...)
+                desc = node.args[1]
             empty = isinstance(desc, ast.Constant) and not desc.value
             if desc is None or empty:
                 unlabelled.append(f"{path.relative_to(SRC)}:{node.lineno}")
-    assert calls >= 10, "the AST check found too few tqdm calls: has the import changed?"
+    assert calls >= 10, "the AST check found too few progress calls: has the import changed?"
     assert unlabelled == [], f"tqdm without desc=: {unlabelled}"
 
 

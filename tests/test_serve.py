@@ -12,6 +12,7 @@ import io
 import json
 import os
 import queue
+import re
 import shutil
 import subprocess
 import sys
@@ -346,6 +347,45 @@ def test_api_refuses_bad_input_and_paths_and_stays_up(server):
     assert server.alive()
 
 
+def test_api_aligns_a_row_with_its_nearest_training_viral_protein(server, inputs):
+    from hvppi.io.sequences import read_sequences
+    from hvppi.registry import load_scorer
+    from test_serve_alignment import check_alignment
+
+    reference = load_scorer(None).reference_proteins("virus")
+    virus = read_sequences(inputs["virus"])
+    unlike = "W" * 40  # like no training viral protein (similarity under 0.1)
+    # enough proteins (training viral ones) that the job is not done when first asked
+    more = [s for s in reference.values() if 300 < len(s) < 600][:12]
+    status, job = _submit(
+        server.url, _fasta({**virus, "unlike": unlike, **{f"more{k}": s for k, s in enumerate(more)}})
+    )
+    assert status == 201, job
+    url = f"{server.url}/api/jobs/{job['id']}/alignment?virus_id="
+    first = next(iter(virus))
+    code, answer = _call(url + first)
+    assert code == 409 and "not done" in answer["error"], (code, answer)
+    assert _wait(server.url, job["id"])["state"] == "done"
+    results = json.loads(_request(f"{server.url}/api/jobs/{job['id']}/results")[1])
+    columns = results["columns"]
+    for virus_id, sequence in virus.items():
+        row = dict(zip(columns, next(r for r in results["rows"] if r[columns.index("virus_id")] == virus_id)))
+        code, a = _call(url + virus_id)
+        assert code == 200, a
+        target = row["nearest_training_virus"]
+        assert (a["query"]["id"], a["target"]["id"]) == (virus_id, target)
+        assert a["target"]["name"] == results["names"].get(target, "") and a["similarity"] == row["nearest_similarity"]
+        check_alignment(a, sequence, reference[target])
+    code, answer = _call(url + "unlike")
+    assert code == 404 and answer["error"].startswith("no training viral protein is close enough to align"), answer
+    assert _call(url + "nothing") == (404, {"error": "no viral protein 'nothing' in this job"})
+    code, answer = _call(url.split("?")[0])
+    assert code == 400 and answer["error"].startswith("query parameter virus_id: field required")
+    assert _call(f"{server.url}/api/jobs/{'0' * 32}/alignment?virus_id={first}") == (404, {"error": "no such job"})
+    assert _call(f"{server.url}/api/jobs/..%2Fx/alignment?virus_id={first}")[0] == 404
+    assert server.alive()
+
+
 def test_fifty_concurrent_submissions_all_finish_correctly(server, inputs):
     tiny = {f"tiny{k}": seq for k, seq in enumerate(TINY)}
     (inputs["folder"] / "tiny.fasta").write_text(_fasta(tiny))
@@ -514,6 +554,16 @@ def test_page_screens_shows_attention_downloads_and_reports_bad_input(
         assert first[1] in browser.find_element(By.ID, "attention-human").text
         heading = browser.find_element(By.CSS_SELECTOR, "#attention-section h2").text
         assert "BiLSTM" in heading and "lstm-phv-benchmark" in heading and "not an explanation" in heading
+        assert "paper's BiLSTM-attention model" in heading and "not the model that ranked this row" in heading
+        # and the alignment to the nearest training viral protein, below the explanation
+        nearest_id = first[header.index("nearest_training_virus")]
+        wait.until(lambda b: "identity" in b.find_element(By.ID, "alignment-title").text)
+        title = browser.find_element(By.ID, "alignment-title").text
+        assert title.startswith(f"Alignment to the nearest training viral protein: {nearest_id}"), title
+        assert re.search(r" — identity \d+\.\d% over \d+ columns$", title), title
+        block = browser.find_element(By.ID, "alignment-text").text.splitlines()
+        assert block[0].startswith(first[0]) and block[2].startswith(nearest_id), block[:3]
+        assert max(len(line.split()[2]) for line in block[::4]) == 60  # lines of 60 columns
         browser.find_element(By.ID, "download-tsv").click()
         deadline = time.monotonic() + 30
         while not [p for p in downloads.glob("*.tsv")] and time.monotonic() < deadline:
@@ -531,6 +581,7 @@ def test_page_screens_shows_attention_downloads_and_reports_bad_input(
         row.click()
         wait.until(lambda b: b.find_element(By.ID, "attention-title").text.endswith(f"{virus_id} × {human_id}"))
         assert browser.find_element(By.CSS_SELECTOR, "#explain dd[data-term='known pair']").text.startswith("yes")
+        wait.until(lambda b: "identity" in b.find_element(By.ID, "alignment-title").text)
         assert (
             f"known partner ({known})"
             in browser.find_element(By.CSS_SELECTOR, "#explain dd[data-term='evidence']").text
@@ -780,7 +831,7 @@ def test_damaged_job_folders_are_failed_jobs_and_startup_errors_are_one_line(inp
         for name, job_id in damaged.items():
             code, answer = _call(f"{running.url}/api/jobs/{job_id}")
             assert code == 200, (name, answer)
-            for suffix in ("results", "results.tsv", "results.parquet"):
+            for suffix in ("results", "results.tsv", "results.parquet", "alignment?virus_id=p"):
                 code, body = _call(f"{running.url}/api/jobs/{job_id}/{suffix}")
                 assert code == 409 and "failed" in body["error"], (name, suffix, code, body)
             code, answer = _call(f"{running.url}/api/jobs/{job_id}")

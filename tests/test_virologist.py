@@ -142,3 +142,47 @@ def test_progress_is_plain_lines_off_a_terminal():
         bar.update(60)
     assert lines[-1] == "screening: 100% (100 of 100 pairs)"
     assert not any("\r" in line for line in lines)
+
+
+def _mitab(a, b, alias_a, alias_b, taxon_a="9606", taxon_b="694009"):
+    return "\t".join([f"uniprotkb:{a}", f"uniprotkb:{b}", "-", "-", alias_a, alias_b, "-", "-", "-", taxon_a, taxon_b])
+
+
+def test_an_isoform_names_its_accession_and_viruses_get_their_uniprot_code(tmp_path):
+    from hvppi.datasets.proteome import protein_names, virus_codes
+
+    path = tmp_path / "export.txt"
+    path.write_text(
+        "\n".join(
+            [
+                _mitab("Q9BYF1-1", "P59594", "uniprotkb:ACE2(gene name)", "psi-mi:spike_cvhsa(display_long)"),
+                _mitab("P27824", "P59595", "uniprotkb:CALX_HUMAN", "uniprotkb:NCAP_CVHSA|uniprotkb:N(gene name)"),
+                _mitab("P27824-2", "P03126", "uniprotkb:OTHER(gene name)", "uniprotkb:VE6_HPV16", taxon_b="333760"),
+                _mitab("P11111", "P22222", "uniprotkb:X(gene name)", "uniprotkb:Y_HUMAN", taxon_b="9606"),
+            ]
+        )
+        + "\n"
+    )
+    names = protein_names(path)
+    assert names["Q9BYF1"] == names["Q9BYF1-1"] == "ACE2"  # the accession, given only as an isoform, is named
+    assert names["P27824"] == "OTHER"  # an isoform's gene name outranks the accession's own entry name
+    assert names["P59595"] == "N"
+    assert virus_codes(path) == {"694009": "CVHSA", "333760": "HPV16"}  # human left out
+
+
+def test_the_bundled_model_names_ace2_and_the_evidence_names_the_virus(files, tmp_path):
+    from hvppi.registry import load_scorer
+    from hvppi.screening.scorer import virus_label
+
+    scorer = load_scorer("default")
+    assert scorer.name_of("Q9BYF1") == "ACE2"
+    codes = scorer.model.metadata["virus_codes"]
+    assert codes["694009"] == "CVHSA" and codes["333760"] == "HPV16"
+    _, viral, human, *_ = files
+    out = tmp_path / "sars.tsv"
+    assert main(["screen", "--virus", str(viral), "--human", str(human), "--out", str(out), "--taxon", "694009"]) == 0
+    rows = _rows(out)
+    label = virus_label("694009", "Coronaviridae", "CVHSA")
+    assert any(
+        label in r["evidence"] for r in rows
+    )  # "2 other proteins of CVHSA, virus 694009 (Coronaviridae) bind it"

@@ -24,6 +24,7 @@ import numpy as np
 
 from hvppi.align import kernels
 from hvppi.io.files import atomic_write
+from hvppi.io.progress import progress as bar_or_lines
 
 DEFAULT_BLOCK_ROWS = 64
 
@@ -56,8 +57,6 @@ def aligned_pairs(
 
     ``cache`` (a file path) needs a ``key``; ``threads`` 0 uses every CPU.
     """
-    from tqdm.auto import tqdm
-
     n = len(sequences)
     if n < 2:
         raise ValueError("aligning all pairs needs at least two sequences")
@@ -75,7 +74,7 @@ def aligned_pairs(
     scores: list[np.ndarray] = []
     identity: list[np.ndarray] = []
     reused = aligned = 0
-    with tqdm(total=int(offsets[-1]), unit="aln", unit_scale=True, desc="aligning", disable=not progress) as bar:
+    with bar_or_lines(int(offsets[-1]), "aligning", "aln", progress, unit_scale=True) as bar:
         for start, stop in zip(bounds[:-1], bounds[1:]):
             part = None if parts_dir is None else parts_dir / f"block-{start:06d}-{stop:06d}.npz"
             part_key = f"{key}:{start}:{stop}"

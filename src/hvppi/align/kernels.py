@@ -24,7 +24,8 @@ from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
-from tqdm.auto import tqdm
+
+from hvppi.io.progress import progress as bar_or_lines
 
 if TYPE_CHECKING:
     from Bio.Align import PairwiseAligner
@@ -175,7 +176,7 @@ def _run_rows(row: Callable[[int], int], indices: range, total: int, threads: in
     """Run ``row(i)`` (which returns the pairs it aligned) for every index on a thread pool, with a bar."""
     with (
         ThreadPoolExecutor(resolve_threads(threads)) as pool,
-        tqdm(total=total, unit="aln", unit_scale=True, desc="aligning", disable=not progress, leave=False) as bar,
+        bar_or_lines(total, "aligning", "aln", progress, unit_scale=True, leave=False) as bar,
     ):
         for done in pool.map(row, indices):
             bar.update(done)

@@ -16,10 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
-from tqdm.auto import tqdm
 
 from hvppi.align.kernels import check_gaps, check_sequences, resolve_threads, scoring_matrix
 from hvppi.io.alphabet import STANDARD_AMINO_ACIDS
+from hvppi.io.progress import progress as bar_or_lines
 
 LOCAL_MATRIX = "BLOSUM62"
 LOCAL_GAP_OPEN = 11
@@ -54,7 +54,7 @@ def local_scores(
 
     with (
         ThreadPoolExecutor(resolve_threads(threads)) as pool,
-        tqdm(total=len(queries), unit="protein", desc="local alignment", disable=not progress, leave=False) as bar,
+        bar_or_lines(len(queries), "local alignment", "protein", progress, leave=False) as bar,
     ):
         for _ in pool.map(row, range(len(queries))):
             bar.update(1)

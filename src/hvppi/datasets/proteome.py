@@ -121,7 +121,7 @@ def protein_names(path: str | os.PathLike) -> dict[str, str]:
         re.compile(r"uniprotkb:([A-Z0-9]+_[A-Z0-9]+)(?:\||$)"),
         re.compile(r"psi-mi:([^|()\t]+)\(display_short\)"),
     )
-    best: dict[str, tuple[int, str]] = {}
+    best: dict[str, tuple[float, str]] = {}
     for line in text_lines(path):
         fields = line.rstrip("\n").split("\t")
         if len(fields) < 6:
@@ -132,7 +132,36 @@ def protein_names(path: str | os.PathLike) -> dict[str, str]:
                 continue
             for rank, pattern in enumerate(kinds):
                 name = pattern.search(aliases)
-                if name and name.group(1).isprintable() and rank < best.get(found.group(1), (9, ""))[0]:
-                    best[found.group(1)] = (rank, name.group(1).strip())
+                if name and name.group(1).isprintable():
+                    # an isoform's name names its accession too, unless the accession has a better one (ACE2 is
+                    # only ever given as Q9BYF1-1)
+                    for key, penalty in ((found.group(1), 0), (found.group(1).split("-", 1)[0], 0.5)):
+                        if rank + penalty < best.get(key, (9.0, ""))[0]:
+                            best[key] = (rank + penalty, name.group(1).strip())
                     break
     return {acc: name for acc, (_, name) in best.items()}
+
+
+def virus_codes(path: str | os.PathLike) -> dict[str, str]:
+    """NCBI taxid → the UniProt organism code its proteins' entry names carry most often in a PSI-MITAB export
+    (``NCAP_CVHSA`` → ``CVHSA`` for taxon 694009, SARS coronavirus; ``HPV16``, ``HV1H2``, ``EBVG``): a name a
+    virologist reads next to the taxid. Human (9606) is left out; taxa whose entries carry no code are absent."""
+    import re
+    from collections import Counter, defaultdict
+
+    from hvppi.io.files import text_lines
+
+    code = re.compile(r"uniprotkb:[A-Z0-9]+_([A-Z0-9]{2,5})(?:\||$)|psi-mi:[a-z0-9]+_([a-z0-9]{2,5})\(display_long\)")
+    taxid = re.compile(r"^(?:taxid:)?(\d+)")
+    counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for line in text_lines(path):
+        fields = line.rstrip("\n").split("\t")
+        if len(fields) < 11:
+            continue
+        for aliases, taxon in ((fields[4], fields[9]), (fields[5], fields[10])):
+            found = taxid.match(taxon.strip())
+            if not found or found.group(1) == "9606":
+                continue
+            for match in code.finditer(aliases):
+                counts[found.group(1)][(match.group(1) or match.group(2)).upper()] += 1
+    return {taxon: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for taxon, c in counts.items()}

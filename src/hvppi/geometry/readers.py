@@ -282,7 +282,7 @@ class EmbeddingReader:
 
         ``chunk_rows`` None: as many rows as fit in 64 MB of float64 (at least 1,024).
         """
-        from tqdm import tqdm
+        from hvppi.io.progress import iterate
 
         if chunk_rows is None:
             chunk_rows = default_chunk_rows(self.info.d)
@@ -293,11 +293,11 @@ class EmbeddingReader:
                 "--local needs per-residue embeddings, but the file holds one vector per protein", self.path
             )
         if self._rows is not None:
-            for start in tqdm(
+            for start in iterate(
                 range(0, self._rows.shape[0], chunk_rows),
                 desc=f"reading embeddings ({self.path.name})",
                 unit="chunk",
-                disable=not progress,
+                enabled=progress,
             ):
                 chunk = np.asarray(self._rows[start : start + chunk_rows])
                 if not np.isfinite(chunk).all():
@@ -306,8 +306,8 @@ class EmbeddingReader:
                 yield chunk
             return
         buffer, buffered = [], 0
-        for name, pid in tqdm(
-            self._entries, desc=f"reading embeddings ({self.path.name})", unit="protein", disable=not progress
+        for name, pid in iterate(
+            self._entries, desc=f"reading embeddings ({self.path.name})", unit="protein", enabled=progress
         ):
             if local:
                 whole: np.ndarray | None = None

@@ -14,11 +14,11 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from hvppi.io.alphabet import tokenize
 from hvppi.io.embeddings import ProteinEmbeddings
 from hvppi.io.pairs import PairTable
+from hvppi.io.progress import progress as bar_or_lines
 from hvppi.lstm.model import TOWER_NAMES, InteractionModel, ModelConfig, Tower, TowerName
 from hvppi.pretrained.base import length_batches
 
@@ -80,7 +80,7 @@ def encode_proteins(
     vectors = np.zeros((len(token_arrays), tower.protein_dim), dtype=np.float32)
     weights_of: dict[int, np.ndarray] = {}  # index → attention weights, with_attention only
     batches = length_batches(lengths)
-    with tqdm(total=len(token_arrays), desc=desc, unit="protein", disable=not progress, leave=False) as bar:
+    with bar_or_lines(len(token_arrays), desc, "protein", progress, leave=False) as bar:
         for batch in batches:
             tokens, batch_lengths = pad_tokens([token_arrays[i] for i in batch])
             pooled, weights = tower(tokens.to(device), batch_lengths)

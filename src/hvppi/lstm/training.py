@@ -40,7 +40,6 @@ from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from hvppi._version import __version__
 from hvppi.datasets.splits import held_out_count, stratified_parts, stratified_split
@@ -48,6 +47,7 @@ from hvppi.evaluation.metrics import binary_metrics
 from hvppi.io.errors import InputError
 from hvppi.io.files import atomic_path, atomic_write, output_lock
 from hvppi.io.pairs import PairTable
+from hvppi.io.progress import iterate
 from hvppi.io.validation import require_choice, require_fraction, require_int, require_positive
 from hvppi.lstm.inference import (
     TRAINING_MAX_LENGTH,
@@ -563,7 +563,7 @@ def _train_one_epoch(
     model.train()
     total, residues = 0.0, 0
     batches = [chosen[b] for b in stratified_batches(data.labels[chosen], config.batch_size, rng)]
-    bar = tqdm(batches, desc=f"epoch {epoch}", unit="batch", disable=not progress, leave=False)
+    bar = iterate(batches, desc=f"epoch {epoch}", unit="batch", enabled=progress, leave=False)
     tokens, human_ids, virus_ids = data.tokens, data.human_ids, data.virus_ids
     for batch in bar:
         inputs: dict[str, torch.Tensor | None] = {}

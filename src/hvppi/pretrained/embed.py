@@ -39,7 +39,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from tqdm.auto import tqdm
 
 from hvppi._version import __version__
 from hvppi.io.alphabet import check_letters
@@ -47,6 +46,7 @@ from hvppi.io.errors import InputError
 from hvppi.io.files import output_lock
 from hvppi.io.h5layout import dataset_key, sequence_sha256, write_protein_array
 from hvppi.io.orphans import remove_orphaned_parts
+from hvppi.io.progress import progress as bar_or_lines
 from hvppi.pretrained.base import Embedder, TokenizationError, length_batches
 
 FORMAT = "hvppi-embeddings"
@@ -210,9 +210,7 @@ def embed_sequences(
             try:
                 for f in files:
                     f.open()
-                with tqdm(
-                    total=len(pending), desc=f"embedding with {embedder.name}", unit="protein", disable=not progress
-                ) as bar:
+                with bar_or_lines(len(pending), f"embedding with {embedder.name}", "protein", progress) as bar:
                     for batch in length_batches(lengths, batch_residues, max_batch):
                         ids = [pending[i] for i in batch]
                         try:

@@ -464,20 +464,16 @@ def run_tiles(
     """Run the tasks of ``todo`` (and every unmerged block) to the end, with a progress bar of pairs."""
     from dask.utils import key_split
     from distributed import as_completed
-    from tqdm.auto import tqdm
+
+    from hvppi.io.progress import progress as bar_or_lines
 
     futures: list[Any] = []
     try:
         shipped_future = client.scatter(shipped, broadcast=True, hash=False) if todo else shipped
         pairs_of, futures = submit_tiles(client, shipped_future, plan, todo, human, virus, settings)
         total = len(virus) * len(human)
-        with tqdm(
-            total=total,
-            initial=total - sum(pairs_of.values()),
-            desc="screening (dask)",
-            unit="pair",
-            unit_scale=True,
-            disable=not progress,
+        with bar_or_lines(
+            total, "screening (dask)", "pair", progress, log, initial=total - sum(pairs_of.values()), unit_scale=True
         ) as bar:
             for future in as_completed(futures):
                 try:

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from hvppi.io.progress import iterate
 from hvppi.screening.calibration import IsotonicCalibration
 from hvppi.screening.config import ScreeningConfig
 from hvppi.screening.features import FEATURES, Evidence
@@ -46,7 +46,7 @@ def out_of_fold_features(
         if int(v) in row_of:
             labels[row_of[int(v)], h] = True
     features = np.zeros((len(train_viral), n_human, len(FEATURES)), dtype=np.float32)
-    for f in tqdm(range(config.folds), desc="out-of-fold features", unit="fold", disable=not progress, leave=False):
+    for f in iterate(range(config.folds), desc="out-of-fold features", unit="fold", enabled=progress, leave=False):
         inside = np.flatnonzero(fold == f)
         if not inside.size:
             continue
@@ -146,7 +146,7 @@ def out_of_fold_calibration(
     flat, pair_weight = calibration_sample(labels, config)
     rows = flat // labels.shape[1]
     scores = np.zeros(len(flat), dtype=np.float64)
-    for f in tqdm(range(config.folds), desc="calibration", unit="fold", disable=not progress, leave=False):
+    for f in iterate(range(config.folds), desc="calibration", unit="fold", enabled=progress, leave=False):
         inside = np.flatnonzero(fold[rows] == f)
         if not inside.size:
             continue

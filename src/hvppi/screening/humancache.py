@@ -120,3 +120,25 @@ def save_human_side(key: str, side: HumanSide) -> Path | None:
     except OSError:
         return None
     return path
+
+
+def prepare_default(threads: int = 2) -> Path | None:
+    """Compare the bundled screening model's human universe with its reference once and keep it (what
+    ``scripts/setup.sh`` runs, so that the first ``hvppi screen`` without ``--human`` starts at once). Returns the
+    cache entry, or None when caching is off."""
+    from hvppi.io.bundled import bundled_model_path
+    from hvppi.screening.modelfile import read_screening_model
+    from hvppi.screening.scorer import ScreeningScorer
+
+    scorer = ScreeningScorer(read_screening_model(bundled_model_path("default")), threads=threads)
+    human = scorer.reference_proteins("human")
+    scorer.prepare_human(human)
+    path = _entry(human_side_key(scorer.model.file_sha256, list(human.values())))
+    return path if path is not None and path.is_file() else None
+
+
+if __name__ == "__main__":
+    import sys
+
+    entry = prepare_default(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
+    print(f"kept in {entry}" if entry else "not kept (HVPPI_CACHE_DIR=off)")

@@ -238,6 +238,12 @@ def check_screening_document(document: dict, path: Path) -> None:
         raise _corrupt(path, f"trees_baseline {baseline!r} is not a finite number")
     if not isinstance(document["config"], dict) or not isinstance(document.get("metadata", {}), dict):
         raise _corrupt(path, "config or metadata is not a JSON object")
+    for key in ("names", "virus_codes"):  # they go into output rows: text without tabs or line breaks
+        table = document.get("metadata", {}).get(key, {})
+        if not isinstance(table, dict):
+            raise _corrupt(path, f"metadata {key} is not a JSON object")
+        _check_names(list(table), f"metadata {key} key", path)
+        _check_names(list(table.values()), f"metadata {key} value", path)
 
 
 def check_screening_tensors(tensors: dict[str, np.ndarray], document: dict, path: Path) -> None:

@@ -263,6 +263,15 @@ def reference_names(data_folder: str | os.PathLike, ids: Sequence[str]) -> dict[
     return {pid: name for pid in ids if (name := found.get(pid) or found.get(accession(pid)))}
 
 
+def reference_virus_codes(data_folder: str | os.PathLike, taxa: Sequence[str]) -> dict[str, str]:
+    """Taxid → UniProt organism code (:func:`hvppi.datasets.proteome.virus_codes`) of the taxa ``taxa`` that the
+    HPIDB export's entry names give one."""
+    from hvppi.datasets.proteome import virus_codes
+
+    found = virus_codes(Path(data_folder) / "hpidb3-virus" / "hpidb_virus_25_10_22.zip")
+    return {taxon: found[taxon] for taxon in sorted(set(taxa)) if taxon in found}
+
+
 def fit_default_model(
     data_folder: str | os.PathLike, *, seed: int = 0, threads: int = 1, progress: bool = False
 ) -> ScreeningModel:
@@ -280,6 +289,9 @@ def fit_default_model(
     union.summary["human_universe"] = len(human_ids)
     union.summary["human_proteins_without_a_known_partner"] = len(human_ids) - len(union.human_ids)
     names = reference_names(data_folder, [*union.virus_ids, *human_ids])
+    codes = reference_virus_codes(
+        data_folder, [t for t in [*union.virus_taxa.taxa, *(t for t, _ in union.known_taxa.values())] if t]
+    )
     if progress:
         if union.dropped_on_both_sides:
             print(f"dropping {union.dropped_on_both_sides} proteins listed on both sides", file=sys.stderr)
@@ -292,7 +304,7 @@ def fit_default_model(
         union.pairs,
         ScreeningConfig(seed=seed),
         progress=progress,
-        metadata={"training_data": union.summary, "names": names},
+        metadata={"training_data": union.summary, "names": names, "virus_codes": codes},
         virus_taxa=union.virus_taxa,
         known_taxa=union.known_taxa,
         threads=threads,

@@ -132,12 +132,18 @@ def viral_block(model: ScreeningModel, virus_sequences: list[str], taxa: ViralTa
     return ViralBlock(similarities, nearest, np.asarray(identity, dtype=np.float64), taxa, identical)
 
 
-def virus_label(taxon: str | None, family: str | None) -> str:
-    """How the evidence names the query's virus: "virus 2697049 (Coronaviridae)", "this virus" when unknown."""
+def virus_label(taxon: str | None, family: str | None, code: str | None = None) -> str:
+    """How the evidence names the query's virus: "virus 2697049 (Coronaviridae)", with the UniProt organism code
+    where the training data gives one ("CVHSA, virus 694009 (Coronaviridae)"), "this virus" when unknown.
+
+    >>> virus_label("694009", "Coronaviridae", "CVHSA")
+    'CVHSA, virus 694009 (Coronaviridae)'
+    """
+    prefix = f"{code}, " if code and taxon else ""
     if taxon and family:
-        return f"virus {taxon} ({family})"
+        return f"{prefix}virus {taxon} ({family})"
     if taxon:
-        return f"virus {taxon}"
+        return f"{prefix}virus {taxon}"
     return f"family {family}" if family else "this virus"
 
 
@@ -201,7 +207,8 @@ def screening_rows(
         partner_virus, partner_similarity = best_partners(evidence, sw[i], order, reference.virus_ids)
         n = len(order)
         known = known_sources(model, evidence, block.identical[i], order)
-        label = virus_label(block.taxa.taxa[i], block.taxa.families[i])
+        taxon = block.taxa.taxa[i]
+        label = virus_label(taxon, block.taxa.families[i], (model.metadata.get("virus_codes") or {}).get(taxon or ""))
         nearest_id, nearest_sim = reference.virus_ids[nearest[i]], float(sw[i, nearest[i]])
         words = [
             evidence_text(

@@ -16,8 +16,17 @@ API (JSON unless said otherwise; errors are ``{"error": "..."}`` with status 400
   (the scorer's columns with their types, and the names the training data gives the viral proteins the rows
   cite); ``results.tsv`` and ``results.parquet`` download them.
   A job whose results file turns out damaged becomes a failed job (409), never a server error.
+* ``GET /api/jobs/{id}/alignment?virus_id=V``: the local alignment (Smith–Waterman, BLOSUM62, gap open 11,
+  extend 1) of the job's viral protein V with the training viral protein the screening model names as its nearest
+  (:mod:`hvppi.web.alignment`): ``query`` and ``target`` (``id``, ``name``, ``length``, 1-based ``start`` and
+  ``end``), ``aligned`` (``query`` and ``target`` with ``-`` for gaps, ``match``: ``|`` identical, ``+`` a positive
+  BLOSUM62 score), ``columns``, ``matches``, ``positives``, ``gaps``, ``identity`` (over the aligned columns),
+  ``identity_shorter`` (over the shorter protein), ``score``, ``similarity`` (the row's ``nearest_similarity``) and
+  ``scoring``. 404 where there is no nearest protein close enough to align (or the model names none); 400 for a
+  protein over 5,000 residues; 409 for a job not done.
 * ``GET /api/jobs/{id}/attention?virus_id=V&human_id=H``: per-residue attention of both proteins in
-  the towers of the BiLSTM-attention model (``lstm-phv-benchmark`` by default).
+  the towers of the paper's BiLSTM-attention model (``lstm-phv-benchmark`` by default), not the model that
+  ranked the rows.
 
 Requests from other web sites are refused (:class:`RequestGuard`): a ``Host`` that is not one of the server's
 own names (``ServerConfig.allowed_hosts``; ``hvppi serve`` sets its address, ``localhost``, ``127.0.0.1`` and
@@ -56,6 +65,7 @@ from hvppi.io.errors import HvppiError, InputError
 from hvppi.scoring.interface import Column, Scorer, ScreenSettings
 from hvppi.scoring.output import digest
 from hvppi.scoring.screen import screen
+from hvppi.web.alignment import AlignmentRefused, NearestAlignment
 from hvppi.web.jobs import JobsFolderLock, JobStore, Limits, parse_fasta
 
 STATIC = Path(__file__).parent / "static"
@@ -476,12 +486,13 @@ class Attention:
 
 @dataclass
 class AppState:
-    """What the routes share: the settings, the screener, the attention model and the jobs."""
+    """What the routes share: the settings, the screener, the attention model, the jobs and the alignments."""
 
     config: ServerConfig
     screener: Screener
     attention: Attention
     jobs: JobStore
+    alignment: NearestAlignment
     checked: set[str] = field(default_factory=set)
     """Jobs whose results file has been read back whole (and so is served as it is)."""
 
@@ -651,15 +662,23 @@ def results_parquet(request: Request, job_id: str) -> Response:
     return FileResponse(out, media_type="application/vnd.apache.parquet", filename=f"hvppi-screen-{job_id[:8]}.parquet")
 
 
-def job_attention(request: Request, job_id: str, virus_id: str, human_id: str) -> Any:
-    state = app_state(request)
-    _job(state, job_id)
+def _job_viral_protein(state: AppState, job_id: str, virus_id: str) -> dict[str, str] | JSONResponse:
+    """The job's viral proteins if ``virus_id`` is one of them, else the error response (409 damaged input, 404)."""
     try:
         virus = state.jobs.sequences(job_id)
     except (HvppiError, OSError):
         return _error(409, "this job's input file is damaged or gone; submit the proteins again")
     if virus_id not in virus:
-        return _error(404, f"no viral protein {virus_id!r} in this job")
+        return _error(404, f"no viral protein {virus_id[:80]!r} in this job")
+    return virus
+
+
+def job_attention(request: Request, job_id: str, virus_id: str, human_id: str) -> Any:
+    state = app_state(request)
+    _job(state, job_id)
+    virus = _job_viral_protein(state, job_id, virus_id)
+    if isinstance(virus, JSONResponse):
+        return virus
     human = state.screener.human
     if human_id not in human:
         return _error(404, f"no human protein {human_id!r} in this server's human set")
@@ -667,6 +686,18 @@ def job_attention(request: Request, job_id: str, virus_id: str, human_id: str) -
         return state.attention((virus_id, virus[virus_id]), (human_id, human[human_id]))
     except HvppiError as exc:
         return _error(400, str(exc))
+
+
+def job_alignment(request: Request, job_id: str, virus_id: str) -> Any:
+    state = app_state(request)
+    results = _results(state, job_id)
+    virus = _job_viral_protein(state, job_id, virus_id)
+    if isinstance(virus, JSONResponse):
+        return virus
+    try:
+        return state.alignment(results, state.screener.scorer.columns, virus_id, virus[virus_id])
+    except AlignmentRefused as exc:
+        return _error(exc.status, str(exc))
 
 
 ROUTES: tuple[tuple[str, Callable[..., Any], str, int | None], ...] = (
@@ -679,6 +710,7 @@ ROUTES: tuple[tuple[str, Callable[..., Any], str, int | None], ...] = (
     ("/api/jobs/{job_id}/results.tsv", results_tsv, "GET", None),
     ("/api/jobs/{job_id}/results.parquet", results_parquet, "GET", None),
     ("/api/jobs/{job_id}/attention", job_attention, "GET", None),
+    ("/api/jobs/{job_id}/alignment", job_alignment, "GET", None),
 )
 """Path, handler, method and success status of every route."""
 
@@ -723,7 +755,8 @@ def create_app(config: ServerConfig, lock: JobsFolderLock | None = None) -> Fast
         lock.release()
         raise
     app = FastAPI(title="hvppi", docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.hvppi = AppState(config, screener, Attention(config.attention_model), jobs)
+    alignment = NearestAlignment(screener.scorer.reference_proteins("virus"), screener.name_of)
+    app.state.hvppi = AppState(config, screener, Attention(config.attention_model), jobs, alignment)
     app.state.jobs = jobs
     app.state.screener = screener
     for path, handler, method, status in ROUTES:

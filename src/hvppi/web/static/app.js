@@ -1,5 +1,6 @@
 "use strict";
-// The hvppi page: submit FASTA, follow the job, show ranked tables, each row's evidence and attention profiles.
+// The hvppi page: submit FASTA, follow the job, show ranked tables, each row's evidence, the alignment to its
+// nearest training viral protein and the paper model's attention profiles.
 // Talks only to this server's /api (see README "Web page"). It follows only the jobs it submitted (their IDs
 // are in the address, #job=ID): the server lists no jobs.
 
@@ -9,7 +10,8 @@ const SHOWN_ROWS = 500;
 // numbers behind the evidence are in the other columns and in a row's explanation). A scorer without an
 // evidence column shows all its columns.
 const MAIN_COLUMNS = ["rank", "human_id", "human_name", "probability", "known", "evidence"];
-const state = { config: null, job: null, columns: [], numeric: new Set(), names: {}, rows: [], byProtein: new Map(), sort: { column: "rank", desc: false }, selected: null };
+const ALIGNMENT_WIDTH = 60;  // columns per line of an alignment
+const state = { config: null, job: null, columns: [], numeric: new Set(), names: {}, rows: [], byProtein: new Map(), sort: { column: "rank", desc: false }, selected: null, alignments: new Map() };
 
 function showMessage(text) {
   const box = $("message");
@@ -27,7 +29,9 @@ async function api(path, options) {
   let body = null;
   try { body = await response.json(); } catch (err) { body = null; }
   if (!response.ok) {
-    throw new Error((body && body.error) || ("HTTP " + response.status));
+    const err = new Error((body && body.error) || ("HTTP " + response.status));
+    err.status = response.status;
+    throw err;
   }
   return body;
 }
@@ -147,6 +151,7 @@ async function loadResults(jobId) {
   $("download-parquet").href = "/api/jobs/" + jobId + "/results.parquet";
   state.sort = { column: "rank", desc: false };
   state.selected = null;
+  state.alignments = new Map();
   $("results-section").hidden = false;
   $("explain-section").hidden = true;
   renderTable();
@@ -219,6 +224,7 @@ function renderTable() {
       row.classList.add("selected");
       state.selected = r;
       showExplanation(r);
+      showAlignment(r);
       showAttention(r[vi], r[hi]);
     });
     tbody.appendChild(row);
@@ -252,7 +258,7 @@ function explanationItems(v) {
     items.push(["known pair", v.known ? "yes: the query's sequence is a training viral protein's, and this pair is in the training data (" + v.known + ")" : "no: not a pair of the training data"]);
   }
   if (v.nearest_training_virus !== undefined) {
-    let text = withName(v.nearest_training_virus) + ": similarity " + fraction(v.nearest_similarity, 2) + " (Smith–Waterman, 1 = the same sequence), identity " + percent(v.nearest_identity);
+    let text = withName(v.nearest_training_virus) + ": similarity " + fraction(v.nearest_similarity, 2) + " (Smith–Waterman, 1 = the same sequence), identity " + percent(v.nearest_identity) + " (of their global alignment)";
     if (v.nearest_binds !== undefined) text += "; it " + (v.nearest_binds ? "binds " : "does not bind ") + v.human_id + " in the training data";
     items.push(["nearest training viral protein", text]);
   }
@@ -287,6 +293,65 @@ function showExplanation(r) {
   $("explain-title").textContent = withName(v.virus_id) + " × " + withNameOf(v.human_id, v.human_name);
   $("explain-section").hidden = false;
 }
+
+// ------------------------------------------------------------- the alignment to the nearest training viral protein
+
+function alignmentLines(a, width) {
+  // the alignment as text: blocks of `width` columns, each the query, the match line and the target, with the
+  // first and last residue numbers of each line (as BLAST prints them)
+  const q = a.aligned.query, m = a.aligned.match, t = a.aligned.target;
+  const labels = [a.query.id, a.target.id].map((s) => String(s).slice(0, 20));
+  const pad = Math.max(...labels.map((s) => s.length));
+  const digits = String(Math.max(a.query.end, a.target.end)).length;
+  let qAt = a.query.start, tAt = a.target.start;
+  const lines = [];
+  for (let k = 0; k < q.length; k += width) {
+    const qs = q.slice(k, k + width), ts = t.slice(k, k + width);
+    const qn = qs.replace(/-/g, "").length, tn = ts.replace(/-/g, "").length;
+    const row = (label, at, n, s) => label.padEnd(pad) + " " + String(at).padStart(digits) + " " + s + " " + String(at + n - 1);
+    lines.push(row(labels[0], qAt, qn, qs));
+    lines.push(" ".repeat(pad + digits + 2) + m.slice(k, k + width));
+    lines.push(row(labels[1], tAt, tn, ts));
+    lines.push("");
+    qAt += qn;
+    tAt += tn;
+  }
+  lines.pop();  // the blank line after the last block
+  return lines.join("\n");
+}
+
+function showAlignmentOf(a) {
+  const target = withNameOf(a.target.id, a.target.name);
+  $("alignment-title").textContent = "Alignment to the nearest training viral protein: " + target + " — identity " + (a.identity * 100).toFixed(1) + "% over " + a.columns.toLocaleString() + " columns";
+  $("alignment-info").textContent = "Local alignment (" + a.scoring + ") of " + a.query.id + " residues " + a.query.start + "–" + a.query.end + " (of " + a.query.length + ") with " + a.target.id + " residues " + a.target.start + "–" + a.target.end + " (of " + a.target.length + "): " + a.matches + " identical (|), " + a.positives + " similar (| or +), " + a.gaps + " gap columns; identity over the shorter protein " + percent(a.identity_shorter) + "; normalised similarity " + fraction(a.similarity, 2) + ", as in the row.";
+  $("alignment-text").textContent = alignmentLines(a, ALIGNMENT_WIDTH);
+  $("alignment-text").hidden = false;
+}
+
+async function showAlignment(r) {
+  // below the explanation: the local alignment of the row's viral protein with the training viral protein the
+  // screening model names as its nearest (only the screening model names one)
+  const v = rowValues(r);
+  const box = $("alignment");
+  box.hidden = v.nearest_training_virus === undefined;
+  if (box.hidden) return;
+  $("alignment-text").hidden = true;
+  $("alignment-info").textContent = "";
+  $("alignment-title").textContent = "Alignment to the nearest training viral protein: aligning " + v.virus_id + " with " + v.nearest_training_virus + " …";
+  const job = state.job;
+  try {
+    if (!state.alignments.has(v.virus_id)) {
+      state.alignments.set(v.virus_id, await api("/api/jobs/" + job + "/alignment?virus_id=" + encodeURIComponent(v.virus_id)));
+    }
+    if (state.selected === r && state.job === job) showAlignmentOf(state.alignments.get(v.virus_id));
+  } catch (err) {
+    if (state.selected !== r || state.job !== job) return;  // another row was clicked meanwhile
+    $("alignment-title").textContent = "Alignment to the nearest training viral protein: " + (err.status === 404 ? "no training viral protein is close enough to align" : "not shown");
+    $("alignment-info").textContent = err.message;
+  }
+}
+
+// ---------------------------------------------------------------------------------------- the attention profiles
 
 const SVG = "http://www.w3.org/2000/svg";
 function svgElement(name, attrs) {
