@@ -121,3 +121,63 @@ def test_a_screen_from_the_cache_writes_the_same_bytes(cache, shared_data, tmp_p
     assert err.count("comparing the 40 human proteins") == 1  # the second screen read the cache
     assert len(list(cache.glob("human-side-*.npz"))) == 1
     assert outs[0] == outs[1]
+
+
+def test_an_entry_copied_or_linked_under_another_key_is_not_used(cache):
+    rng = np.random.default_rng(4)
+    first = humancache.human_side_key("f" * 64, ["MKV"])
+    second = humancache.human_side_key("f" * 64, ["MKW"])
+    path = humancache.save_human_side(first, _side(rng))
+    planted = path.with_name(path.name.replace(first[:40], second[:40]))
+    planted.symlink_to(path)
+    assert humancache.load_human_side(second, 4, 6, 5) is None  # same shapes, another key: refused
+    assert humancache.load_human_side(first, 4, 6, 5) is not None
+
+
+def test_a_read_only_entry_is_still_read_and_odd_damage_means_recompute(cache, monkeypatch):
+    import os
+    import zipfile
+
+    rng = np.random.default_rng(5)
+    key = humancache.human_side_key("g" * 64, ["MKV"])
+    path = humancache.save_human_side(key, _side(rng))
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(os, "utime", refuse)
+    assert humancache.load_human_side(key, 4, 6, 5) is not None  # a cache it may read but not touch
+    monkeypatch.undo()
+    monkeypatch.setenv("HVPPI_CACHE_DIR", str(cache))
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {name: data[name] for name in data.files}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:  # a compressed entry whose bytes are then damaged
+        for name, values in arrays.items():
+            with zf.open(f"{name}.npy", "w") as fh:
+                np.lib.format.write_array(fh, values)
+    raw = bytearray(path.read_bytes())
+    raw[200:260] = bytes(60)
+    path.write_bytes(bytes(raw))
+    assert humancache.load_human_side(key, 4, 6, 5) is None and not path.exists()
+
+
+def test_a_folder_that_cannot_be_written_is_said_and_the_screen_goes_on(tmp_path, monkeypatch, shared_data):
+    from hvppi.io.sequences import read_sequences
+    from hvppi.registry import load_scorer
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("HVPPI_CACHE_DIR", str(blocker))
+    monkeypatch.setattr(humancache, "MIN_PROTEINS", 1)
+    bench = read_sequences(shared_data / "lstm-phv-benchmark" / "pro_seq.txt")
+    human = dict(list(bench.items())[:20])
+    lines: list[str] = []
+    scorer = load_scorer("default")
+    scorer.prepare_human(human, log=lines.append)
+    assert any("could not keep it in" in line and str(blocker) in line for line in lines)
+    portable = scorer.portable()  # what Dask workers get: blocks are never kept (they would evict the whole set)
+    monkeypatch.setenv("HVPPI_CACHE_DIR", str(tmp_path / "cache"))
+    portable.prepare_human(human, log=lines.append)
+    assert not (tmp_path / "cache").exists()
+    scorer.prepare_human(human, log=lines.append)
+    assert len(list((tmp_path / "cache").glob("human-side-*.npz"))) == 1

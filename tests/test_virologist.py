@@ -178,6 +178,9 @@ def test_the_bundled_model_names_ace2_and_the_evidence_names_the_virus(files, tm
     assert scorer.name_of("Q9BYF1") == "ACE2"
     codes = scorer.model.metadata["virus_codes"]
     assert codes["694009"] == "CVHSA" and codes["333760"] == "HPV16"
+    assert "9VIRU" not in codes.values()  # "Viruses" names no virus
+    chains = {pid: name for pid, name in scorer.names.items() if "-PRO_" in pid}
+    assert chains and all(name.endswith(" chain") for name in chains.values())  # a chain is not its polyprotein
     _, viral, human, *_ = files
     out = tmp_path / "sars.tsv"
     assert main(["screen", "--virus", str(viral), "--human", str(human), "--out", str(out), "--taxon", "694009"]) == 0
@@ -186,3 +189,25 @@ def test_the_bundled_model_names_ace2_and_the_evidence_names_the_virus(files, tm
     assert any(
         label in r["evidence"] for r in rows
     )  # "2 other proteins of CVHSA, virus 694009 (Coronaviridae) bind it"
+
+
+def test_known_pair_of_a_training_copy_of_another_virus_counts_its_own_virus_right(files, tmp_path):
+    """SARS-CoV N (P59595, taxon 694009) screened as if of SARS-CoV-2: its own training copy is not among the
+    SARS-CoV-2 proteins, so the evidence must not subtract it from their count."""
+    from hvppi.screening.scorer import virus_label
+
+    _, _, human, pool, *_ = files
+    viral = tmp_path / "sars_n.fasta"
+    viral.write_text(f">P59595\n{pool['P59595']}\n")
+    humans = tmp_path / "with_hnrnpa1.fasta"  # HNRNPA1: a partner of SARS-CoV N and of two SARS-CoV-2 proteins
+    humans.write_text(human.read_text() + f">P09651\n{pool['P09651']}\n")
+    out = tmp_path / "n.tsv"
+    assert main(["screen", "--virus", str(viral), "--human", str(humans), "--out", str(out), "--taxon", "2697049"]) == 0
+    label = virus_label("2697049", "Coronaviridae")
+    checked = 0
+    for row in _rows(out):
+        n = int(row["same_virus_partners"])
+        if row["known"] and n:
+            assert f"{n} other protein{'s' if n > 1 else ''} of {label}" in row["evidence"], row
+            checked += 1
+    assert checked >= 1

@@ -144,8 +144,9 @@ def protein_names(path: str | os.PathLike) -> dict[str, str]:
 
 def virus_codes(path: str | os.PathLike) -> dict[str, str]:
     """NCBI taxid → the UniProt organism code its proteins' entry names carry most often in a PSI-MITAB export
-    (``NCAP_CVHSA`` → ``CVHSA`` for taxon 694009, SARS coronavirus; ``HPV16``, ``HV1H2``, ``EBVG``): a name a
-    virologist reads next to the taxid. Human (9606) is left out; taxa whose entries carry no code are absent."""
+        (``NCAP_CVHSA`` → ``CVHSA`` for taxon 694009, SARS coronavirus; ``HPV16``, ``HV1H2``, ``EBVG``): a name a
+        virologist reads next to the taxid (``9INFA``-like codes name a group: influenza A). Human (9606) is left out, and
+    ``9VIRU`` ("Viruses"); taxa whose entries carry no other code are absent."""
     import re
     from collections import Counter, defaultdict
 
@@ -163,5 +164,7 @@ def virus_codes(path: str | os.PathLike) -> dict[str, str]:
             if not found or found.group(1) == "9606":
                 continue
             for match in code.finditer(aliases):
-                counts[found.group(1)][(match.group(1) or match.group(2)).upper()] += 1
+                mnemonic = (match.group(1) or match.group(2)).upper()
+                if mnemonic != "9VIRU":  # UniProt's code for "Viruses" names nothing
+                    counts[found.group(1)][mnemonic] += 1
     return {taxon: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for taxon, c in counts.items()}

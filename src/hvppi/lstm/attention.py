@@ -216,8 +216,9 @@ def plot_profile(
         )
     ax.set(xlabel="residue position", ylabel="attention weight", xlim=(0.5, len(weights) + 0.5))
     ax.set_title(titled(protein_id, subtitle), fontsize=9)
-    ax.legend(loc="upper right", fontsize=7)
-    fig.tight_layout()  # keeps the last tick label and the axis titles inside the image
+    # beside the axes, not on them: a legend inside covers the peaks it is there to explain
+    ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, borderaxespad=0.0, frameon=False)
+    fig.tight_layout()  # keeps the last tick label, the axis titles and the legend inside the image
     save_figure(fig, path, dpi=130)
 
 

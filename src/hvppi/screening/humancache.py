@@ -8,16 +8,17 @@ starts at once.
 
 The folder is ``$HVPPI_CACHE_DIR`` if set (``off`` or empty: no cache), else ``$XDG_CACHE_HOME/hvppi``, else
 ``~/.cache/hvppi``. An entry is a plain ``.npz`` read without pickles, checked (names, dtypes, shapes, finite values,
-indices in range) before use; a damaged or foreign entry is ignored and rewritten. Only sets of at least
+indices in range, and the key it was written under) before use; a damaged or foreign entry is ignored and
+rewritten. The key covers the model file, the human sequences in order, and the code that computes the side. Only sets of at least
 :data:`MIN_PROTEINS` proteins are kept, and only the :data:`MAX_ENTRIES` most recently used entries (about 63 MB each
 for the bundled model's universe). Nothing here changes a score: a cached side is the same arrays, bit for bit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,15 +45,27 @@ def cache_dir() -> Path | None:
     return Path(base) / "hvppi"
 
 
+def _code_digest() -> str:
+    """SHA-256 of the code that computes a human side (so an entry made by other code is never taken for it)."""
+    from hvppi.align import similarity as align_similarity
+    from hvppi.screening import features, similarity
+
+    digest = hashlib.sha256()
+    for module in (align_similarity, similarity, features):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    return digest.hexdigest()
+
+
 def human_side_key(model_sha256: str, human_sequences: Sequence[str]) -> str:
-    """The key of a human side: the model file's SHA-256, the layout, and the human sequences in order.
+    """The key of a human side: the model file's SHA-256, the layout and the code that computes it, and the human
+    sequences in order.
 
     >>> human_side_key("ab" * 32, ["MKV", "MAL"]) == human_side_key("ab" * 32, ["MKV", "MAL"])
     True
     >>> human_side_key("ab" * 32, ["MKV", "MAL"]) == human_side_key("ab" * 32, ["MAL", "MKV"])
     False
     """
-    digest = hashlib.sha256(f"{LAYOUT}\n{model_sha256}\n".encode())
+    digest = hashlib.sha256(f"{LAYOUT}\n{_code_digest()}\n{model_sha256}\n".encode())
     for sequence in human_sequences:
         digest.update(sequence.encode("ascii", "replace") + b"\n")
     return digest.hexdigest()
@@ -63,7 +76,7 @@ def _entry(key: str) -> Path | None:
     return None if folder is None else folder / f"human-side-{key[:40]}.npz"
 
 
-def _checked(arrays: dict[str, np.ndarray], n_known: int, n_candidates: int, n_reference: int) -> HumanSide:
+def _checked(arrays: dict[str, np.ndarray], key: str, n_known: int, n_candidates: int, n_reference: int) -> HumanSide:
     expect = {
         "reference_index": (np.int64, (n_candidates,)),
         "reference_canonical": (np.int64, (n_reference,)),
@@ -71,8 +84,10 @@ def _checked(arrays: dict[str, np.ndarray], n_known: int, n_candidates: int, n_r
         "near_partner": (np.float32, (n_known, n_candidates)),
         "smoothed_popularity": (np.float32, (n_candidates,)),
     }
-    if set(arrays) != set(_ARRAYS):
+    if set(arrays) != {*_ARRAYS, "key"}:
         raise ValueError(f"arrays {sorted(arrays)}")
+    if arrays.pop("key").tolist() != key:  # a copy or link of another set's entry
+        raise ValueError("an entry of another key")
     for name, (dtype, shape) in expect.items():
         if arrays[name].dtype != dtype or arrays[name].shape != shape:
             raise ValueError(f"{name}: {arrays[name].dtype} {arrays[name].shape}, not {np.dtype(dtype)} {shape}")
@@ -88,18 +103,23 @@ def _checked(arrays: dict[str, np.ndarray], n_known: int, n_candidates: int, n_r
 
 
 def load_human_side(key: str, n_known: int, n_candidates: int, n_reference: int) -> HumanSide | None:
-    """The cached side of ``key`` if there is a sound one with these sizes, else None (a damaged entry is removed)."""
+    """The cached side of ``key`` if there is a sound one with these sizes, else None.
+
+    Any failure to read or check an entry (damaged, truncated, of another key, unreadable, removed meanwhile) means
+    "not cached": the side is computed again, and a damaged entry is removed where the folder allows it."""
     path = _entry(key)
     if path is None or not path.is_file():
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {name: data[name] for name in data.files}
-        side = _checked(arrays, n_known, n_candidates, n_reference)
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        path.unlink(missing_ok=True)
+        side = _checked(arrays, key, n_known, n_candidates, n_reference)
+    except Exception:  # whatever is wrong with a cache entry, the answer is to recompute it
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
         return None
-    os.utime(path)  # most recently used
+    with contextlib.suppress(OSError):  # most recently used; a read-only cache is still read
+        os.utime(path)
     return side
 
 
@@ -111,6 +131,7 @@ def save_human_side(key: str, side: HumanSide) -> Path | None:
     if path is None or len(side.reference_index) < MIN_PROTEINS or side.reference_canonical is None:
         return None
     arrays = {name: getattr(side, name) for name in _ARRAYS}
+    arrays["key"] = np.array(key)
     try:
         with atomic_path(path) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
@@ -141,4 +162,11 @@ if __name__ == "__main__":
     import sys
 
     entry = prepare_default(int(sys.argv[1]) if len(sys.argv) > 1 else 2)
-    print(f"kept in {entry}" if entry else "not kept (HVPPI_CACHE_DIR=off)")
+    folder = cache_dir()
+    print(
+        f"kept in {entry}"
+        if entry
+        else "not kept: HVPPI_CACHE_DIR=off"
+        if folder is None
+        else f"not kept: {folder} cannot be written"
+    )

@@ -256,11 +256,17 @@ def open_universe(union: TrainingUnion, data_folder: str | os.PathLike) -> tuple
 
 def reference_names(data_folder: str | os.PathLike, ids: Sequence[str]) -> dict[str, str]:
     """ID → name (gene name, else UniProt entry name) of the proteins ``ids`` that the HPIDB export names (by their
-    accession; a chain or isoform takes its parent's name)."""
+    accession; an isoform takes its parent's name, a chain ``PRO_...`` its parent's followed by "chain")."""
     from hvppi.datasets.proteome import protein_names
 
     found = protein_names(Path(data_folder) / "hpidb3-virus" / "hpidb_virus_25_10_22.zip")
-    return {pid: name for pid in ids if (name := found.get(pid) or found.get(accession(pid)))}
+    out = {}
+    for pid in ids:
+        if pid in found:
+            out[pid] = found[pid]
+        elif accession(pid) in found:  # a chain is not its polyprotein: "env chain", "POLG_HCVCO chain"
+            out[pid] = found[accession(pid)] + (" chain" if "-PRO_" in pid else "")
+    return out
 
 
 def reference_virus_codes(data_folder: str | os.PathLike, taxa: Sequence[str]) -> dict[str, str]:

@@ -71,6 +71,8 @@ def evidence_text(
     popularity: int,
 ) -> str:
     """One row's evidence in words, strongest first; similarities below :data:`NOISE_SIMILARITY` are not cited.
+    ``same_virus``: the other proteins of the query's virus that bind the candidate (not the query's own training
+    copy when the pair is ``known``); ``popularity``: all training viral proteins that bind it.
 
     >>> evidence_text("", 3, "virus 2697049", "P59595", 0.91, "P59595", 0.91, True, 41)
     'the nearest training protein (P59595, 91% similar) binds it; 3 other proteins of virus 2697049 bind it; 41 training viral proteins bind it'
@@ -80,7 +82,7 @@ def evidence_text(
     parts = []
     if known:  # the query is the training protein of the known pair: count the others
         parts.append(f"known partner ({known})")
-        same_virus, popularity = max(same_virus - 1, 0), max(popularity - 1, 0)
+        popularity = max(popularity - 1, 0)
     if nearest_binds and nearest_similarity >= NOISE_SIMILARITY and not known:
         parts.append(f"the nearest training protein ({nearest}, {nearest_similarity:.0%} similar) binds it")
     elif partner and partner_similarity >= NOISE_SIMILARITY and not known:
@@ -207,13 +209,15 @@ def screening_rows(
         partner_virus, partner_similarity = best_partners(evidence, sw[i], order, reference.virus_ids)
         n = len(order)
         known = known_sources(model, evidence, block.identical[i], order)
+        own = block.identical[i]  # the query's own training copy counts among its virus's partners if of its virus
+        own_counted = int(own >= 0 and bool(block.similarities.same_taxon[i, own]))
         taxon = block.taxa.taxa[i]
         label = virus_label(taxon, block.taxa.families[i], (model.metadata.get("virus_codes") or {}).get(taxon or ""))
         nearest_id, nearest_sim = reference.virus_ids[nearest[i]], float(sw[i, nearest[i]])
         words = [
             evidence_text(
                 known[k],
-                int(same_virus[i, c]),
+                int(same_virus[i, c]) - (own_counted if known[k] else 0),
                 label,
                 partner_virus[k],
                 float(partner_similarity[k]),
@@ -316,6 +320,8 @@ class ScreeningScorer:
         names: dict[str, str] | None = None,
     ):
         self.model, self.threads, self.taxa = model, threads, taxa
+        self.keep_human_sides = True
+        """Whether :meth:`prepare_human` reads and keeps human sides in the cache (off in :meth:`portable` copies)."""
         self.names = {**dict(model.metadata.get("names") or {}), **dict(names or {})}
         """ID → protein name: the input's FASTA headers first, then the training data's (by ID or accession)."""
 
@@ -409,21 +415,31 @@ class ScreeningScorer:
         has met this human set before, else computed (and kept for next time)."""
         sequences = list(human.values())
         ref = self.model.reference
-        key = humancache.human_side_key(self.model.file_sha256, sequences) if self.model.file_sha256 else None
-        if key is not None:
+        key = None
+        if self.keep_human_sides and self.model.file_sha256:
+            key = humancache.human_side_key(self.model.file_sha256, sequences)
             side = humancache.load_human_side(key, len(ref.virus_ids), len(sequences), len(ref.human_ids))
             if side is not None:
                 return self.model.evidence(side)
-        if log is not None and key is not None and len(sequences) >= humancache.MIN_PROTEINS:
-            folder = humancache.cache_dir()
-            where = f"it is kept in {folder} for the next screen against them" if folder else "HVPPI_CACHE_DIR=off"
+        big = len(sequences) >= humancache.MIN_PROTEINS
+        if log is not None and big:
             log(
                 f"comparing the {len(sequences):,} human proteins with the model's {len(ref.human_ids):,} reference "
-                f"human proteins once ({where}) ..."
+                "human proteins (once per model and human set when the cache is on) ..."
             )
         evidence = self.model.evidence(self.model.candidates(sequences, self.threads))
-        if key is not None:
-            humancache.save_human_side(key, evidence.human_side)
+        if key is not None and big:
+            kept = humancache.save_human_side(key, evidence.human_side)
+            folder = humancache.cache_dir()
+            if log is not None:
+                log(
+                    f"kept in {kept} for the next screen against these human proteins"
+                    if kept
+                    else "not kept: HVPPI_CACHE_DIR=off"
+                    if folder is None
+                    else f"warning: could not keep it in {folder} (not a writable folder); the next screen against "
+                    "these human proteins computes it again"
+                )
         return evidence
 
     def prepare_virus(self, virus: dict[str, str]) -> ViralBlock:
@@ -441,7 +457,11 @@ class ScreeningScorer:
         return flat_message(virus_id, spread, nearest_similarity)
 
     def portable(self) -> ScreeningScorer:
-        return self
+        """This scorer for other processes (Dask workers), without the human-side cache: a worker's blocks of human
+        proteins would only push the whole set's entry out of it."""
+        copy = ScreeningScorer(self.model, self.threads, self.taxa)
+        copy.names, copy.keep_human_sides = self.names, False
+        return copy
 
     def check_pairs(self, pairs: PairTable, sequences: dict[str, str], log: Log) -> None:
         ref = self.model.reference

@@ -185,9 +185,9 @@ class NearestAlignment:
         both proteins, the row's ``similarity`` and the ``scoring``; AlignmentRefused where there is none."""
         target_id, similarity = nearest_of(results, columns, virus_id)
         if not target_id or target_id not in self.reference:
-            raise AlignmentRefused(404, f"the model names no training viral protein near {virus_id}")
+            raise AlignmentRefused(404, f"the model names no training viral protein near {virus_id[:80]}")
         if math.isnan(similarity):
-            raise AlignmentRefused(404, f"the job's rows give no similarity of {virus_id} to {target_id}")
+            raise AlignmentRefused(404, f"the job's rows give no similarity of {virus_id[:80]} to {target_id}")
         if similarity < NOISE_SIMILARITY:
             raise AlignmentRefused(
                 404,

@@ -346,7 +346,8 @@ async function showAlignment(r) {
     if (state.selected === r && state.job === job) showAlignmentOf(state.alignments.get(v.virus_id));
   } catch (err) {
     if (state.selected !== r || state.job !== job) return;  // another row was clicked meanwhile
-    $("alignment-title").textContent = "Alignment to the nearest training viral protein: " + (err.status === 404 ? "no training viral protein is close enough to align" : "not shown");
+    const notClose = err.status === 404 && err.message.startsWith("no training viral protein is close enough");
+    $("alignment-title").textContent = "Alignment to the nearest training viral protein: " + (notClose ? "no training viral protein is close enough to align" : "not shown");
     $("alignment-info").textContent = err.message;
   }
 }
