@@ -260,3 +260,61 @@ def test_a_held_out_pair_does_not_train_under_a_twins_name():
     for h in split.positives[0]:
         assert (0, h) not in training and (2, h) not in training
     assert (1, 30) in training and split.queries.tolist() == [0]
+
+
+def test_twins_are_held_out_together_through_chains_of_twins():
+    """0-2 and 2-3 are twins (3 is not 0's twin: a chain), 0 and 2 are well studied: one draw of partners for the
+    group, and a drawn partner leaves training for every member, so none ranks it from a twin's copy of the pair."""
+    from hvppi.screening.benchmark.studies import known_protein_split
+
+    pairs = np.array([(0, h) for h in range(25)] + [(2, h) for h in range(5, 30)] + [(3, h) for h in range(0, 30, 3)])
+    split = known_protein_split(pairs, 4, min_partners=20, seed=1, twins=[(0, 2), (2, 3)])
+    training = set(map(tuple, split.training_pairs.tolist()))
+    assert split.queries.tolist() == [0, 2]
+    drawn = split.positives[0] | split.positives[1]
+    assert len(drawn) == 6  # 20% of the 30 partners of the group
+    for k, q in enumerate((0, 2)):
+        assert not split.positives[k] & split.known[k]
+        assert split.positives[k] == drawn & set(pairs[pairs[:, 0] == q, 1].tolist())
+    for v in (0, 2, 3):
+        assert not {(v, h) for h in drawn} & training
+    assert len(training) == len(pairs) - sum(
+        (v, h) in set(map(tuple, pairs.tolist())) for v in (0, 2, 3) for h in drawn
+    )
+
+
+def test_a_partner_published_for_a_twin_is_not_new():
+    """Study 20 reports (0, 7) and (0, 8); study 10 had reported (1, 7) for protein 1, 0's twin: 7 is known, not new."""
+    from types import SimpleNamespace
+
+    from hvppi.screening.benchmark.studies import new_study_splits
+
+    universe = SimpleNamespace(virus_ids=["v0", "v1"], human_ids=[f"h{k}" for k in range(10)])
+    rows = [("h7", "v1", 10), ("h7", "v0", 20), ("h8", "v0", 20)]
+    (with_twins,) = new_study_splits(rows, universe, count=1, min_pairs=1, late_quantile=0.5, twins=[(0, 1)])
+    (without,) = new_study_splits(rows, universe, count=1, min_pairs=1, late_quantile=0.5)
+    assert with_twins.positives == [{8}] and with_twins.known == [{7}]
+    assert without.positives == [{7, 8}] and without.known == [set()]
+
+
+def test_partnerless_positives_are_counted_and_ranked_by_hand():
+    """Held-out pairs whose human protein has no training partner: counted, and placed among the negatives."""
+    from types import SimpleNamespace
+
+    from hvppi.screening.benchmark.report import _partnerless_text
+    from hvppi.screening.benchmark.run import partnerless_positives
+
+    popularity = np.array([3, 0, 0, 1, 0])  # candidates 1, 2 and 4 have no training partner
+    labels = np.array([[1, 1, 0, 0, 0], [0, 0, 0, 1, 1]], dtype=bool)
+    model = np.array([[0.9, 0.1, 0.5, 0.2, 0.3], [0.1, 0.2, 0.3, 0.9, 0.8]])
+    context = SimpleNamespace(evidence=SimpleNamespace(popularity=popularity))
+    out = partnerless_positives(context, labels, {"model": model, "popularity": np.tile(popularity, (2, 1))})
+    assert out["pairs"] == 2 and out["viral_proteins"] == 2 and out["candidates_without_training_partner"] == 3
+    # row 0: candidate 1 (0.1) is below all 3 negatives -> 0; row 1: candidate 4 (0.8) above all 3 -> 1
+    assert out["mean_percentile"]["model"] == pytest.approx(0.5)
+    # popularity 0 ties each with the 2 partnerless negatives of its row (half each) and beats none: 1/3 in both rows
+    assert out["mean_percentile"]["popularity"] == pytest.approx(1 / 3)
+    # the model's shortfall: row 0 is 0.5 (all of it from candidate 1), row 1 is 0 -> candidate 1 carries all of it
+    assert out["share_of_model_shortfall"] == pytest.approx(1.0)
+    split = {"held_out_pairs": 4, "partnerless_positives": out}
+    assert "2 of the 4 held-out pairs (50%" in _partnerless_text(split)

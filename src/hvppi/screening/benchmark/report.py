@@ -115,12 +115,30 @@ def _split_heading(s: dict[str, Any]) -> str:
     )
 
 
+def _partnerless_text(s: dict[str, Any]) -> str:
+    """What no evidence reaches: held-out pairs whose human protein has no partner in training."""
+    p = s.get("partnerless_positives")
+    if not p or not p.get("pairs"):
+        return ""
+    ranks = ", ".join(f"{method} {value:.2f}" for method, value in p["mean_percentile"].items())
+    return (
+        f"\n\nOut of reach: {p['pairs']:,} of the {s['held_out_pairs']:,} held-out pairs "
+        f"({p['pairs'] / max(s['held_out_pairs'], 1):.0%}, {p['viral_proteins']} viral proteins) are with a human "
+        f"protein that has no partner in training ({p['candidates_without_training_partner']:,} of the candidates "
+        "have none): popularity, homology and same-virus partners say nothing about them; only the k-mer neighbours of "
+        f"the human protein do. Mean share of negatives ranked below them (0.50 is random): {ranks}. They carry "
+        f"{p.get('share_of_model_shortfall', 0.0):.0%} of the model's ROC AUC shortfall (1 − AUC summed over held-out "
+        "proteins)."
+    )
+
+
 def format_report(report: dict[str, Any]) -> str:
     """The whole benchmark as Markdown: identity splits, then leave-one-family-out."""
     parts = []
     for s in report["identity_splits"]:
         parts.append(
             f"### {s['split']}\n\n{_split_heading(s)}\n\n{split_table(s)}"
+            + _partnerless_text(s)
             + _all_known_table(s)
             + _closed_world_table(s)
         )

@@ -152,6 +152,41 @@ def split_counts(context: SplitContext, labels: np.ndarray) -> dict[str, Any]:
     }
 
 
+def partnerless_positives(context: SplitContext, labels: np.ndarray, scores: dict[str, np.ndarray]) -> dict[str, Any]:
+    """The held-out pairs whose human protein has no partner in training: no popularity, homology or same-virus
+    evidence can reach them (only the k-mer neighbours of the human protein can). How many, and where each method
+    ranks them: the mean share of a held-out protein's negatives scored below such a positive (0.5: random), and
+    the share of the model's ROC AUC shortfall (1 - AUC, summed over held-out proteins) that they carry."""
+    labels = np.asarray(labels, dtype=bool)
+    no_partner = np.asarray(context.evidence.popularity) == 0
+    hit = labels & no_partner[None, :]
+    out: dict[str, Any] = {
+        "pairs": int(hit.sum()),
+        "viral_proteins": int(hit.any(1).sum()),
+        "candidates_without_training_partner": int(no_partner.sum()),
+        "mean_percentile": {},
+    }
+    rows = np.flatnonzero(hit.any(1))
+    for method in ("model", "popularity", "homology", "virus popularity"):
+        if method not in scores or not rows.size:
+            continue
+        values, shortfall_hit, shortfall_all = [], 0.0, 0.0
+        for i in np.flatnonzero(labels.any(1)):
+            negatives = np.sort(scores[method][i][~labels[i]])
+            positives = scores[method][i][labels[i]]
+            below = np.searchsorted(negatives, positives, "left") + np.searchsorted(negatives, positives, "right")
+            percentile = below / (2.0 * max(len(negatives), 1))
+            shortfall_all += float((1.0 - percentile).mean())
+            unreached = hit[i][labels[i]]
+            if unreached.any():
+                values.extend(percentile[unreached].tolist())
+                shortfall_hit += float((1.0 - percentile[unreached]).sum() / len(positives))
+        out["mean_percentile"][method] = float(np.mean(values))
+        if method == "model":
+            out["share_of_model_shortfall"] = shortfall_hit / shortfall_all if shortfall_all else 0.0
+    return out
+
+
 def extra_counts(data: ScreeningData, training: np.ndarray) -> dict[str, Any]:
     """With extra training data: the data's own training viral proteins, the extra ones left out, training pairs."""
     n_data = len(data.virus_ids)
@@ -195,6 +230,8 @@ def evaluate_split(
         info["all_known_partners"] = all_known_partners(data, held_out, labels, scores, config.seed)
     per_virus, curves = per_virus_and_curves(scores, labels, config.seed)
     info.update(split_counts(context, labels))
+    if data.open_world:
+        info["partnerless_positives"] = partnerless_positives(context, labels, scores)
     info["seconds"] = round(time.perf_counter() - started, 1)
     if data.has_extra:
         info.update(extra_counts(data, training))
