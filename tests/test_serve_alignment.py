@@ -118,3 +118,36 @@ def test_the_threshold_is_the_one_of_the_rows_evidence():
     from hvppi.screening.scorer import NOISE_SIMILARITY as EVIDENCE_NOISE
 
     assert NOISE_SIMILARITY == EVIDENCE_NOISE
+
+
+def test_a_job_ranked_by_another_model_is_not_aligned_with_this_ones(tmp_path):
+    """A finished job whose recorded model is not the server's (restarted with another model file): its rows name
+    the other model's nearest training protein, so the page refuses to align it (409) instead of aligning a
+    protein of this model's under that name."""
+    import json
+
+    from fastapi.testclient import TestClient
+
+    from hvppi.registry import load_scorer
+    from hvppi.web.app import ServerConfig, create_app
+
+    reference = load_scorer(None).reference_proteins("human")
+    human = dict(list(reference.items())[:3])
+    jobs = tmp_path / "jobs"
+    app = create_app(ServerConfig(jobs_dir=jobs, human=human))
+    with TestClient(app) as client:
+        job = client.post("/api/jobs", data={"fasta": f">n\n{SARS_COV_N}\n"}).json()
+        app.state.jobs.wait(120)
+        url = f"/api/jobs/{job['id']}/alignment?virus_id=n"
+        assert client.get(url).status_code == 200
+    app.state.jobs.close()  # the jobs folder's lock, as a stopped server leaves it
+    status_file = jobs / job["id"] / "status.json"
+    status = json.loads(status_file.read_text())
+    status["inputs"]["model"] = "f" * 64
+    status_file.write_text(json.dumps(status))
+    app = create_app(ServerConfig(jobs_dir=jobs, human=human))
+    with TestClient(app) as client:
+        answer = client.get(url)
+        assert answer.status_code == 409 and "another model" in answer.json()["error"], answer.text
+        assert client.get(f"/api/jobs/{job['id']}/results").status_code == 200  # its rows are still shown
+    app.state.jobs.close()

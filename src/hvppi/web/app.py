@@ -23,7 +23,7 @@ API (JSON unless said otherwise; errors are ``{"error": "..."}`` with status 400
   BLOSUM62 score), ``columns``, ``matches``, ``positives``, ``gaps``, ``identity`` (over the aligned columns),
   ``identity_shorter`` (over the shorter protein), ``score``, ``similarity`` (the row's ``nearest_similarity``) and
   ``scoring``. 404 where there is no nearest protein close enough to align (or the model names none); 400 for a
-  protein over 5,000 residues; 409 for a job not done.
+  protein over 5,000 residues; 409 for a job not done or ranked by another model than the server's.
 * ``GET /api/jobs/{id}/attention?virus_id=V&human_id=H``: per-residue attention of both proteins in
   the towers of the paper's BiLSTM-attention model (``lstm-phv-benchmark`` by default), not the model that
   ranked the rows.
@@ -694,6 +694,13 @@ def job_alignment(request: Request, job_id: str, virus_id: str) -> Any:
     virus = _job_viral_protein(state, job_id, virus_id)
     if isinstance(virus, JSONResponse):
         return virus
+    recorded = ((state.jobs.status(job_id) or {}).get("inputs") or {}).get("model")
+    if recorded and recorded != state.screener.scorer.fingerprint():
+        return _error(
+            409,
+            "this job was ranked by another model than this server's, so its nearest training viral protein is not "
+            "this model's to align; submit the proteins again",
+        )
     try:
         return state.alignment(results, state.screener.scorer.columns, virus_id, virus[virus_id])
     except AlignmentRefused as exc:
