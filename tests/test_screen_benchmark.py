@@ -522,6 +522,10 @@ def test_screening_benchmark_end_to_end_on_real_data(real_run, real_subset, real
     family_of = {v: real_subset[2][v.split("-")[0]] for v in data.virus_ids}
     assert len(data.virus_ids) == 80 and len(data.human_ids) == 400
     assert messages[0].startswith("80 viral proteins with partners, 400 human proteins in the pairs")
+    # a stage line before each split (each is a minute or more on real data), its result after
+    starts = [k for k, m in enumerate(messages) if m.endswith("...")]
+    assert len(starts) == 3 and messages[starts[0]].startswith("held-out viral proteins, CD-HIT 0.9 (split 1 of 1)")
+    assert all(messages[k + 1].startswith(messages[k].split(" (")[0]) for k in starts)
     assert [s.name for s in result.identity_splits] == ["held-out viral proteins, CD-HIT 0.9"]
     # CD-HIT split: at least a quarter of the viral proteins
     assert len(result.identity_splits[0].held_out) >= 20

@@ -294,8 +294,12 @@ def run_identity_splits(
     calibrated."""
     results = []
     for k, identity in enumerate(identities):
-        split = held_out_split(data, identity, fraction, config.seed, threads, clusters, identity_check=clean)
         name = f"held-out viral proteins, CD-HIT {identity:g}"
+        log(
+            f"{name} (split {k + 1} of {len(identities)}): holding out {fraction:.0%} of the viral proteins, training "
+            "on the rest, ranking every human candidate ..."
+        )
+        split = held_out_split(data, identity, fraction, config.seed, threads, clusters, identity_check=clean)
         result = run_split(data, bundle, split, config, name, threads, calibrate=k == 0, viruses=viruses)
         result.info["identity"] = identity
         results.append(result)
@@ -322,7 +326,10 @@ def run_family_splits(
     every protein at least 40% identical to one of the family's left out of training too)."""
     results = []
     counts = Counter(f for f in taxa.families[: len(data.virus_ids)] if f)
-    for family, n in counts.most_common(family_count):
+    for k, (family, n) in enumerate(counts.most_common(family_count)):
+        log(
+            f"family {family} (family {k + 1} of {min(family_count, len(counts))}): holding out its {n} viral proteins ..."
+        )
         split = family_split(data, taxa.families, family, clusters, config.fold_identity, clean, threads)
         result = run_split(data, bundle, split, config, f"family {family} held out", threads, viruses=taxa.taxa)
         result.info.update({"family": family, "family_viral_proteins": n})
