@@ -818,6 +818,39 @@ def trained(tmp_path_factory):
     )
 
 
+def test_known_protein_rows_rank_hidden_partners_with_the_rest_known(trained):
+    """A screen of a known protein, as training rows: the protein is in its own reference (similarity 1) with 80% of
+    its pairs, and only its hidden partners are positives; proteins with fewer partners than the setting get none."""
+    from dataclasses import replace
+
+    from hvppi.screening.features import COLUMN
+    from hvppi.screening.fitting import known_protein_rows
+    from hvppi.screening.similarity import SimilarityBundle
+
+    pairs = np.array(trained.pairs)
+    reference = Reference(
+        trained.virus_ids, trained.virus_seqs, trained.human_ids, trained.human_seqs, pairs[:, 0], pairs[:, 1]
+    )
+    with threadpool_limits(1):
+        bundle = SimilarityBundle.compute(trained.virus_seqs, trained.human_seqs)
+    training = np.arange(len(trained.virus_ids))
+    fold = group_folds([str(f) for f in trained.family], TINY.folds, 0)
+    config = replace(TINY, known_protein_min_partners=5)
+    x, y, owner = known_protein_rows(reference, training, bundle, fold, config)
+    degree = np.bincount(pairs[:, 0], minlength=len(training))
+    assert set(owner.tolist()) == set(np.flatnonzero(degree >= 5).tolist()) and len(set(owner.tolist())) > 3
+    for v in set(owner.tolist()):
+        mine = owner == v
+        assert y[mine].sum() == max(1, round(0.2 * degree[v]))  # the hidden fifth
+        assert (y[mine] == 0).sum() == TINY.negatives_per_virus
+    # the protein's own copy is in the reference: its best similarity is 1; a hidden partner is not seen through it
+    np.testing.assert_array_equal(x[:, COLUMN["query_best_similarity"]], 1.0)
+    assert (x[y == 1, COLUMN["homology_max"]] < 1.0).all()
+    assert (
+        len(known_protein_rows(reference, training, bundle, fold, replace(TINY, known_protein_min_partners=0))[1]) == 0
+    )
+
+
 def test_fit_records_what_it_learned_from(trained):
     info = trained.model.metadata["training"]
     assert trained.model.metadata["test"] == 1

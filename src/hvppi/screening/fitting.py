@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,76 @@ def training_rows(
     return np.concatenate(rows), np.concatenate(ys), np.concatenate(owner)
 
 
+KNOWN_PROTEIN_FRACTION = 0.2
+"""The share of a known protein's partners its training rows hide (as the known-protein evaluation holds out)."""
+
+
+def known_protein_rows(
+    reference: Reference,
+    train_viral: np.ndarray,
+    bundle: SimilarityBundle,
+    fold: np.ndarray,
+    config: ScreeningConfig,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows for a screen of a *known* viral protein, which the out-of-fold rows never show: the protein is in the
+    reference itself (similarity 1 to its own copy) with part of its partners known, and ranks the rest.
+
+    For every training viral protein with at least ``config.known_protein_min_partners`` partners, a seeded
+    :data:`KNOWN_PROTEIN_FRACTION` of its pairs is hidden; its features are computed against the other folds'
+    proteins plus itself with the remaining pairs; the hidden partners are positives and
+    ``config.negatives_per_virus`` sampled human proteins without its partners' sequences negatives (its known
+    partners are not ranked, as in a screen, where they are flagged known). Returns (x, y, index into
+    ``train_viral`` of the protein each row is for)."""
+    train_viral = np.asarray(train_viral, dtype=np.int64)
+    n_features = len(FEATURES)
+    empty = (np.zeros((0, n_features), np.float32), np.zeros(0), np.zeros(0, np.int64))
+    if not config.known_protein_min_partners:
+        return empty
+    rng = np.random.default_rng(config.seed + 11)
+    pair_virus, pair_human = np.asarray(reference.pair_virus), np.asarray(reference.pair_human)
+    n_human = len(reference.human_ids)
+    degree = np.bincount(pair_virus, minlength=int(train_viral.max(initial=0)) + 1)
+    sequence_group = np.unique(np.asarray(reference.human_sequences, dtype=object), return_inverse=True)[1]
+    xs, ys, owners = [], [], []
+    for f in range(config.folds):
+        inside = np.flatnonzero(fold == f)
+        studied = [i for i in inside.tolist() if degree[train_viral[i]] >= config.known_protein_min_partners]
+        if not studied:
+            continue
+        others = train_viral[fold != f]
+        side = Evidence(others, pair_virus, pair_human, n_human, bundle.candidates, config.neighbours).human_side
+        for i in studied:
+            v = int(train_viral[i])
+            mine = np.flatnonzero(pair_virus == v)
+            hidden = rng.choice(mine, max(1, round(KNOWN_PROTEIN_FRACTION * len(mine))), replace=False)
+            keep = np.ones(len(pair_virus), dtype=bool)
+            keep[hidden] = False
+            shown = pair_human[keep & (pair_virus == v)]
+            if side.reference_canonical is not None:
+                shown = side.reference_canonical[shown]
+            near = bundle.candidates.kmer[:, shown].max(1).astype(np.float32)[None]
+            evidence = Evidence(
+                np.r_[others, v],
+                pair_virus[keep],
+                pair_human[keep],
+                n_human,
+                replace(side, near_partner=np.vstack([side.near_partner, near])),
+                config.neighbours,
+            )
+            similarities = bundle.viral.take(np.array([v]), np.r_[others, v])
+            similarities.smith_waterman[0, -1] = similarities.kmer[0, -1] = similarities.composition[0, -1] = 1.0
+            features = evidence.features(similarities)[0]
+            positives = np.unique(pair_human[hidden])
+            allowed = np.flatnonzero(~np.isin(sequence_group, sequence_group[pair_human[mine]]))
+            negatives = rng.choice(allowed, size=min(config.negatives_per_virus, allowed.size), replace=False)
+            xs.append(features[np.r_[positives, negatives]])
+            ys.append(np.r_[np.ones(positives.size), np.zeros(negatives.size)])
+            owners.append(np.full(positives.size + negatives.size, i))
+    if not xs:
+        return empty
+    return np.concatenate(xs), np.concatenate(ys), np.concatenate(owners)
+
+
 def fit_on_bundle(
     reference: Reference,
     train_viral: np.ndarray,
@@ -101,14 +172,21 @@ def fit_on_bundle(
     train_viral = np.asarray(train_viral, dtype=np.int64)
     features, labels, fold = out_of_fold_features(reference, train_viral, bundle, groups, config, progress)
     x, y, virus = training_rows(features, labels, reference.human_sequences, config)
-    weight = per_virus_weights(y, virus)
+    xk, yk, known = known_protein_rows(reference, train_viral, bundle, fold, config)
+    owner = np.r_[virus, len(train_viral) + known]  # a known protein's rows weigh as one more viral protein
+    row_fold = np.r_[fold[virus], fold[known]]
+    x, y = np.concatenate([x, xk]), np.r_[y, yk]
+    weight = per_virus_weights(y, owner)
     trees = fit_trees(x, y, weight, config, threads)
     calibration = None
     if calibrate:
-        calibration = out_of_fold_calibration(
-            features, labels, fold, x, y, weight, fold[virus], config, progress, threads
-        )
-    info = {"training_rows": int(len(y)), "training_positives": int(y.sum()), "viral_proteins": int(len(train_viral))}
+        calibration = out_of_fold_calibration(features, labels, fold, x, y, weight, row_fold, config, progress, threads)
+    info = {
+        "training_rows": int(len(y)),
+        "training_positives": int(y.sum()),
+        "viral_proteins": int(len(train_viral)),
+        "known_protein_rows": int(len(yk)),
+    }
     return trees, calibration, info
 
 
