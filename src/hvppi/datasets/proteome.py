@@ -144,8 +144,8 @@ def protein_names(path: str | os.PathLike) -> dict[str, str]:
 
 def virus_codes(path: str | os.PathLike) -> dict[str, str]:
     """NCBI taxid → the UniProt organism code its proteins' entry names carry most often in a PSI-MITAB export
-        (``NCAP_CVHSA`` → ``CVHSA`` for taxon 694009, SARS coronavirus; ``HPV16``, ``HV1H2``, ``EBVG``): a name a
-        virologist reads next to the taxid (``9INFA``-like codes name a group: influenza A). Human (9606) is left out, and
+    (``NCAP_CVHSA`` → ``CVHSA`` for taxon 694009, SARS coronavirus; ``HPV16``, ``HV1H2``, ``EBVG``): a name a
+    virologist reads next to the taxid (``9INFA``-like codes name a group: influenza A). Human (9606) is left out, and
     ``9VIRU`` ("Viruses"); taxa whose entries carry no other code are absent."""
     import re
     from collections import Counter, defaultdict

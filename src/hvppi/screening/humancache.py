@@ -17,6 +17,7 @@ for the bundled model's universe). Nothing here changes a score: a cached side i
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 from collections.abc import Sequence
@@ -45,6 +46,7 @@ def cache_dir() -> Path | None:
     return Path(base) / "hvppi"
 
 
+@functools.cache
 def _code_digest() -> str:
     """SHA-256 of the code that computes a human side (so an entry made by other code is never taken for it)."""
     from hvppi.align import similarity as align_similarity

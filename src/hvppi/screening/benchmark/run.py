@@ -166,9 +166,8 @@ def partnerless_positives(context: SplitContext, labels: np.ndarray, scores: dic
         "candidates_without_training_partner": int(no_partner.sum()),
         "mean_percentile": {},
     }
-    rows = np.flatnonzero(hit.any(1))
     for method in ("model", "popularity", "homology", "virus popularity"):
-        if method not in scores or not rows.size:
+        if method not in scores or not hit.any():
             continue
         values, shortfall_hit, shortfall_all = [], 0.0, 0.0
         for i in np.flatnonzero(labels.any(1)):
