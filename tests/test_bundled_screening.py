@@ -28,6 +28,8 @@ def test_the_default_model_is_the_screening_model(model):
     summary = model.metadata["training_data"]
     assert summary["positive_pairs"] == len(model.reference.pair_virus)
     assert len(set(model.reference.human_sequences)) == len(model.reference.human_ids)  # merged by sequence
+    # scikit-learn's early stopping ended the fit before max_iter (as ScreeningConfig.max_iter says)
+    assert 0 < len(model.trees.roots) < model.config.max_iter
 
 
 def test_sars_cov_2_rankings_depend_on_the_viral_protein(model, shared_data, benchmark_sequences):

@@ -735,3 +735,39 @@ def test_cli_benchmark_screen_end_to_end(tmp_path, capsys, monkeypatch):
     assert report["family_splits"][0]["held_out_viral_proteins"] == 12
     assert report["identity_splits"][0]["held_out_viral_proteins"] >= math.ceil(0.3 * 24)
     assert report["identity_splits"][0]["candidates"] == 60
+
+
+@pytest.mark.slow
+def test_ablation_ranks_the_open_universe_as_the_benchmark_does(real_subset):
+    """The ablation scores the benchmark's candidates: in the open world every human protein of the universe,
+    proteins of no pair included (before, its labels covered only the pairs' human proteins)."""
+    import numpy as np
+
+    from hvppi.io.pairs import read_pairs
+    from hvppi.screening.benchmark import ScreeningData
+    from hvppi.screening.benchmark.ablation import score_columns, split_features
+    from hvppi.screening.config import ScreeningConfig
+    from hvppi.screening.similarity import SimilarityBundle
+
+    path, sequences, _ = real_subset
+    data = ScreeningData.from_pairs(read_pairs(path), sequences)
+    rng = np.random.default_rng(3)
+    background = {f"BG{i}": "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), 250)) for i in range(60)}
+    data = data.with_background(background)
+    assert data.open_world
+    n_candidates = len(data.universe_human_sequences)
+    assert n_candidates == len(data.human_ids) + 60
+    bundle = SimilarityBundle.compute(
+        data.universe_virus_sequences, data.universe_human_sequences, 1, taxa=data.universe_taxa(None)
+    )
+    split = split_features(data, bundle, seed=0)
+    n_held = split["test"].shape[0]
+    assert split["labels"].shape == (n_held, n_candidates) == split["test"].shape[:2]
+    assert not split["labels"][:, len(data.human_ids) :].any()  # the background proteins have no partner
+    columns = list(range(split["test"].shape[2]))
+    config = ScreeningConfig(max_iter=20, min_samples_leaf=5, folds=5)
+    full = score_columns(split, columns, config)
+    assert full.shape == (n_held, 2) and np.all((full >= 0) & (full <= 1))
+    np.testing.assert_array_equal(full, score_columns(split, columns, config))  # the same rows for the same settings
+    fewer = score_columns(split, columns, ScreeningConfig(max_iter=20, min_samples_leaf=5, negatives_per_virus=20))
+    assert not np.array_equal(full, fewer)  # negatives_per_virus resamples the rows the trees learn from

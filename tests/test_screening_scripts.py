@@ -15,6 +15,7 @@ def test_ablation_groups_partition_the_features():
 def test_ablation_settings_are_parsed_and_checked():
     assert parse_setting("max_leaf_nodes=63") == ("max_leaf_nodes", 63)
     assert parse_setting("learning_rate=0.05") == ("learning_rate", 0.05)
+    assert parse_setting("negatives_per_virus=150") == ("negatives_per_virus", 150)
     for bad in ("neighbours=5", "max_iter", "max_iter="):
         with pytest.raises(ValueError, match="expected NAME=VALUE"):
             parse_setting(bad)

@@ -24,6 +24,9 @@ class ScreeningConfig:
     folds: int = 5
     fold_identity: float = 0.9
     max_iter: int = 200
+    """The most boosting rounds. scikit-learn's early stopping (on for more than 10,000 training rows, as every real
+    fit has) ends the fit sooner, once 10 rounds in a row do not lower the loss on a seeded 10% of the rows: the
+    bundled model has 88 trees, and ``max_iter=400`` fits the same trees as 200 (scripts/screening_ablation.py)."""
     learning_rate: float = 0.1
     max_leaf_nodes: int = 31
     min_samples_leaf: int = 100

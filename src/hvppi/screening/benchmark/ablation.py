@@ -1,5 +1,7 @@
 """Which parts of the screening model matter (``scripts/screening_ablation.py``): the recipe refitted without each
-feature group, or with other tree settings, on the same training rows of the benchmark's CD-HIT 0.9 split."""
+feature group, or with other settings, on the same out-of-fold features of the benchmark's CD-HIT 0.9 split
+(identity-checked, as the benchmark's), ranking every candidate the benchmark ranks: in the open world
+(:attr:`ScreeningData.open_world`) every human protein of the universe, with every known partner a positive."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import numpy as np
 
 from hvppi.screening.benchmark.data import ScreeningData, candidates_of_data
 from hvppi.screening.benchmark.metrics import ranking_metrics
+from hvppi.screening.benchmark.run import training_viral
 from hvppi.screening.benchmark.splits import held_out_split
 from hvppi.screening.config import ScreeningConfig
 from hvppi.screening.features import FEATURES, Evidence
@@ -27,8 +30,16 @@ GROUPS = {
     "virus": [f for f in FEATURES if f.startswith(("taxon_", "family_"))],
 }
 """Feature groups left out one at a time; together they are every feature."""
-TREE_SETTINGS = ("max_iter", "learning_rate", "max_leaf_nodes", "min_samples_leaf", "l2_regularization")
-"""The ``ScreeningConfig`` settings a variant may change."""
+TREE_SETTINGS = (
+    "max_iter",
+    "learning_rate",
+    "max_leaf_nodes",
+    "min_samples_leaf",
+    "l2_regularization",
+    "negatives_per_virus",
+)
+"""The ``ScreeningConfig`` settings a variant may change (the trees', and how many sampled non-partners per viral
+protein they learn from)."""
 
 
 def parse_setting(text: str) -> tuple[str, float | int]:
@@ -40,15 +51,13 @@ def parse_setting(text: str) -> tuple[str, float | int]:
 
 
 def split_features(data: ScreeningData, bundle: SimilarityBundle, seed: int, threads: int = 1) -> dict[str, Any]:
-    """Out-of-fold training rows and held-out features of the CD-HIT 0.9 split (20% held out) for one seed."""
+    """Out-of-fold training features and held-out features of the CD-HIT 0.9 split (20% held out, identity-checked)
+    for one seed, and the held-out proteins' labels over the benchmark's candidates."""
     config = ScreeningConfig(seed=seed)
-    held_out, groups, out, _ = held_out_split(data, config.fold_identity, 0.2, seed, threads, identity_check=True)
-    out[held_out] = True
-    training = np.flatnonzero(~out)
+    split = held_out_split(data, config.fold_identity, 0.2, seed, threads, identity_check=True)
+    training = training_viral(data, split.held_out, split.exclude)
     reference = data.universe_reference()
-    features, labels, _ = out_of_fold_features(reference, training, bundle, groups, config)
-    x, y, owner = training_rows(features, labels, reference.human_sequences, config)
-    del features
+    features, labels, _ = out_of_fold_features(reference, training, bundle, split.groups, config)
     evidence = Evidence(
         training,
         reference.pair_virus,
@@ -57,19 +66,21 @@ def split_features(data: ScreeningData, bundle: SimilarityBundle, seed: int, thr
         candidates_of_data(data, bundle),
         config.neighbours,
     )
-    held_features = evidence.features(bundle.viral.take(held_out, training))
+    held_out = split.held_out
     return {
-        "x": x,
-        "y": y,
-        "weight": per_virus_weights(y, owner),
-        "test": held_features,
-        "labels": data.labels(held_out),
+        "features": features,
+        "training_labels": labels,
+        "human_sequences": reference.human_sequences,
+        "test": evidence.features(bundle.viral.take(held_out, training)),
+        "labels": data.open_labels(held_out) if data.open_world else data.labels(held_out),
     }
 
 
 def score_columns(split: dict[str, Any], columns: list[int], config: ScreeningConfig, threads: int = 1) -> np.ndarray:
-    """(held-out viral proteins, [ROC AUC, recall@50]) of trees fitted on ``columns`` of :func:`split_features`."""
-    trees = fit_trees(split["x"][:, columns], split["y"], split["weight"], config, threads)
+    """(held-out viral proteins, [ROC AUC, recall@50]) of trees fitted with ``config`` on ``columns`` of
+    :func:`split_features`'s training rows (sampled as ``config`` says; the same for the same settings)."""
+    x, y, owner = training_rows(split["features"], split["training_labels"], split["human_sequences"], config)
+    trees = fit_trees(x[:, columns], y, per_virus_weights(y, owner), config, threads)
     decision = trees.decision(split["test"][:, :, columns])
     rng = np.random.default_rng(config.seed + 2)
     rows = (ranking_metrics(s, y, rng) for s, y in zip(decision, split["labels"]))
