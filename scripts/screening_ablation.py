@@ -8,8 +8,8 @@ then the trees are refitted for each variant: every feature group left out in tu
 ``--set name=value`` of ``ScreeningConfig`` tree settings or ``negatives_per_virus``. Prints, per seed and
 variant, mean per-held-out-viral-protein ROC AUC and recall@50, their change from the full recipe, and at the end
 the mean change over seeds with the number of seeds where recall@50 went up. With ``--extra-training-data
---taxonomy`` (the bundled model's recipe, as the README's benchmark) a seed takes about 1 minute per variant on
-2 threads and 3 GB. Seed 0 is the README's benchmark seed; choose recipes on other seeds and run seed 0 once.
+--taxonomy`` (the bundled model's recipe, as the README's benchmark) on 2 threads: about 40 s of features per seed,
+then 20–25 s per variant; 6 GB at most (3 seeds, 5 variants: 7 min). Seed 0 is the README's benchmark seed; choose recipes on other seeds and run seed 0 once.
 
     .venv/bin/python scripts/screening_ablation.py --seeds 1 2 3 4 5 6 7 --extra-training-data --taxonomy
     .venv/bin/python scripts/screening_ablation.py --seeds 1 2 3 --no-groups --set max_leaf_nodes=63 --set max_iter=400
