@@ -112,8 +112,12 @@ def _studies(studies: dict) -> str:
             "pairs of earlier studies only (a partner an earlier study reported for a ≥ 90%-identical twin of the "
             "query is known, not new), and 20% of the partners of every viral protein with at least 20 known "
             "partners, drawn per group of twins and held out for every member, ranked with the rest known (the known "
-            "partners are left out of each ranking). Mean per viral protein, ROC AUC / recall@50; intervals resample "
-            "viruses (a study of one virus has none):",
+            "partners are left out of each ranking). Partners drawn one by one mostly sit beside known pairs of the "
+            "same publication (89% of them, seed 0: scripts/screening_known_protein.py), so the last row draws 20% "
+            "of the publications of each such protein (with at least 5) instead and holds out the partners only "
+            "they report, for proteins that keep at least 10 known partners: a new study of a known protein, as a "
+            "screen meets it. "
+            "Mean per viral protein, ROC AUC / recall@50; intervals resample viruses (a study of one virus has none):",
             "",
             studies_table(studies["results"]),
         ]
@@ -330,11 +334,15 @@ def _targets(report: dict, seeds: dict | None = None, studies: dict | None = Non
             f"studies (≥ 3) — {'met' if above >= 3 else 'not met'}."
         )
         for r in results:
-            if r["split"].startswith("known"):
-                gain = r["differences"]["model - popularity"]["roc_auc"][0]
+            gain = r["differences"]["model - popularity"]["roc_auc"][0]
+            if r["split"].startswith("known protein, 20% of its partners"):
                 lines.append(
                     f"* Known protein, new partners: model − popularity ROC AUC {gain:+.3f} (≥ +0.05) — "
                     f"{'met' if gain >= 0.05 else 'not met'}."
+                )
+            elif r["split"].startswith("known protein"):
+                lines.append(
+                    f"  With whole publications held out instead (a new study of it; not a target): {gain:+.3f}."
                 )
     if overlap:
         lines.append(

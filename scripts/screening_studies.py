@@ -4,8 +4,9 @@ The universe: every viral protein of the bundled model's training union and ever
 (the open world). New study: the 5 largest of the latest HPIDB studies (by PubMed ID), each ranked from the HPIDB
 pairs of earlier studies (a partner an earlier study reported for a >= 90%-identical twin is known, not new). Known
 protein: 20% of the partners of every viral protein with at least 20 known partners held out, drawn per group of
-twins and held out for every member, ranked with the rest known. Writes OUT/studies.json and OUT/studies.md. About
-4 minutes on 2 cores (236 s measured).
+twins and held out for every member, ranked with the rest known; and the same with 20% of the publications reporting
+its pairs drawn instead (the partners only they report held out: a new study of a known protein). Writes
+OUT/studies.json and OUT/studies.md. About 5 minutes on 2 cores.
 
     .venv/bin/python scripts/screening_studies.py --out runs/screening-studies
 """
@@ -23,15 +24,16 @@ import numpy as np
 from hvppi.align.identity import twins
 from hvppi.io.files import atomic_write
 from hvppi.screening.benchmark.studies import (
-    Universe,
     hpidb_pairs_by_study,
+    known_protein_publication_split,
     known_protein_split,
     new_study_splits,
     score_held_out,
     studies_table,
+    union_universe,
 )
 from hvppi.screening.config import ScreeningConfig
-from hvppi.screening.recipe import default_taxonomy, default_training_positives, open_universe, training_union
+from hvppi.screening.publications import PairPublications
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -45,20 +47,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     started = time.perf_counter()
-    sources, sequences = default_training_positives(args.data)
-    union = training_union(sources, sequences, default_taxonomy(args.data))
-    human_ids, human_sequences = open_universe(union, args.data)
-    universe = Universe.build(
-        dict(zip(union.virus_ids, union.virus_sequences)),
-        dict(zip(human_ids, human_sequences)),
-        union.virus_taxa,
-        threads=args.threads,
-    )
+    universe, union, sequences = union_universe(args.data, args.threads)
     print(f"universe: {len(universe.virus_ids)} viral, {len(universe.human_ids)} human proteins", file=sys.stderr)
     by_sequence_v = {s: k for k, s in enumerate(universe.virus_sequences)}
     by_sequence_h = {s: k for k, s in enumerate(universe.human_sequences)}
     rows = []  # HPIDB rows renamed to the universe's IDs (proteins are their sequences)
-    for human, virus, pmid in hpidb_pairs_by_study(args.data / "hpidb3-virus" / "hpidb_virus_25_10_22.zip"):
+    hpidb = hpidb_pairs_by_study(args.data / "hpidb3-virus" / "hpidb_virus_25_10_22.zip")
+    for human, virus, pmid in hpidb:
         hs, vs = sequences.get(human), sequences.get(virus)
         if hs in by_sequence_h and vs in by_sequence_v:
             rows.append((universe.human_ids[by_sequence_h[hs]], universe.virus_ids[by_sequence_v[vs]], pmid))
@@ -67,8 +62,15 @@ def main() -> int:
     pairs_of_twins = [(i, j) for i, j, _ in near if i != j]  # >= 90% identical over the shorter sequence
     print(f"{len(pairs_of_twins) // 2:,} pairs of viral twins ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
     splits = new_study_splits(rows, universe, count=args.studies, twins=pairs_of_twins)
+    every_pair = np.asarray(union.pairs, dtype=np.int64)
+    splits.append(known_protein_split(every_pair, len(universe.virus_ids), seed=args.seed, twins=pairs_of_twins))
+    reported = PairPublications.from_rows(
+        hpidb, sequences, every_pair[:, 0], every_pair[:, 1], universe.virus_sequences, universe.human_sequences
+    )
     splits.append(
-        known_protein_split(np.asarray(union.pairs), len(universe.virus_ids), seed=args.seed, twins=pairs_of_twins)
+        known_protein_publication_split(
+            every_pair, len(universe.virus_ids), reported, seed=args.seed, twins=pairs_of_twins
+        )
     )
     results = []
     for split in splits:

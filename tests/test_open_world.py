@@ -128,6 +128,42 @@ def test_known_protein_split_holds_out_a_fifth_of_the_partners_of_well_studied_p
     assert len(split.training_pairs) == len(pairs) - 5  # the held-out pairs do not train
 
 
+def test_publication_split_holds_out_what_only_drawn_publications_report():
+    """Protein 0 has 25 partners from 10 publications (PMID 100 + h % 10), partners 20-24 also from PMID 999, and
+    its twin 2 reports partner 3 under PMID 999 too; partners 25-29 have no publication. Drawn: 2 of the group's 11
+    publications. A held-out partner is one the group's reported pairs have only from drawn publications; the drawn
+    ones are unpublished for both twins; a protein with few publications or few known partners left is no query."""
+    from hvppi.screening.benchmark.studies import known_protein_publication_split
+    from hvppi.screening.publications import PairPublications
+
+    pairs = np.array([(0, h) for h in range(30)] + [(2, 3), (1, 40)])
+    lists = [[100 + h % 10] + ([999] if h >= 20 else []) for h in range(25)] + [[]] * 5 + [[999], [7]]
+    reports: dict[int, set[int]] = {}  # partner -> every publication of the group's pairs with it
+    for (v, h), found in zip(pairs.tolist(), lists):
+        if v in (0, 2):
+            reports.setdefault(h, set()).update(found)
+    publications = PairPublications.from_lists(lists)
+    for seed in range(8):
+        split = known_protein_publication_split(pairs, 3, publications, 20, seed=seed, twins=[(0, 2)])
+        assert split.queries.tolist() == [0]
+        drawn = split.unpublished[0]
+        assert split.unpublished[2] == drawn and len(drawn) == 2 and drawn <= {999, *range(100, 110)}
+        held = split.positives[0]
+        assert held == {h for h, found in reports.items() if found and found <= drawn}
+        assert held and not held & split.known[0] and set(range(25, 30)) <= split.known[0]  # unreported: known
+        training = set(map(tuple, split.training_pairs.tolist()))
+        assert not {(v, h) for v in (0, 2) for h in held} & training and (1, 40) in training
+    # fewer publications than min_publications: nothing held out; too few known partners left: no query
+    assert (
+        known_protein_publication_split(pairs, 3, publications, 20, twins=[(0, 2)], min_publications=12).positives == []
+    )
+    assert (
+        known_protein_publication_split(pairs, 3, publications, 20, 0.9, twins=[(0, 2)], min_known=10).queries.size == 0
+    )
+    with pytest.raises(ValueError, match="publications for"):
+        known_protein_publication_split(pairs, 3, PairPublications.from_lists(lists[:-1]))
+
+
 # --------------------------------------------------------------------------------------- the bundled model
 
 

@@ -849,6 +849,23 @@ def test_known_protein_rows_rank_hidden_partners_with_the_rest_known(trained):
     assert (
         len(known_protein_rows(reference, training, bundle, fold, replace(TINY, known_protein_min_partners=0))[1]) == 0
     )
+    # with the pairs' publications: the same rows, then publication and co-partner evidence from the shown pairs only.
+    # Every pair is in a publication of its own, so a hidden partner has publication evidence only through another
+    # viral protein that binds it (similarity < 1, one report: < log 2); through its own protein (similarity 1) it
+    # would be log 2, so a leak of the hidden pair would show.
+    from hvppi.screening.known import KNOWN_FEATURES
+    from hvppi.screening.publications import PUBLICATION_FEATURES, PairPublications
+
+    own = PairPublications.from_lists([[k + 1] for k in range(len(pairs))])
+    xp, yp, owner_p = known_protein_rows(reference, training, bundle, fold, config, own)
+    assert xp.shape == (len(x), len(KNOWN_FEATURES))
+    np.testing.assert_array_equal(xp[:, : x.shape[1]], x)
+    np.testing.assert_array_equal(yp, y)
+    publication = xp[:, x.shape[1] : x.shape[1] + len(PUBLICATION_FEATURES)]
+    assert (publication[y == 1, 0] < np.log(2.0) - 1e-6).all() and (publication[y == 1, 0] > 0).any()
+    shared = PairPublications.from_lists([[7]] * len(pairs))  # one study reported everything: now it counts
+    assert xp.shape == known_protein_rows(reference, training, bundle, fold, config, shared)[0].shape
+    assert (known_protein_rows(reference, training, bundle, fold, config, shared)[0][y == 1, x.shape[1]] > 0).any()
 
 
 def test_fit_records_what_it_learned_from(trained):

@@ -12,7 +12,9 @@ from hvppi.io.progress import iterate
 from hvppi.screening.calibration import IsotonicCalibration
 from hvppi.screening.config import ScreeningConfig
 from hvppi.screening.features import FEATURES, Evidence
+from hvppi.screening.known import KNOWN_FEATURES, known_features
 from hvppi.screening.model import Reference, ScreeningModel
+from hvppi.screening.publications import PairPublications
 from hvppi.screening.similarity import SimilarityBundle
 from hvppi.screening.taxa import ViralTaxa
 from hvppi.screening.trees import TreeEnsemble, fit_trees, group_folds, per_virus_weights
@@ -94,6 +96,7 @@ def known_protein_rows(
     bundle: SimilarityBundle,
     fold: np.ndarray,
     config: ScreeningConfig,
+    publications: PairPublications | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows for a screen of a *known* viral protein, which the out-of-fold rows never show: the protein is in the
     reference itself (similarity 1 to its own copy) with part of its partners known, and ranks the rest.
@@ -103,9 +106,13 @@ def known_protein_rows(
     proteins plus itself with the remaining pairs; the hidden partners are positives and
     ``config.negatives_per_virus`` sampled human proteins without its partners' sequences negatives (its known
     partners are not ranked, as in a screen, where they are flagged known). Returns (x, y, index into
-    ``train_viral`` of the protein each row is for)."""
+    ``train_viral`` of the protein each row is for).
+
+    ``publications``: the PubMed IDs of ``reference``'s pairs (in their order); given, x has the
+    :data:`~hvppi.screening.known.KNOWN_FEATURES` (publication and co-partner evidence after :data:`FEATURES`, from
+    the shown pairs only)."""
     train_viral = np.asarray(train_viral, dtype=np.int64)
-    n_features = len(FEATURES)
+    n_features = len(FEATURES) if publications is None else len(KNOWN_FEATURES)
     empty = (np.zeros((0, n_features), np.float32), np.zeros(0), np.zeros(0, np.int64))
     if not config.known_protein_min_partners:
         return empty
@@ -142,7 +149,17 @@ def known_protein_rows(
             )
             similarities = bundle.viral.take(np.array([v]), np.r_[others, v])
             similarities.smith_waterman[0, -1] = similarities.kmer[0, -1] = similarities.composition[0, -1] = 1.0
-            features = evidence.features(similarities)[0]
+            if publications is None:
+                features = evidence.features(similarities)[0]
+            else:
+                features = known_features(
+                    evidence,
+                    similarities,
+                    pair_virus[keep],
+                    pair_human[keep],
+                    publications.take(keep),
+                    config.neighbours,
+                )[0]
             positives = np.unique(pair_human[hidden])
             allowed = np.flatnonzero(~np.isin(sequence_group, sequence_group[pair_human[mine]]))
             negatives = rng.choice(allowed, size=min(config.negatives_per_virus, allowed.size), replace=False)

@@ -89,11 +89,21 @@ class TreeEnsemble:
 
 
 def fit_trees(
-    x: np.ndarray, y: np.ndarray, weight: np.ndarray, config: ScreeningConfig, threads: int = 1
+    x: np.ndarray,
+    y: np.ndarray,
+    weight: np.ndarray,
+    config: ScreeningConfig,
+    threads: int = 1,
+    monotone: Sequence[int] | None = None,
 ) -> TreeEnsemble:
-    """Fit scikit-learn's HistGradientBoostingClassifier with ``config``'s settings on ``threads`` threads (0: all)."""
+    """Fit scikit-learn's HistGradientBoostingClassifier with ``config``'s settings on ``threads`` threads (0: all).
+
+    ``monotone``: the constraint of each column of ``x`` (+1 non-decreasing, 0 free); by default
+    :data:`~hvppi.screening.features.MONOTONE` for the screening features, none for other columns."""
     from sklearn.ensemble import HistGradientBoostingClassifier
 
+    if monotone is None and x.shape[1] == len(MONOTONE):
+        monotone = MONOTONE
     model = HistGradientBoostingClassifier(
         max_iter=config.max_iter,
         learning_rate=config.learning_rate,
@@ -101,7 +111,7 @@ def fit_trees(
         min_samples_leaf=config.min_samples_leaf,
         l2_regularization=config.l2_regularization,
         random_state=config.seed,
-        monotonic_cst=list(MONOTONE) if x.shape[1] == len(MONOTONE) else None,
+        monotonic_cst=list(monotone) if monotone is not None else None,
     )
     from threadpoolctl import threadpool_limits
 

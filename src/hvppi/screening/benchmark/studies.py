@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,14 @@ from hvppi.screening.config import ScreeningConfig
 from hvppi.screening.features import COLUMN, Evidence
 from hvppi.screening.fitting import fit_on_bundle
 from hvppi.screening.model import Reference
+from hvppi.screening.publications import PairPublications
+from hvppi.screening.recipe import (
+    TrainingUnion,
+    default_taxonomy,
+    default_training_positives,
+    open_universe,
+    training_union,
+)
 from hvppi.screening.similarity import SimilarityBundle, viral_similarities
 from hvppi.screening.taxa import ViralTaxa
 
@@ -98,6 +106,22 @@ class Universe:
         )
 
 
+def union_universe(data_folder: str | os.PathLike, threads: int = 1) -> tuple[Universe, TrainingUnion, dict[str, str]]:
+    """The studies' open world: the bundled model's training union of the shared data folder (its positives by
+    source, merged by sequence, with their viruses), a :class:`Universe` of its viral proteins and every human protein
+    of the data (:func:`~hvppi.screening.recipe.open_universe`), and every protein's sequence by its IDs."""
+    sources, sequences = default_training_positives(data_folder)
+    union = training_union(sources, sequences, default_taxonomy(data_folder))
+    human_ids, human_sequences = open_universe(union, data_folder)
+    universe = Universe.build(
+        dict(zip(union.virus_ids, union.virus_sequences)),
+        dict(zip(human_ids, human_sequences)),
+        union.virus_taxa,
+        threads=threads,
+    )
+    return universe, union, sequences
+
+
 @dataclass
 class HeldOutPairs:
     """What one evaluation holds out: the training pairs (viral index, human index), the query viral proteins, and
@@ -108,6 +132,41 @@ class HeldOutPairs:
     queries: np.ndarray
     positives: list[set[int]]
     known: list[set[int]]
+    unpublished: dict[int, set[int]] = field(default_factory=dict)
+    """Per viral protein, the publications held out for it (a new study of it): what they report of its pairs is
+    not known at training time, even of a pair that another publication makes known."""
+
+
+def held_out_metrics(
+    universe: Universe, split: HeldOutPairs, scores: Mapping[str, np.ndarray], seed: int = 0
+) -> tuple[dict[str, np.ndarray], list[int], str, list[str] | None]:
+    """Per method of ``scores`` (name → (n_queries, n_human) scores of ``split.queries``): the per-query metrics
+    (:data:`~hvppi.screening.benchmark.metrics.METRICS`) over every human protein but the query's known partners.
+
+    Returns (metrics per method, (n_kept, len(METRICS)); the queries kept (those with a held-out partner left);
+    what the intervals resample, in words; the virus of each kept query to resample, or None to resample the
+    queries when there are fewer than :data:`MIN_VIRUSES` viruses)."""
+    per_virus: dict[str, list[np.ndarray]] = {m: [] for m in scores}
+    kept = []
+    for q in range(len(split.queries)):
+        ranked = np.ones(len(universe.human_ids), dtype=bool)
+        ranked[list(split.known[q])] = False
+        labels = np.zeros(len(universe.human_ids), dtype=bool)
+        labels[list(split.positives[q])] = True
+        labels &= ranked
+        if not labels.any():
+            continue
+        kept.append(q)
+        for m, score in scores.items():
+            per_virus[m].append(per_virus_metrics(score[q : q + 1, ranked], labels[None, ranked], seed + 2)[0])
+    viruses = [universe.taxa.taxa[split.queries[q]] or f"protein {split.queries[q]}" for q in kept]
+    groups: list[str] | None = viruses
+    if len(set(viruses)) < MIN_VIRUSES:  # too few viruses to resample: resample the proteins, and say so
+        unit, groups = f"{len(kept)} viral proteins (only {len(set(viruses))} virus)", None
+    else:
+        unit = f"{len(set(viruses))} viruses"
+    arrays = {m: np.array(v).reshape(-1, len(METRICS)) for m, v in per_virus.items()}
+    return arrays, kept, unit, groups
 
 
 def score_held_out(universe: Universe, split: HeldOutPairs, config: ScreeningConfig, threads: int = 1) -> dict:
@@ -141,27 +200,7 @@ def score_held_out(universe: Universe, split: HeldOutPairs, config: ScreeningCon
         "virus popularity": same_virus * (popularity.max(initial=0.0) + 1.0) + popularity[None],
         "model": trees.decision(features),
     }
-    per_virus: dict[str, list[np.ndarray]] = {m: [] for m in STUDY_METHODS}
-    kept = []
-    for q in range(len(split.queries)):
-        ranked = np.ones(len(universe.human_ids), dtype=bool)
-        ranked[list(split.known[q])] = False
-        labels = np.zeros(len(universe.human_ids), dtype=bool)
-        labels[list(split.positives[q])] = True
-        labels &= ranked
-        if not labels.any():
-            continue
-        kept.append(q)
-        for m in STUDY_METHODS:
-            per_virus[m].append(
-                per_virus_metrics(scores[m][q : q + 1, ranked], labels[None, ranked], config.seed + 2)[0]
-            )
-    viruses = [universe.taxa.taxa[split.queries[q]] or f"protein {split.queries[q]}" for q in kept]
-    if len(set(viruses)) < MIN_VIRUSES:  # too few viruses to resample: resample the proteins, and say so
-        unit, groups = f"{len(kept)} viral proteins (only {len(set(viruses))} virus)", None
-    else:
-        unit, groups = f"{len(set(viruses))} viruses", viruses
-    arrays = {m: np.array(v).reshape(-1, len(METRICS)) for m, v in per_virus.items()}
+    arrays, kept, unit, groups = held_out_metrics(universe, split, scores, config.seed)
     return {
         "split": split.name,
         "viral_proteins": len(kept),
@@ -262,19 +301,102 @@ def known_protein_split(
     were known for a twin.)"""
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     rng = np.random.default_rng(seed)
+
+    def draw(rows: np.ndarray) -> np.ndarray:
+        partners = np.unique(pairs[rows, 1])
+        return rng.choice(partners, max(1, round(fraction * len(partners))), replace=False)
+
+    name = "known protein, 20% of its partners held out"
+    return _hold_out_per_group(pairs, n_viral, min_partners, twins, draw, name)
+
+
+def _hold_out_per_group(
+    pairs: np.ndarray,
+    n_viral: int,
+    min_partners: int,
+    twins: Sequence[tuple[int, int]],
+    draw: Callable[[np.ndarray], Sequence[int] | np.ndarray],
+    name: str,
+) -> HeldOutPairs:
+    """The known-protein splits' common part: per group of twins holding a viral protein with at least
+    ``min_partners`` partners (in group order), ``draw(rows)`` (the group's rows of ``pairs``) names the human
+    proteins that leave training for every member; the rest of each query's partners are known."""
     degree = np.bincount(pairs[:, 0], minlength=n_viral)
     queries = np.flatnonzero(degree >= min_partners)
     group = twin_groups(n_viral, twins)
     pair_group = group[pairs[:, 0]]
     held = np.zeros(len(pairs), dtype=bool)
     for g in np.unique(group[queries]).tolist():
-        rows = pair_group == g
-        partners = np.unique(pairs[rows, 1])
-        drawn = rng.choice(partners, max(1, round(fraction * len(partners))), replace=False)
-        held |= rows & np.isin(pairs[:, 1], drawn)
+        rows = np.flatnonzero(pair_group == g)
+        held[rows] = np.isin(pairs[rows, 1], np.asarray(draw(rows), dtype=np.int64))
     positives = [set(pairs[held & (pairs[:, 0] == q), 1].tolist()) for q in queries.tolist()]
     known = [set(pairs[~held & (pairs[:, 0] == q), 1].tolist()) for q in queries.tolist()]
-    return HeldOutPairs("known protein, 20% of its partners held out", pairs[~held], queries, positives, known)
+    return HeldOutPairs(name, pairs[~held], queries, positives, known)
+
+
+def known_protein_publication_split(
+    pairs: np.ndarray,
+    n_viral: int,
+    publications: PairPublications,
+    min_partners: int = 20,
+    fraction: float = 0.2,
+    seed: int = 0,
+    twins: Sequence[tuple[int, int]] = (),
+    min_publications: int = 5,
+    min_known: int = 10,
+) -> HeldOutPairs:
+    """As :func:`known_protein_split`, but what is held out is whole publications, not partners drawn one by one.
+
+    Per group of twins that holds a viral protein with at least ``min_partners`` partners and whose pairs at least
+    ``min_publications`` publications report, a seeded ``fraction`` of those publications is drawn, and a human
+    protein leaves training for every member when the group's pairs with it are reported, and only by drawn
+    publications (a partner no publication reports stays known). The drawn publications are the members'
+    :attr:`HeldOutPairs.unpublished`: a known pair that one of them also reports is known through the others only.
+    A query keeps at least ``min_known`` known partners (else it is not one: it is left out of the queries, its
+    pairs still held out). A held-out partner was so found by a new study of a known protein, as a screen meets it;
+    drawing partners one by one hides partners beside known ones of the same study, which evidence from
+    publications would find. ``publications``: the PubMed IDs of each pair, in ``pairs``' order.
+
+    >>> from hvppi.screening.publications import PairPublications
+    >>> pairs = np.array([[0, 0], [0, 1], [0, 2], [0, 3], [1, 3]])
+    >>> pubs = PairPublications.from_lists([[5], [5, 6], [6], [], [7]])
+    >>> split = known_protein_publication_split(pairs, 2, pubs, 3, 0.5, 1, min_publications=2, min_known=1)
+    >>> split.queries.tolist(), split.positives, split.known, split.unpublished  # 5 drawn: 1 is known through 6
+    ([0], [{0}], [{1, 2, 3}], {0: {5}})
+    """
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    if len(publications) != len(pairs):
+        raise ValueError(f"{len(pairs)} pairs but publications for {len(publications)}")
+    rng = np.random.default_rng(seed)
+    unpublished: dict[int, set[int]] = {}
+
+    def draw(rows: np.ndarray) -> list[int]:
+        reported = sorted({int(p) for k in rows.tolist() for p in publications.of(k)})
+        if len(reported) < min_publications:
+            return []
+        drawn = set(rng.choice(reported, max(1, round(fraction * len(reported))), replace=False).tolist())
+        for v in np.unique(pairs[rows, 0]).tolist():
+            unpublished[int(v)] = drawn
+        new_only: dict[int, bool] = {}
+        for k in rows.tolist():
+            found = set(publications.of(k).tolist())
+            if found:  # a pair no publication reports neither holds its partner back nor holds it out
+                human = int(pairs[k, 1])
+                new_only[human] = new_only.get(human, True) and found <= drawn
+        return [h for h, only in new_only.items() if only]
+
+    split = _hold_out_per_group(
+        pairs, n_viral, min_partners, twins, draw, "known protein, 20% of its publications held out"
+    )
+    keep = [k for k, q in enumerate(split.queries.tolist()) if q in unpublished and len(split.known[k]) >= min_known]
+    return HeldOutPairs(
+        split.name,
+        split.training_pairs,
+        split.queries[keep],
+        [split.positives[k] for k in keep],
+        [split.known[k] for k in keep],
+        unpublished,
+    )
 
 
 def studies_table(results: Sequence[dict[str, Any]]) -> str:
