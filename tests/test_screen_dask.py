@@ -169,6 +169,46 @@ def test_the_tiles_of_a_lost_worker_are_redone(tmp_path, client, screening_model
     client.wait_for_workers(2, timeout=60)
 
 
+def test_a_screen_that_loses_every_copy_of_the_scorer_sends_it_again(
+    tmp_path, client, screening_model, proteins, reference
+):
+    """Every worker killed at the first finished tile: the scattered scorer is gone (Dask's active memory manager
+    may keep one copy only, so losing one worker can do this too); the screen sends it again and finishes the
+    tiles not yet on disk, with the single-process rows. (Before, it failed: "FutureCancelledError: already
+    forgotten".)"""
+    virus, human = proteins
+    virus = dict(list(virus.items())[:8])
+    out = tmp_path / "top.parquet"
+    pids = list(client.run(os.getpid).values())
+    said: list[str] = []
+    killed: list[int] = []
+
+    def kill_every_worker(path):
+        if not killed:
+            for pid in pids:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+
+    summary = screen_distributed(
+        client,
+        ScreeningScorer(screening_model),
+        virus,
+        human,
+        out,
+        ScreenSettings(top_k=7, min_score=0.01),
+        human_block=100,
+        virus_block=1,  # 24 tiles: most are still to run when the first one ends
+        on_tile=kill_every_worker,
+        progress=False,
+        log=said.append,
+    )
+    assert killed and any("sending it again" in line for line in said)
+    assert summary["tiles"] == 24 and read_rows(out) == [
+        r for r in read_rows(reference["top"]) if r["virus_id"] in virus
+    ]
+    client.wait_for_workers(2, timeout=60)
+
+
 def test_bilstm_tiles_equal_the_single_process_screen(tmp_path, client, proteins):
     model, info = load_model("lstm-phv-benchmark")
     virus, human = proteins

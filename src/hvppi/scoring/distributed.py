@@ -20,7 +20,9 @@ work spread over the workers of a ``dask.distributed`` cluster (``pip install 'h
 The features of a (viral, human) pair depend only on those two proteins and the model's reference,
 so tiling changes nothing. A re-run with the same inputs and settings skips the tiles (and merged
 blocks) already on disk; the tasks of a lost worker are simply run again by Dask, and a tile file
-written twice is written whole both times. ``OUT.tiles/`` must be on a file system that every
+written twice is written whole both times. The scorer is scattered to the workers once; Dask's active memory
+manager may keep one copy only, and when the worker holding it is lost, the scorer is sent again and the tiles
+not yet on disk are submitted again (at most :data:`RESENDS` times). ``OUT.tiles/`` must be on a file system that every
 worker and the client see (a cluster's shared or parallel file system).
 
 Tile rows carry the human and viral input positions (``human_index``, ``virus_index``) so that
@@ -74,6 +76,14 @@ DASHBOARD_ADDRESS = "127.0.0.1:0"
 
 class DaskTaskError(RuntimeError):
     """A task failed on a Dask worker: its name and the worker's error, in one line."""
+
+
+class LostScorer(Exception):
+    """The cluster lost every copy of the scattered scorer (its tasks were cancelled): send it again."""
+
+
+RESENDS = 3
+"""How many times a screen sends the scorer again after the cluster lost it, before it gives up."""
 
 
 def local_worker_limit() -> int:
@@ -425,7 +435,29 @@ def screen_distributed(
         if len(todo) < n_tiles:
             log(f"resuming: {n_tiles - len(todo)} of {n_tiles} tiles already screened")
         started = time.perf_counter()
-        run_tiles(client, shipped, plan, todo, human, virus, settings, progress, log, on_tile)
+        for resend in range(RESENDS + 1):
+            try:
+                run_tiles(
+                    client,
+                    shipped,
+                    plan,
+                    plan.todo() if resend else todo,
+                    human,
+                    virus,
+                    settings,
+                    progress,
+                    log,
+                    on_tile,
+                )
+                break
+            except LostScorer:
+                if resend == RESENDS:
+                    raise DaskTaskError(
+                        f"the Dask cluster lost the scorer's copy {RESENDS + 1} times (workers killed?); the tiles on "
+                        "disk are kept for a re-run"
+                    ) from None
+                log("a Dask worker holding the scorer was lost: sending it again, screening the tiles not yet on disk")
+                client.wait_for_workers(1, timeout=120)
         join_chunks([Path(plan.merged(vb)) for vb in range(len(plan.virus_blocks))], out, fmt, scorer.columns)
         shutil.rmtree(plan.folder)
         return summary(
@@ -462,6 +494,8 @@ def run_tiles(
     on_tile: Callable[[str], None] | None,
 ) -> None:
     """Run the tasks of ``todo`` (and every unmerged block) to the end, with a progress bar of pairs."""
+    from concurrent.futures import CancelledError
+
     from dask.utils import key_split
     from distributed import as_completed
 
@@ -478,6 +512,8 @@ def run_tiles(
             for future in as_completed(futures):
                 try:
                     result = future.result()
+                except CancelledError:  # a dependency lost with its worker: the scattered scorer
+                    raise LostScorer from None
                 except Exception as exc:  # the worker's error, re-raised here: one line, with the task's name
                     raise task_failure(exc, key_split(future.key)) from None
                 if future in pairs_of:
