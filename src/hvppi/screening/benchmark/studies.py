@@ -9,7 +9,9 @@
 * **Known protein, new partners** (:func:`known_protein_split`): for well-studied viral proteins (at least
   ``min_partners`` known partners), a seeded 20% of their partners is held out; the model is trained with the rest
   known (the protein itself stays a training protein) and ranks the held-out partners among every human candidate
-  but its remaining known partners, as a screen of a known protein ranks its novel candidates.
+  but its remaining known partners, as a screen of a known protein ranks its novel candidates. Drawn one by one,
+  most held-out partners sit beside known pairs of the same publication; :func:`known_protein_publication_split`
+  holds out whole publications of each such protein instead (a new study of it, as a screen meets it).
 
 Both compare the model with popularity, homology and virus popularity from the same training pairs, per viral
 protein (ROC AUC, AP, recall at 10, 50 and 100), with 95% intervals from resampling viruses.
