@@ -178,6 +178,38 @@ def test_the_tiles_of_a_lost_worker_are_redone(tmp_path, client, screening_model
     client.wait_for_workers(2, timeout=60)
 
 
+def test_a_cluster_that_loses_the_scorer_and_gets_no_worker_back_is_one_line(
+    tmp_path, monkeypatch, screening_model, proteins
+):
+    """The scorer lost again and again, or lost with no worker coming back: a one-line DaskTaskError, never a
+    traceback from Dask's own TimeoutError, and the tiles folder kept for a re-run."""
+    from types import SimpleNamespace
+
+    from hvppi.scoring import distributed
+
+    def lose(*args, **kwargs):
+        raise distributed.LostScorer
+
+    monkeypatch.setattr(distributed, "run_tiles", lose)
+    virus, human = proteins
+    virus, human = dict(list(virus.items())[:2]), dict(list(human.items())[:20])
+
+    def no_worker(n, timeout):
+        raise TimeoutError("Only 0/1 workers arrived after 120")
+
+    for client, message in (
+        (SimpleNamespace(wait_for_workers=no_worker), "no worker came back within 120 s"),
+        (
+            SimpleNamespace(wait_for_workers=lambda n, timeout: None),
+            f"lost the scorer's copy {distributed.RESENDS + 1} times",
+        ),
+    ):
+        out = tmp_path / f"{len(message)}.parquet"
+        with pytest.raises(distributed.DaskTaskError, match=message):
+            screen_distributed(client, ScreeningScorer(screening_model), virus, human, out, **QUIET)
+        assert not out.exists() and (tmp_path / f"{out.name}.tiles").is_dir()
+
+
 def test_bilstm_tiles_equal_the_single_process_screen(tmp_path, client, proteins):
     model, info = load_model("lstm-phv-benchmark")
     virus, human = proteins

@@ -457,7 +457,13 @@ def screen_distributed(
                         "disk are kept for a re-run"
                     ) from None
                 log("a Dask worker holding the scorer was lost: sending it again, screening the tiles not yet on disk")
-                client.wait_for_workers(1, timeout=120)
+                try:
+                    client.wait_for_workers(1, timeout=120)
+                except TimeoutError:
+                    raise DaskTaskError(
+                        "the Dask cluster lost the scorer with its workers, and no worker came back within 120 s; the "
+                        "tiles on disk are kept for a re-run"
+                    ) from None
         join_chunks([Path(plan.merged(vb)) for vb in range(len(plan.virus_blocks))], out, fmt, scorer.columns)
         shutil.rmtree(plan.folder)
         return summary(
