@@ -435,35 +435,7 @@ def screen_distributed(
         if len(todo) < n_tiles:
             log(f"resuming: {n_tiles - len(todo)} of {n_tiles} tiles already screened")
         started = time.perf_counter()
-        for resend in range(RESENDS + 1):
-            try:
-                run_tiles(
-                    client,
-                    shipped,
-                    plan,
-                    plan.todo() if resend else todo,
-                    human,
-                    virus,
-                    settings,
-                    progress,
-                    log,
-                    on_tile,
-                )
-                break
-            except LostScorer:
-                if resend == RESENDS:
-                    raise DaskTaskError(
-                        f"the Dask cluster lost the scorer's copy {RESENDS + 1} times (workers killed?); the tiles on "
-                        "disk are kept for a re-run"
-                    ) from None
-                log("a Dask worker holding the scorer was lost: sending it again, screening the tiles not yet on disk")
-                try:
-                    client.wait_for_workers(1, timeout=120)
-                except TimeoutError:
-                    raise DaskTaskError(
-                        "the Dask cluster lost the scorer with its workers, and no worker came back within 120 s; the "
-                        "tiles on disk are kept for a re-run"
-                    ) from None
+        run_with_resends(client, shipped, plan, todo, human, virus, settings, progress, log, on_tile)
         join_chunks([Path(plan.merged(vb)) for vb in range(len(plan.virus_blocks))], out, fmt, scorer.columns)
         shutil.rmtree(plan.folder)
         return summary(
@@ -485,6 +457,51 @@ def check_dask() -> None:
         import pyarrow  # noqa: F401
     except ImportError:
         raise ValueError(DASK_MISSING) from None
+
+
+def run_with_resends(
+    client: Any,
+    shipped: Shipped,
+    plan: TilePlan,
+    todo: list[tuple[int, int]],
+    human: dict,
+    virus: dict,
+    settings: ScreenSettings,
+    progress: bool,
+    log: Callable[[str], None],
+    on_tile: Callable[[str], None] | None,
+) -> None:
+    """:func:`run_tiles`; when the cluster lost the scattered scorer, send it again and run the tiles not yet on disk
+    (at most :data:`RESENDS` times), or a one-line :class:`DaskTaskError`."""
+    for resend in range(RESENDS + 1):
+        try:
+            run_tiles(
+                client,
+                shipped,
+                plan,
+                plan.todo() if resend else todo,
+                human,
+                virus,
+                settings,
+                progress,
+                log,
+                on_tile,
+            )
+            break
+        except LostScorer:
+            if resend == RESENDS:
+                raise DaskTaskError(
+                    f"the Dask cluster lost the scorer's copy {RESENDS + 1} times (workers killed?); the tiles on "
+                    "disk are kept for a re-run"
+                ) from None
+            log("a Dask worker holding the scorer was lost: sending it again, screening the tiles not yet on disk")
+            try:
+                client.wait_for_workers(1, timeout=120)
+            except TimeoutError:
+                raise DaskTaskError(
+                    "the Dask cluster lost the scorer with its workers, and no worker came back within 120 s; the "
+                    "tiles on disk are kept for a re-run"
+                ) from None
 
 
 def run_tiles(
