@@ -254,6 +254,67 @@ def test_job_store_queues_and_recovers_finished_and_unfinished_jobs(tmp_path):
     again.close()
 
 
+def test_a_job_that_cannot_be_stored_leaves_nothing_and_a_failure_that_cannot_be_saved_keeps_the_worker(
+    tmp_path, monkeypatch
+):
+    import errno
+
+    import hvppi.web.jobs as jobs_module
+    from hvppi.io.errors import DiskFullError
+
+    def runner(virus, out, log, taxon):
+        if "full" in virus:
+            (out.parent / "chunk.tsv").write_text("half")  # what a screen leaves when the disk fills
+            raise DiskFullError(out)
+        out.write_text("virus_id\tn\n" + "".join(f"{v}\t{len(s)}\n" for v, s in virus.items()))
+
+    store = JobStore(tmp_path, runner)
+
+    def no_space(path, sequences):
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(jobs_module, "write_fasta", no_space)
+    with pytest.raises(OSError):
+        store.submit({"a": "MKV"})
+    assert [p.name for p in tmp_path.iterdir() if p.name != ".lock"] == [] and store.jobs() == []
+    monkeypatch.undo()
+    # the failure of a job on a full disk: its status cannot be saved either, and the worker goes on with the next
+    saved = store._save
+
+    def save(job_id):
+        if store._status[job_id]["state"] == "failed":
+            raise DiskFullError(tmp_path / job_id / "status.json")
+        saved(job_id)
+
+    monkeypatch.setattr(store, "_save", save)
+    full, fine = store.submit({"full": "MKV"}), store.submit({"b": "MKV"})
+    assert store.wait(30)
+    assert store.status(fine)["state"] == "done" and all(t.is_alive() for t in store.threads)
+    failed = store.status(full)
+    assert failed["state"] == "failed" and "no space left" in failed["error"], failed
+    assert str(tmp_path) not in failed["error"] and failed["error"].startswith("parts/000000.work.tsv:")
+    assert not (tmp_path / full / "parts").exists()  # a failed job is not resumed: its parts are gone
+    store.close()
+
+
+def test_submitted_ids_are_short_and_kept_as_the_job_reads_them(tmp_path):
+    limits = Limits()
+    with pytest.raises(InputError) as caught:
+        parse_fasta(f">ok\nMKV\n>{'A' * 1_000_000}\nMKV\n".encode(), None, limits, tmp_path)
+    message = str(caught.value)
+    assert message.startswith("pasted text, line 3, ID 'AAAA") and "1,000,000 characters" in message
+    assert len(message) < 300, len(message)
+    for table, line, word in (("ok\tMKV\nmy prot\tMKV\n", 2, "my"), ("sp|P11111|X\tMKV\n", 1, "P11111")):
+        with pytest.raises(InputError) as caught:
+            parse_fasta(table.encode(), "ids.tsv", limits, tmp_path)
+        assert str(caught.value).startswith(f"ids.tsv, line {line}, ID "), caught.value
+        assert f"reads this ID as {word!r}" in str(caught.value)
+    assert parse_fasta(b">sp|P11111|X desc\nMKV\n", None, limits, tmp_path) == {"P11111": "MKV"}  # FASTA as read
+    with pytest.raises(InputError) as caught:
+        parse_fasta(b">a\nMKV\n>a\nMKL\n", "dup.fa", limits, tmp_path / "scratch")
+    assert str(tmp_path) not in str(caught.value) and "(first at dup.fa, line 1)" in str(caught.value)
+
+
 # ------------------------------------------------------------------------------------------ HTTP API
 
 
@@ -268,6 +329,23 @@ def test_api_job_matches_hvppi_screen_and_serves_attention_and_parquet(server, i
     top = dict(zip(results["columns"], results["rows"][0]))
     assert (top["virus_id"], top["human_id"], top["rank"]) == (first[0], first[1], 1)
     assert dict(zip(results["columns"], results["types"]))["same_virus_partners"] == "int64"  # types come from the API
+    # one viral protein's rows per request; together, every row of the TSV, typed
+    lines = [line.split("\t") for line in expected.splitlines()[1:]]
+    assert results["proteins"] == [
+        {"id": v, "rows": sum(r[0] == v for r in lines)} for v in dict.fromkeys(r[0] for r in lines)
+    ]
+    rows = []
+    for protein in results["proteins"]:
+        code, data = _request(f"{server.url}/api/jobs/{job['id']}/results?virus_id={protein['id']}")
+        assert code == 200 and json.loads(data)["virus_id"] == protein["id"]
+        rows += json.loads(data)["rows"]
+    types = results["types"]
+    assert len(rows) == len(lines) and all(
+        all(float(x) == v if t == "float64" else str(v) == x for v, x, t in zip(row, line, types, strict=True))
+        for row, line in zip(rows, lines)
+    )
+    code, data = _request(f"{server.url}/api/jobs/{job['id']}/results?virus_id=nobody")
+    assert code == 404 and "no viral protein 'nobody'" in json.loads(data)["error"]
     code, data = _request(f"{server.url}/api/jobs/{job['id']}/attention?virus_id={first[0]}&human_id={first[1]}")
     attention = json.loads(data)
     assert code == 200 and attention["model"] == "lstm-phv-benchmark"
@@ -315,8 +393,8 @@ def test_api_names_examples_and_proteins_takes_a_bare_sequence_and_refuses_a_hum
     status, job = _submit(server.url, inputs["virus"].read_text())
     assert _wait(server.url, job["id"])["state"] == "done"
     results = json.loads(_request(f"{server.url}/api/jobs/{job['id']}/results")[1])
-    assert set(results) == {"columns", "types", "rows", "names"}
-    viral = {row[results["columns"].index("virus_id")] for row in results["rows"]}
+    assert set(results) == {"columns", "types", "proteins", "virus_id", "rows", "names"}
+    viral = {protein["id"] for protein in results["proteins"]}
     assert viral and all(results["names"].get(v) for v in viral), results["names"]  # the training data names them
     body, kind = _multipart({"fasta": _fasta({"p": TINY[0]}), "taxon": "9606"})
     status, data = _request(server.url + "/api/jobs", body, kind)
@@ -366,10 +444,9 @@ def test_api_aligns_a_row_with_its_nearest_training_viral_protein(server, inputs
     code, answer = _call(url + first)
     assert code == 409 and "not done" in answer["error"], (code, answer)
     assert _wait(server.url, job["id"])["state"] == "done"
-    results = json.loads(_request(f"{server.url}/api/jobs/{job['id']}/results")[1])
-    columns = results["columns"]
     for virus_id, sequence in virus.items():
-        row = dict(zip(columns, next(r for r in results["rows"] if r[columns.index("virus_id")] == virus_id)))
+        results = json.loads(_request(f"{server.url}/api/jobs/{job['id']}/results?virus_id={virus_id}")[1])
+        row = dict(zip(results["columns"], results["rows"][0]))
         code, a = _call(url + virus_id)
         assert code == 200, a
         target = row["nearest_training_virus"]
@@ -496,7 +573,7 @@ def test_page_screens_shows_attention_downloads_and_reports_bad_input(
     browser = _browser(downloads, tmp_path / "profile")
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     wait = WebDriverWait(browser, 60)
     try:
@@ -570,6 +647,16 @@ def test_page_screens_shows_attention_downloads_and_reports_bad_input(
             time.sleep(0.1)
         downloaded = list(downloads.glob("*.tsv"))
         assert len(downloaded) == 1 and downloaded[0].read_text() == expected
+        # the other viral protein's rows, fetched when it is chosen: its top row first
+        second = next(line.split("\t") for line in expected.splitlines()[1:] if not line.startswith(first[0] + "\t"))
+        Select(browser.find_element(By.ID, "protein")).select_by_value(second[0])
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        redrawn = WebDriverWait(browser, 60, ignored_exceptions=(StaleElementReferenceException,))
+        redrawn.until(lambda b: _shown_row(b, By, "#results tbody tr")["human_id"] == second[1])
+        browser.find_element(By.CSS_SELECTOR, "#results tbody tr").click()
+        wait.until(lambda b: b.find_element(By.ID, "attention-title").text.endswith(f"{second[0]} × {second[1]}"))
+        assert f"of {len(expected.splitlines()) // 2:,} rows" in browser.find_element(By.ID, "table-info").text
         # a pair of the training data: "known" names its sources, in the table and in the explanation
         virus_id, sequence, human_id = _known_pair(inputs, benchmark_sequences)
         browser.execute_script("document.getElementById('fasta').value = arguments[0];", _fasta({virus_id: sequence}))
@@ -852,11 +939,35 @@ def test_damaged_job_folders_are_failed_jobs_and_startup_errors_are_one_line(inp
         assert "cannot resolve" in line
         for bad in ("inf", "nan", "-1", "0"):
             assert "--max-upload-mb" in _serve_fails("--max-upload-mb", bad, "--jobs", str(tmp_path / "other"))
+        # an attention model that cannot be read stops the start, not every attention request later
+        (tmp_path / "attention.safetensors").write_bytes(b"\x80\x04not a model")
+        line = _serve_fails("--attention-model", str(tmp_path / "attention.safetensors"), "--jobs", str(tmp_path / "x"))
+        assert "attention.safetensors" in line and "safetensors" in line, line
         assert running.alive()
     finally:
         running.stop()
     log = (tmp_path / "server.log").read_text()
     assert "Traceback" not in log and "Exception" not in log, log[-2000:]
+
+
+def test_selenocysteine_is_screened_and_a_client_that_leaves_or_sends_a_taxon_file_is_refused(server):
+    import socket
+
+    status, job = _submit(server.url, ">seleno\n" + TINY[1][:10] + "U" + TINY[1][10:] + "O\n")
+    assert status == 201, job
+    assert _wait(server.url, job["id"])["state"] == "done"  # U and O align as X (an unknown residue)
+    body, kind = _multipart({"fasta": _fasta({"p": TINY[0]})}, {"taxon": ("taxon.txt", b"2697049")})
+    status, data = _request(server.url + "/api/jobs", body, kind)
+    assert status == 400 and "not a file" in json.loads(data)["error"]
+    host, port = server.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port))) as sock:  # an upload cut off before its declared length
+        sock.sendall(
+            f"POST /api/jobs HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: multipart/form-data; boundary=X\r\n"
+            'Content-Length: 100000\r\n\r\n--X\r\nContent-Disposition: form-data; name="file"; filename="a.fa"\r\n'
+            "\r\n>a\nMKV".encode()
+        )
+        time.sleep(0.3)
+    assert _request(server.url + "/api/health")[0] == 200
 
 
 def test_client_errors_leave_no_traceback_in_the_server_log(server):

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from hvppi.io.alphabet import ALPHABET
 from hvppi.io.progress import progress as bar_or_lines
 
 if TYPE_CHECKING:
@@ -57,10 +58,18 @@ def check_gaps(gap_open: int, gap_extend: int) -> None:
 
 
 def check_sequences(sequences: Sequence[str], alphabet: str, what: str) -> list[str]:
+    """The sequences in upper case, each letter of hvppi's alphabet that the matrix lacks (selenocysteine ``U`` and
+    pyrrolysine ``O`` in BLOSUM62) as ``X`` (an unknown residue); ValueError for an empty sequence or a letter
+    outside both alphabets.
+
+    >>> check_sequences(["mkuv", "OAC"], "ARNDCQEGHILKMFPSTWYVBZX*", "query")
+    ['MKXV', 'XAC']
+    """
     allowed = set(alphabet) - {"*"}
+    as_x = {ord(a): "X" for a in ALPHABET if a not in allowed} if "X" in allowed else {}
     checked = []
     for k, sequence in enumerate(sequences):
-        sequence = str(sequence).upper()
+        sequence = str(sequence).upper().translate(as_x)
         if not sequence:
             raise ValueError(f"{what} {k} is empty")
         bad = set(sequence) - allowed

@@ -232,14 +232,11 @@ def read_model_info(path: str | os.PathLike) -> ModelInfo:
         raise ModelFileError(f"{path}: invalid hvppi model description ({exc})") from None
 
 
-def load_model(
-    path: str | os.PathLike | None = None, device: str | torch.device = "cpu"
-) -> tuple[InteractionModel, ModelInfo]:
-    """Load an interaction (BiLSTM-attention) model file, or a bundled one by name, in evaluation mode.
-
-    ``path`` None loads ``lstm-phv-benchmark``. A screening model is refused with a hint: load it with
-    :func:`hvppi.screening.modelfile.load_screening_model`, or :func:`hvppi.registry.load_scorer` to take either kind.
-    """
+def check_interaction_model(path: str | os.PathLike | None = None) -> tuple[Path, ModelInfo]:
+    """The path and checked description of an interaction model file (or bundled name; None: ``lstm-phv-benchmark``),
+    its tensors' names and shapes checked against it, without reading the weights: ModelFileError (one line) for a
+    missing, foreign, damaged or screening model file. :func:`load_model` starts with it; a server checks its model
+    with it at start-up."""
     path = resolve_model_path(path, DEFAULT_INTERACTION_MODEL)
     if model_kind(path) == "screening":
         raise ModelFileError(
@@ -248,6 +245,18 @@ def load_model(
         )
     info = read_model_info(path)
     _check_header_shapes(path, info.config)
+    return path, info
+
+
+def load_model(
+    path: str | os.PathLike | None = None, device: str | torch.device = "cpu"
+) -> tuple[InteractionModel, ModelInfo]:
+    """Load an interaction (BiLSTM-attention) model file, or a bundled one by name, in evaluation mode.
+
+    ``path`` None loads ``lstm-phv-benchmark``. A screening model is refused with a hint: load it with
+    :func:`hvppi.screening.modelfile.load_screening_model`, or :func:`hvppi.registry.load_scorer` to take either kind.
+    """
+    path, info = check_interaction_model(path)
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:

@@ -1,6 +1,7 @@
 """The FastAPI application of ``hvppi serve``: an HTTP API and the page that uses it.
 
-API (JSON unless said otherwise; errors are ``{"error": "..."}`` with status 400, 403, 404, 405, 409, 413 or 503):
+API (JSON unless said otherwise; errors are ``{"error": "..."}`` with status 400, 403, 404, 405, 409, 413, 503 or
+507, the server's disk full):
 
 * ``GET /api/config``: limits, the human set's size and source, the models, example inputs (each named by its
   viral protein's ID, name, virus and length).
@@ -12,9 +13,11 @@ API (JSON unless said otherwise; errors are ``{"error": "..."}`` with status 400
   viral proteins, ``warnings``, ``error``; worded for the page: the CLI's ``--taxon`` is the page's
   "virus" field). There is no list of jobs (``GET /api/jobs`` is 405): a job is seen by whoever has its
   (random, unguessable) ID, which the page keeps in its address (``#job=ID``).
-* ``GET /api/jobs/{id}/results``: ``{"columns": [...], "types": [...], "rows": [[...], ...], "names": {...}}``
-  (the scorer's columns with their types, and the names the training data gives the viral proteins the rows
-  cite); ``results.tsv`` and ``results.parquet`` download them.
+* ``GET /api/jobs/{id}/results?virus_id=V``: ``{"columns": [...], "types": [...], "proteins": [{"id": ..., "rows":
+  ...}, ...], "virus_id": V, "rows": [[...], ...], "names": {...}}``: the scorer's columns with their types, the
+  job's viral proteins with their number of rows, the rows of one of them (V; the first if not given: one protein
+  at a time, so that no request holds a whole job) and the names the training data gives the viral proteins the
+  rows cite; ``results.tsv`` and ``results.parquet`` download every row.
   A job whose results file turns out damaged becomes a failed job (409), never a server error.
 * ``GET /api/jobs/{id}/alignment?virus_id=V``: the local alignment (Smith–Waterman, BLOSUM62, gap open 11,
   extend 1) of the job's viral protein V with the training viral protein the screening model names as its nearest
@@ -42,10 +45,8 @@ fetched from elsewhere, and the OpenAPI pages (/docs, /redoc) are off.
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
+import errno
 import json
-import math
 import re
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -59,14 +60,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from hvppi.datasets.taxonomy import taxid
-from hvppi.io.errors import HvppiError, InputError
-from hvppi.scoring.interface import Column, Scorer, ScreenSettings
+from hvppi.io.errors import HvppiError, InputError, ModelFileError
+from hvppi.scoring.interface import Scorer, ScreenSettings
 from hvppi.scoring.output import digest
 from hvppi.scoring.screen import screen
 from hvppi.web.alignment import AlignmentRefused, NearestAlignment
 from hvppi.web.jobs import JobsFolderLock, JobStore, Limits, parse_fasta
+from hvppi.web.results import DamagedResults, ResultsIndex, write_parquet
 
 STATIC = Path(__file__).parent / "static"
 """The page, its script and its style sheet."""
@@ -325,67 +328,6 @@ def for_page(message: str) -> str:
     return message
 
 
-def _typed(value: str, kind: str) -> Any:
-    """A cell as its column's type; ValueError for one that is not (a non-finite number included: JSON has none)."""
-    if kind == "float64":
-        number = float(value)
-        if not math.isfinite(number):
-            raise ValueError(f"{value!r} is not a finite number")
-        return number
-    if kind in ("int8", "int64"):
-        return int(value)
-    return value
-
-
-class DamagedResults(ValueError):
-    """A results file that cannot be read back: truncated, a row of the wrong width, a cell of the wrong type."""
-
-
-def read_results(path: Path, columns: tuple[Column, ...]) -> dict[str, Any]:
-    """The rows of a results TSV as typed lists, with the column names and types (of ``columns``).
-
-    DamagedResults (one line) for a file that is empty, ends inside a line, has a row of another width than the
-    header or a cell that is not of its column's type (or a number that is not finite)."""
-    kinds = dict(columns)
-    try:
-        with open(path, encoding="utf-8", newline="") as fh:
-            text = fh.read()
-        if not text.endswith("\n"):
-            raise DamagedResults("it is empty or ends inside a line (truncated)")
-        reader = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
-        names = next(reader)
-        types = [kinds.get(c, "string") for c in names]
-        rows = []
-        for line, row in enumerate(reader, start=2):
-            if len(row) != len(names):
-                raise DamagedResults(f"line {line} has {len(row)} cells, not {len(names)}")
-            try:
-                rows.append([_typed(v, k) for v, k in zip(row, types)])
-            except ValueError:
-                raise DamagedResults(f"line {line} has a cell that is not of its column's type") from None
-    except (OSError, UnicodeDecodeError, csv.Error, StopIteration) as exc:
-        raise DamagedResults(" ".join(str(exc).split()) or type(exc).__name__) from None
-    return {"columns": names, "types": types, "rows": rows}
-
-
-def write_parquet(tsv: Path, out: Path, columns: tuple[Column, ...]) -> None:
-    """The results TSV as Parquet, with the column types of ``hvppi screen --out X.parquet``."""
-    import pyarrow as pa
-    import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
-
-    from hvppi.io.files import atomic_path
-
-    schema = pa.schema([(name, getattr(pa, kind)()) for name, kind in columns])
-    table = pcsv.read_csv(
-        tsv,
-        parse_options=pcsv.ParseOptions(delimiter="\t", quote_char=False),
-        convert_options=pcsv.ConvertOptions(column_types=schema, strings_can_be_null=False),
-    )
-    with atomic_path(out) as tmp:
-        pq.write_table(table.cast(schema), tmp)
-
-
 PREFERRED_EXAMPLES = ("P59595", "P03126", "P04601", "P03496")
 """Well-known viral proteins the page's examples start with where the model has them: SARS-CoV N, HPV16 E6,
 HIV-1 Nef, influenza A NS1."""
@@ -463,9 +405,13 @@ class Screener:
 
 
 class Attention:
-    """Per-residue attention of the BiLSTM-attention model's towers, the model loaded on first use."""
+    """Per-residue attention of the BiLSTM-attention model's towers: the file checked on creation (a server that
+    cannot read it does not start), the weights loaded on first use."""
 
     def __init__(self, model: str) -> None:
+        from hvppi.lstm.modelfile import check_interaction_model
+
+        check_interaction_model(model)
         self.name = model
         self._model: Any = None
         self._lock = threading.Lock()
@@ -493,8 +439,10 @@ class AppState:
     attention: Attention
     jobs: JobStore
     alignment: NearestAlignment
-    checked: set[str] = field(default_factory=set)
-    """Jobs whose results file has been read back whole (and so is served as it is)."""
+    indexes: dict[str, ResultsIndex] = field(default_factory=dict)
+    """The results file of each finished job read so far: where each viral protein's rows lie."""
+    reading: threading.Lock = field(default_factory=threading.Lock)
+    """Held while a results file is indexed or converted to Parquet (once per job, however many ask at once)."""
 
 
 # --------------------------------------------------------------------------------------- routes
@@ -539,6 +487,8 @@ async def read_submission(request: Request, limits: Limits) -> tuple[bytes, str 
     except StarletteHTTPException as exc:
         raise InputError(f"cannot read the form: {exc.detail}") from None
     given = form.get("taxon")
+    if given is not None and not isinstance(given, str):
+        raise InputError("the virus taxon is a form field (an NCBI taxid), not a file")
     taxon = taxid(given) if isinstance(given, str) else None
     if isinstance(given, str) and given.strip() and taxon is None:
         raise InputError(f"virus taxon {given[:20]!r}: an NCBI taxid is a number (e.g. 2697049 for SARS-CoV-2)")
@@ -560,7 +510,7 @@ def check_taxon(scorer: Scorer, virus_ids: list[str], taxon: str) -> None:
         raise InputError(for_page(str(exc))) from None
 
 
-async def submit(request: Request) -> JSONResponse:
+async def submit(request: Request) -> Response:
     state = app_state(request)
     try:
         data, filename, taxon = await read_submission(request, state.config.limits)
@@ -568,6 +518,11 @@ async def submit(request: Request) -> JSONResponse:
         if taxon:
             check_taxon(state.screener.scorer, list(virus), taxon)
         job_id = state.jobs.submit(virus, taxon)
+    except ClientDisconnect:  # the client left mid-upload: nobody reads an answer
+        return Response(status_code=400)
+    except OSError as exc:  # e.g. a full disk under the jobs folder (DiskFullError): nothing of the job is left
+        problem = "no space left on the server's disk" if exc.errno == errno.ENOSPC else exc.strerror or "an OS error"
+        return _error(507, f"the server cannot store the job ({problem}); try again later")
     except InputError as exc:
         return _error(400, for_page(str(exc)))
     except OverflowError as exc:
@@ -591,37 +546,56 @@ def _job(state: AppState, job_id: str) -> dict[str, Any]:
     return status
 
 
-def _results(state: AppState, job_id: str) -> Path:
-    """The results file of a finished job, read back whole once; a damaged one makes the job failed (409)."""
+def _damaged(state: AppState, job_id: str, exc: DamagedResults) -> StarletteHTTPException:
+    """Fail a job whose results file turned out damaged; the 409 to answer."""
+    state.indexes.pop(job_id, None)
+    error = state.jobs.without_paths(f"its results file is damaged ({exc}); submit the proteins again")
+    state.jobs.fail(job_id, error)
+    return StarletteHTTPException(409, f"the job failed: {error}")
+
+
+def _index(state: AppState, job_id: str) -> ResultsIndex:
+    """The index of a finished job's results file, read once (:class:`ResultsIndex`); a damaged file makes the job
+    failed (409)."""
     status = _job(state, job_id)
     if status["state"] == "failed":
         raise StarletteHTTPException(409, f"the job failed: {status.get('error')}")
     if status["state"] != "done":
         raise StarletteHTTPException(409, f"the job is {status['state']}, not done")
-    path = state.config.jobs_dir / job_id / "results.tsv"
-    if job_id not in state.checked:
-        try:
-            read_results(path, state.screener.scorer.columns)
-        except DamagedResults as exc:
-            error = f"its results file is damaged ({exc}); submit the proteins again"
-            state.jobs.fail(job_id, error)
-            raise StarletteHTTPException(409, f"the job failed: {error}") from None
-        state.checked.add(job_id)
-    return path
+    with state.reading:
+        if job_id not in state.indexes:
+            path = state.config.jobs_dir / job_id / "results.tsv"
+            try:
+                state.indexes[job_id] = ResultsIndex.build(path, state.screener.scorer.columns)
+            except DamagedResults as exc:
+                raise _damaged(state, job_id, exc) from None
+        return state.indexes[job_id]
+
+
+def _results(state: AppState, job_id: str) -> Path:
+    """The results file of a finished job whose shape has been checked (:func:`_index`)."""
+    return _index(state, job_id).path
 
 
 def job_status(request: Request, job_id: str) -> dict[str, Any]:
     return _job(app_state(request), job_id)
 
 
-def results(request: Request, job_id: str) -> Any:
+def results(request: Request, job_id: str, virus_id: str | None = None) -> Any:
+    """The column names and types, the job's viral proteins with their number of rows, and the rows of one of them
+    (``virus_id``; the first if not given): one protein at a time, so that no request holds a whole job."""
     state = app_state(request)
-    path = _results(state, job_id)
+    index = _index(state, job_id)
+    proteins = index.proteins()
+    chosen = proteins[0][0] if virus_id is None and proteins else virus_id
+    if chosen is None or chosen not in index.blocks:
+        return _error(404, f"no viral protein {str(chosen)[:80]!r} in this job's results")
     try:
-        data = read_results(path, state.screener.scorer.columns)
+        rows = index.rows(chosen)
     except DamagedResults as exc:
-        state.checked.discard(job_id)
-        return _error(409, f"the job's results file is damaged ({exc})")
+        raise _damaged(state, job_id, exc) from None
+    data: dict[str, Any] = {"columns": index.columns, "types": index.types, "virus_id": chosen, "rows": rows}
+    data["proteins"] = [{"id": pid, "rows": n} for pid, n in proteins]
     return {**data, "names": cited_names(state.screener, data)}
 
 
@@ -631,7 +605,7 @@ CITED_PROTEINS = ("virus_id", "best_partner_virus", "nearest_training_virus")
 
 def cited_names(screener: Screener, data: dict[str, Any]) -> dict[str, str]:
     """ID → name (from the training data) of the viral proteins the rows cite, for those it names."""
-    ids: set[str] = set()
+    ids: set[str] = {str(p["id"]) for p in data.get("proteins", ())}
     for column in CITED_PROTEINS:
         if column in data["columns"]:
             k = data["columns"].index(column)
@@ -652,13 +626,15 @@ def results_parquet(request: Request, job_id: str) -> Response:
     state = app_state(request)
     tsv = _results(state, job_id)
     out = tsv.with_suffix(".parquet")
-    if not out.exists():
+    with state.reading:  # once, however many ask at once
         try:
-            write_parquet(tsv, out, state.screener.scorer.columns)
+            if not out.exists():
+                write_parquet(tsv, out, state.screener.scorer.columns)
         except ImportError:
             return _error(501, "Parquet needs pyarrow on the server (pip install 'hvppi[parquet]')")
         except (OSError, ValueError) as exc:  # pyarrow's errors are ValueErrors (ArrowInvalid) or OSErrors
-            return _error(409, f"cannot write the job's results as Parquet ({' '.join(str(exc).split())[:200]})")
+            problem = state.jobs.without_paths(str(exc))[:200]
+            return _error(409, f"cannot write the job's results as Parquet ({problem})")
     return FileResponse(out, media_type="application/vnd.apache.parquet", filename=f"hvppi-screen-{job_id[:8]}.parquet")
 
 
@@ -684,6 +660,8 @@ def job_attention(request: Request, job_id: str, virus_id: str, human_id: str) -
         return _error(404, f"no human protein {human_id!r} in this server's human set")
     try:
         return state.attention((virus_id, virus[virus_id]), (human_id, human[human_id]))
+    except ModelFileError:  # its weights turned out damaged after the start-up check: the server's fault
+        return _error(503, "the server's attention model cannot be read; its owner should check the file")
     except HvppiError as exc:
         return _error(400, str(exc))
 
@@ -755,6 +733,7 @@ def create_app(config: ServerConfig, lock: JobsFolderLock | None = None) -> Fast
     lock = lock or JobsFolderLock(config.jobs_dir)
     try:
         screener = Screener(config)
+        attention = Attention(config.attention_model)
         jobs = JobStore(
             config.jobs_dir, screener, workers=config.workers, limits=config.limits, inputs=screener.inputs(), lock=lock
         )
@@ -763,7 +742,7 @@ def create_app(config: ServerConfig, lock: JobsFolderLock | None = None) -> Fast
         raise
     app = FastAPI(title="hvppi", docs_url=None, redoc_url=None, openapi_url=None)
     alignment = NearestAlignment(screener.scorer.reference_proteins("virus"), screener.name_of)
-    app.state.hvppi = AppState(config, screener, Attention(config.attention_model), jobs, alignment)
+    app.state.hvppi = AppState(config, screener, attention, jobs, alignment)
     app.state.jobs = jobs
     app.state.screener = screener
     for path, handler, method, status in ROUTES:

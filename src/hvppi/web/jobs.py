@@ -34,7 +34,7 @@ from typing import Any
 
 from hvppi.io.errors import InputError
 from hvppi.io.files import atomic_path, atomic_write
-from hvppi.io.sequences import read_sequences
+from hvppi.io.sequences import header_id, read_sequences
 
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 """The form of a job ID (``uuid4().hex``)."""
@@ -79,15 +79,17 @@ class JobsFolderLock:
 
 @dataclass(frozen=True)
 class Limits:
-    """What one submission may hold: request body bytes, viral proteins, residues per protein, queued jobs."""
+    """What one submission may hold: request body bytes, viral proteins, residues per protein, characters per
+    protein ID (each of a job's rows repeats it), queued jobs."""
 
     max_body_bytes: int = 2_000_000
     max_proteins: int = 100
     max_residues: int = 10_000
+    max_id_length: int = 100
     max_queued: int = 1000
 
     def __post_init__(self) -> None:
-        for name in ("max_body_bytes", "max_proteins", "max_residues", "max_queued"):
+        for name in ("max_body_bytes", "max_proteins", "max_residues", "max_id_length", "max_queued"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"Limits.{name} must be a positive integer, not {value!r}")
@@ -142,9 +144,11 @@ def parse_fasta(data: bytes, filename: str | None, limits: Limits, scratch: Path
             sequences = read_sequences(path, allow_duplicates=False)
         except InputError as exc:
             line = exc.line - 1 if bare and exc.line else exc.line  # the line of the text as given, without ours
-            raise InputError(exc.reason, source, line or None, exc.protein_id) from None
+            reason = exc.reason.replace(str(path), source)  # "first at <the scratch file>, line 1"
+            raise InputError(reason, source, line or None, _shown_id(exc.protein_id)) from None
     finally:
         path.unlink(missing_ok=True)
+    check_ids(sequences, data, source, limits)
     if len(sequences) > limits.max_proteins:
         raise InputError(
             f"{len(sequences):,} viral proteins; this server takes at most {limits.max_proteins:,} per job", source
@@ -159,6 +163,32 @@ def parse_fasta(data: bytes, filename: str | None, limits: Limits, scratch: Path
                 protein_id,
             )
     return sequences
+
+
+def _shown_id(protein_id: str | None, width: int = 60) -> str | None:
+    """A protein ID as an error message shows it: at most ``width`` characters."""
+    if protein_id is None or len(protein_id) <= width:
+        return protein_id
+    return f"{protein_id[: width - 1]}…"
+
+
+def check_ids(sequences: dict[str, str], data: bytes, source: str, limits: Limits) -> None:
+    """InputError (naming the line) for an ID longer than ``limits.max_id_length`` or one that a job's FASTA would
+    read back as another ID: a table (``id<TAB>sequence``) keeps an ID as written, but FASTA reads a header's first
+    word, and the accession of ``db|ACCESSION|NAME``."""
+    for protein_id in sequences:
+        problem = None
+        if len(protein_id) > limits.max_id_length:
+            problem = f"an ID of {len(protein_id):,} characters; this server takes at most {limits.max_id_length}"
+        elif len(protein_id.split()) != 1 or header_id(protein_id) != protein_id:
+            word = header_id(protein_id.split()[0]) if protein_id.split() else ""
+            problem = f"a job keeps its proteins as FASTA, which reads this ID as {word!r}; give it as one word"
+        if problem is not None:
+            prefix = protein_id.encode("utf-8")
+            line = next(
+                (k for k, text in enumerate(data.splitlines(), start=1) if text.lstrip(b">").startswith(prefix)), None
+            )
+            raise InputError(problem, source, line, _shown_id(protein_id))
 
 
 Runner = Callable[[dict[str, str], Path, Callable[[str], None], "str | None"], None]
@@ -266,12 +296,24 @@ class JobStore:
             return status
 
     def fail(self, job_id: str, error: str) -> None:
-        """Mark a job failed with ``error`` (e.g. its results file turned out damaged)."""
+        """Mark a job failed with ``error`` (e.g. its results file turned out damaged), worded without the server's
+        paths (:meth:`without_paths`); kept in memory if its status file cannot be written."""
         with self._lock:
             if job_id in self._status:
-                self._status[job_id].update(state="failed", error=" ".join(error.split()))
+                self._status[job_id].update(state="failed", error=self.without_paths(error))
                 with contextlib.suppress(OSError):
                     self._save(job_id)
+
+    def without_paths(self, message: str) -> str:
+        """``message`` on one line, without the paths of this jobs folder: a job's files are named inside its
+        folder (``parts/000000.tsv``), the folder itself as "the jobs folder".
+
+        >>> store = JobStore.__new__(JobStore); store.root = Path("/srv/jobs")
+        >>> store.without_paths("/srv/jobs/" + "a" * 32 + "/results.tsv: no space left (in /srv/jobs)")
+        'results.tsv: no space left (in the jobs folder)'
+        """
+        message = re.sub(re.escape(str(self.root)) + r"/[0-9a-f]{32}/", "", " ".join(str(message).split()))
+        return message.replace(str(self.root), "the jobs folder")
 
     def jobs(self) -> list[dict[str, Any]]:
         """Every job's status, newest first (for the server's owner; the HTTP API lists none)."""
@@ -293,8 +335,6 @@ class JobStore:
             raise OverflowError(f"{waiting} jobs are waiting; try again later")
         job_id = uuid.uuid4().hex
         folder = self.root / job_id
-        folder.mkdir()
-        write_fasta(folder / "input.fasta", virus)
         status = {
             "id": job_id,
             "state": "queued",
@@ -308,9 +348,17 @@ class JobStore:
         }
         if self.inputs is not None:
             status["inputs"] = dict(self.inputs)
-        with self._lock:
-            self._status[job_id] = status
-            self._save(job_id)
+        try:
+            folder.mkdir()
+            write_fasta(folder / "input.fasta", virus)
+            with self._lock:
+                self._status[job_id] = status
+                self._save(job_id)
+        except OSError:  # e.g. a full disk: no job, and nothing of it left behind
+            with self._lock:
+                self._status.pop(job_id, None)
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         self._queue.put(job_id)
         return job_id
 
@@ -321,8 +369,9 @@ class JobStore:
                 return
             try:
                 self._run(job_id)
-            except Exception as exc:  # a worker must outlive any one job
-                self._update(job_id, state="failed", error=" ".join(str(exc).split()) or type(exc).__name__)
+            except Exception as exc:  # a worker must outlive any one job, even one whose failure cannot be saved
+                self.fail(job_id, str(exc) or type(exc).__name__)
+                shutil.rmtree(self.root / job_id / "parts", ignore_errors=True)  # a failed job is not resumed
             finally:
                 self._queue.task_done()
 

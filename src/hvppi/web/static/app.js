@@ -11,7 +11,7 @@ const SHOWN_ROWS = 500;
 // evidence column shows all its columns.
 const MAIN_COLUMNS = ["rank", "human_id", "human_name", "probability", "known", "evidence"];
 const ALIGNMENT_WIDTH = 60;  // columns per line of an alignment
-const state = { config: null, job: null, columns: [], numeric: new Set(), names: {}, rows: [], byProtein: new Map(), sort: { column: "rank", desc: false }, selected: null, alignments: new Map() };
+const state = { config: null, job: null, columns: [], numeric: new Set(), names: {}, rows: [], proteins: new Map(), byProtein: new Map(), sort: { column: "rank", desc: false }, selected: null, alignments: new Map() };
 
 function showMessage(text) {
   const box = $("message");
@@ -128,25 +128,23 @@ async function follow(jobId) {
 }
 
 async function loadResults(jobId) {
+  // the server sends one viral protein's rows at a time (the first here; the others when chosen)
   const data = await api("/api/jobs/" + jobId + "/results");
   state.columns = data.columns;
   state.names = data.names || {};
   // column types come from the API ("string", "float64", "int8", "int64"): numbers sort as numbers
   state.numeric = new Set(data.columns.filter((c, i) => data.types[i] !== "string"));
-  state.byProtein = new Map();
-  const vi = data.columns.indexOf("virus_id");
-  for (const row of data.rows) {
-    if (!state.byProtein.has(row[vi])) state.byProtein.set(row[vi], []);
-    state.byProtein.get(row[vi]).push(row);
-  }
+  state.proteins = new Map(data.proteins.map((p) => [p.id, p.rows]));
+  state.byProtein = new Map([[data.virus_id, data.rows]]);
   const select = $("protein");
   select.replaceChildren();
-  for (const [pid, rows] of state.byProtein) {
+  for (const [pid, n] of state.proteins) {
     const opt = document.createElement("option");
     opt.value = pid;
-    opt.textContent = withName(pid) + ": " + rows.length.toLocaleString() + " human proteins";
+    opt.textContent = withName(pid) + ": " + n.toLocaleString() + " human proteins";
     select.appendChild(opt);
   }
+  select.value = data.virus_id;
   $("download-tsv").href = "/api/jobs/" + jobId + "/results.tsv";
   $("download-parquet").href = "/api/jobs/" + jobId + "/results.parquet";
   state.sort = { column: "rank", desc: false };
@@ -154,6 +152,24 @@ async function loadResults(jobId) {
   state.alignments = new Map();
   $("results-section").hidden = false;
   $("explain-section").hidden = true;
+  renderTable();
+}
+
+async function chooseProtein() {
+  const pid = $("protein").value;
+  const jobId = state.job;
+  if (!state.byProtein.has(pid)) {
+    let data;
+    try {
+      data = await api("/api/jobs/" + jobId + "/results?virus_id=" + encodeURIComponent(pid));
+    } catch (err) {
+      showMessage(err.message);
+      return;
+    }
+    if (state.job !== jobId) return;
+    state.byProtein.set(pid, data.rows);
+    Object.assign(state.names, data.names || {});
+  }
   renderTable();
 }
 
@@ -248,7 +264,7 @@ function explanationItems(v) {
   // [term, description] pairs, in words, from the row's columns (those the scorer has)
   const items = [];
   const human = withNameOf(v.human_id, v.human_name);
-  const total = (state.byProtein.get(v.virus_id) || []).length;
+  const total = state.proteins.get(v.virus_id) || 0;
   let pair = withName(v.virus_id) + " × " + human;
   if (v.rank !== undefined) pair += ": rank " + v.rank + " of " + total.toLocaleString();
   if (v.probability !== undefined) pair += ", probability " + fraction(v.probability, 3);
@@ -422,7 +438,8 @@ function init() {
     }
   });
   $("file").addEventListener("change", () => { if ($("file").files.length) $("example").value = ""; });
-  for (const id of ["protein", "min-probability", "more-columns"]) $(id).addEventListener("change", renderTable);
+  $("protein").addEventListener("change", chooseProtein);
+  for (const id of ["min-probability", "more-columns"]) $(id).addEventListener("change", renderTable);
   $("filter").addEventListener("input", renderTable);
   const m = /job=([0-9a-f]{32})/.exec(location.hash);
   if (m) follow(m[1]);
