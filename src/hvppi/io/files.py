@@ -83,8 +83,19 @@ def is_gzip(path: str | os.PathLike) -> bool:
 
 
 def open_binary(path: str | os.PathLike) -> gzip.GzipFile | io.BufferedReader:
-    """Open a file for reading bytes, transparently decompressing gzip."""
-    return gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+    """Open a file for reading bytes, transparently decompressing gzip. The file is opened once and its first bytes
+    peeked, not read, so a pipe (``--virus <(zcat v.fa.gz)``, ``/dev/stdin``) loses nothing."""
+    raw = open(path, "rb")  # noqa: SIM115 (returned open, closed by the caller)
+    try:
+        magic = raw.peek(len(GZIP_MAGIC))[: len(GZIP_MAGIC)]
+    except BaseException:
+        raw.close()
+        raise
+    if magic != GZIP_MAGIC:
+        return raw
+    packed = gzip.GzipFile(fileobj=raw, mode="rb")
+    packed.myfileobj = raw  # type: ignore[assignment]  # closed with the GzipFile, as gzip.open(path) closes its file
+    return packed
 
 
 def open_text(path: str | os.PathLike, errors: str = "strict") -> IO[str]:
@@ -164,10 +175,38 @@ def _undecodable_place(path: str | os.PathLike) -> tuple[int | None, int | None]
     return None, None
 
 
+def output_target(path: str | os.PathLike) -> Path:
+    """Where an output given as ``path`` is written: the file a symbolic link points to (the link is kept);
+    InputError for an existing folder."""
+    path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    if path.is_dir():
+        raise InputError("is a folder; give the path of a file to write", path)
+    return path
+
+
+def is_special_file(path: Path) -> bool:
+    """Whether ``path`` exists and is neither a regular file nor a folder: a device (``/dev/null``) or a FIFO,
+    which an output is written into, never replaced."""
+    return path.exists() and not path.is_file() and not path.is_dir()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds."""
-    path = Path(path)
+    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds.
+
+    A symbolic link's target is replaced, not the link; a device or FIFO (``--out /dev/null``) is written into
+    directly (yielded itself); an existing folder is an InputError before any work."""
+    path = output_target(path)
+    if is_special_file(path):
+        try:
+            yield path
+        except Exception as exc:
+            if not isinstance(exc, HvppiError) and _disk_full(exc, path):
+                raise DiskFullError(path) from None
+            raise
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)

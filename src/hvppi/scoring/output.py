@@ -113,11 +113,13 @@ def open_parts(out: Path, identity: dict, restart: bool, suffix: str = ".parts")
     with ``identity``; ``restart`` discards an unfinished one."""
     parts_dir = out.with_name(out.name + suffix)
     manifest = parts_dir / "screen.json"
-    if parts_dir.exists():
-        previous = json.loads(manifest.read_text()) if manifest.exists() else None
+    if parts_dir.exists() or parts_dir.is_symlink():
         if restart:
-            shutil.rmtree(parts_dir)
-        elif previous != identity:
+            if parts_dir.is_dir() and not parts_dir.is_symlink():
+                shutil.rmtree(parts_dir)
+            else:
+                parts_dir.unlink()
+        elif _read_manifest(manifest) != identity:
             raise InputError(
                 "an unfinished screen with other inputs, settings or model is here; rerun with --restart to discard it",
                 parts_dir,
@@ -126,6 +128,15 @@ def open_parts(out: Path, identity: dict, restart: bool, suffix: str = ".parts")
     with atomic_write(manifest) as fh:
         json.dump(identity, fh)
     return parts_dir
+
+
+def _read_manifest(manifest: Path) -> Any:
+    """The settings an unfinished screen recorded; None if there are none, or if they cannot be read (a damaged
+    file is an unfinished screen of unknown settings: refused unless ``--restart`` discards it)."""
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def finished_record(out: Path) -> Path:
