@@ -133,3 +133,23 @@ def test_open_text_of_a_regular_file_is_unchanged(tmp_path):
     path.write_bytes(gzip.compress("\ufeffid\tseq\r\nA\tMKV\n".encode()))
     with open_text(path) as fh:
         assert fh.read() == "id\tseq\r\nA\tMKV\n"
+
+
+@pytest.mark.parametrize("kind", ["zip", "xz", "bzip2"])
+def test_a_packed_input_is_named_as_packed_not_as_undecodable_text(tmp_path, kind):
+    import bz2
+    import lzma
+    import zipfile
+
+    from hvppi.io.errors import InputError
+
+    text = b">p\nMKV\n" * 50
+    path = tmp_path / f"v.{kind}"
+    if kind == "zip":
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("v.fasta", text)
+    else:
+        path.write_bytes(lzma.compress(text) if kind == "xz" else bz2.compress(text))
+    with pytest.raises(InputError) as caught:
+        read_sequences(path)
+    assert str(caught.value) == f"{path}: packed as {kind}; this input is read as plain text or gzip: unpack it first"

@@ -272,3 +272,28 @@ def test_a_kill_while_encode_extends_a_store_keeps_the_stored_vectors(killed_enc
 def test_a_rerun_after_a_kill_removes_the_killed_runs_part_file(killed_encode):
     folder = killed_encode[0]
     assert [p.name for p in folder.iterdir() if p.name.endswith(".part")] == []
+
+
+@pytest.mark.parametrize("command", ["embed", "encode"])
+def test_an_h5_output_on_a_full_disk_is_one_line_not_a_crash(inputs, full_disk, command):
+    """HDF5 meets a full disk with errors from its destructors and a segmentation fault (exit 139): its writes are
+    checked first (``hvppi.io.files.ensure_space``). Run in a child process, where a crash cannot take pytest."""
+    folder, fill = full_disk
+    stat = os.statvfs(folder)
+    if stat.f_blocks * stat.f_frsize > 4 << 20:
+        pytest.skip("needs a real small disk (a tmpfs mounted as root)")
+    fill(100_000)
+    out = folder / "out.h5"
+    argv = {
+        "embed": ["--model", "hvppi-features", "--out", str(out), "--per-residue", str(folder / "residues.h5")],
+        "encode": ["--tower", "human", "--model", "lstm-phv-benchmark", "--out", str(out)],
+    }[command]
+    done = subprocess.run(
+        [sys.executable, "-m", "hvppi.cli", command, "--sequences", str(inputs / "many.fa"), *argv, "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2, (done.returncode, done.stderr[-2000:])
+    assert len(lines) == 1 and lines[0].startswith(f"hvppi {command}: error: ") and "disk is full" in lines[0], lines

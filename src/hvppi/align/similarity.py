@@ -85,7 +85,8 @@ def local_similarity(
 ) -> np.ndarray:
     """score(a, b) / sqrt(score(a, a) · score(b, b)), float32 (len(queries), len(targets)), in [0, 1].
 
-    All against all when ``targets`` is None (the result is made exactly symmetric).
+    All against all when ``targets`` is None (the result is made exactly symmetric). A sequence whose self-score
+    is not positive (all or mostly ``X``: nothing to align) is 0 similar to every sequence, itself included.
     """
     symmetric = targets is None
     targets = queries if targets is None else targets
@@ -94,8 +95,10 @@ def local_similarity(
     )
     if symmetric:
         raw = np.maximum(raw, raw.T)
-    norm = np.sqrt(np.outer(self_scores(queries, matrix=matrix), self_scores(targets, matrix=matrix)))
-    return np.clip(raw / np.maximum(norm, 1e-12), 0.0, 1.0).astype(np.float32)
+    own = [np.maximum(self_scores(s, matrix=matrix), 0.0) for s in (queries, targets)]
+    norm = np.sqrt(np.outer(own[0], own[1]))
+    ratio = np.divide(raw, np.maximum(norm, 1e-12), out=np.zeros_like(raw), where=norm > 0)
+    return np.clip(ratio, 0.0, 1.0).astype(np.float32)
 
 
 def kmer_counts(sequences: Sequence[str], k: int = 3) -> sp.csr_matrix:

@@ -30,7 +30,9 @@ and ``test.csv``; with ``disjoint_test``, also a protein-disjoint split in ``rep
 the pairs without a held-out protein, and ``test_unseen_virus.txt``, ``test_unseen_human.txt`` and
 ``test_unseen_both.txt`` the pairs whose viral protein only, human protein only or both are held out
 (a random pair-level split leaves almost no such pairs in its test part).
-``OUT/manifest.json`` holds the counts, the rules above (``RULES``), parameters and input SHA-256s.
+``OUT/manifest.json`` holds the counts, the rules above (``RULES``), parameters and input SHA-256s;
+it is written last, and a rebuild removes the earlier one before it touches the earlier data sets,
+so a folder without it holds an interrupted build.
 The paper's n were tuned on its data to reach 1:1 and about 1:5; on this export they give 0.99, 2.4,
 0.79 and 13 negatives per positive, hence n solved for the ratio by default. The manifest gives both
 n. The alignment matrix is cached
@@ -718,7 +720,11 @@ def _cluster_and_align(
 
 
 def _remove_earlier_builds(out: Path, say: Callable[[str], None]) -> None:
-    """Remove an earlier build's data sets: this build's manifest will not describe them."""
+    """Remove an earlier build's data sets: this build's manifest will not describe them.
+
+    The earlier manifest goes first, so that an interrupted rebuild leaves no manifest.json describing
+    other data; this build's manifest is written at its end."""
+    (out / "manifest.json").unlink(missing_ok=True)
     stale = [d for d in out.glob("mi*") if d.is_dir()]
     for folder in stale:
         shutil.rmtree(folder)

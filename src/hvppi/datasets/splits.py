@@ -68,19 +68,32 @@ def viral_disjoint_split(
     seed: int = 0,
     threads: int = 1,
 ) -> tuple[PairTable, PairTable, dict]:
-    """Split ``pairs`` into (train, held-out) so that no viral protein or CD-HIT cluster straddles them."""
+    """Split ``pairs`` into (train, held-out) so that no viral protein or CD-HIT cluster straddles them.
+
+    Whole clusters, in seeded random order, are held out until ``fraction`` of the viral proteins are;
+    the last cluster always stays in training, so neither side is empty. Fewer than 2 viral proteins or
+    clusters is a ValueError."""
     if not 0 < fraction < 1:
         raise ValueError("fraction must lie strictly between 0 and 1")
+    if not 0.4 <= identity <= 1:  # NaN fails too; CD-HIT itself refuses above 1 only with a cryptic message
+        raise ValueError(f"CD-HIT clusters proteins at identity 0.4 to 1, got {identity:g}")
     viral = sorted(set(pairs.virus_ids))
+    if len(viral) < 2:
+        raise ValueError(f"a split needs at least 2 viral proteins; the pairs have {len(viral)}")
     clusters = cdhit_clusters({v: sequences[v] for v in viral}, identity, threads)
     groups: dict[str, list[str]] = {}
     for v in viral:
         groups.setdefault(clusters[v], []).append(v)
+    if len(groups) < 2:
+        raise ValueError(
+            f"a split needs at least 2 viral protein clusters; the {len(viral)} viral proteins of the pairs "
+            f"form 1 CD-HIT cluster at identity {identity:g}"
+        )
     representatives = sorted(groups)
     order = np.random.default_rng(seed).permutation(len(representatives))
     target = fraction * len(viral)
     held_out: set[str] = set()
-    for i in order:
+    for i in order[:-1]:  # holding out the last cluster too would leave no training pairs
         if len(held_out) >= target:
             break
         held_out.update(groups[representatives[i]])

@@ -41,7 +41,7 @@ from numpy.typing import ArrayLike
 
 from hvppi.align.blocks import DEFAULT_BLOCK_ROWS, aligned_pairs
 from hvppi.io.errors import InputError
-from hvppi.io.files import atomic_write, output_lock
+from hvppi.io.files import atomic_write, output_lock, staged_directory
 
 MATRIX = "PAM250"
 GAP_OPEN = 10
@@ -197,6 +197,8 @@ def check_correlation_inputs(
     edges = sorted(float(e) for e in identity_bins)
     if any(not 0 < e < 1 for e in edges):
         raise ValueError("identity bin edges must lie strictly between 0 and 1")
+    if len(set(edges)) != len(edges):
+        raise ValueError("identity bin edges must be distinct (a repeated edge makes an empty bin)")
     if min_bin_pairs < 0:
         raise ValueError("min_bin_pairs must not be negative")
     norms = np.linalg.norm(vectors, axis=1)
@@ -409,39 +411,49 @@ def write_alignment_correlation(
     """Write correlations.json, pearson.tsv, spearman.tsv, by_identity.tsv, proteins.txt and (with
     ``plots``) the hexbin PNGs into ``out_dir``. by_identity.tsv has a ``pairs`` column (pairs in the
     bin) and ``nan`` correlations for bins of too few pairs. ``subtitle``: the plots' subtitle (None:
-    the embedding and sequence files of ``result.parameters``, when it names them)."""
-    out = Path(out_dir)
-    with atomic_write(out / "correlations.json") as fh:
-        json.dump(result.to_dict(), fh, indent=2)
-    for name in ("pearson", "spearman"):
-        with atomic_write(out / f"{name}.tsv") as fh:
-            fh.write(_matrix_tsv(getattr(result, name)))
-    with atomic_write(out / "by_identity.tsv") as fh:
-        fh.write("identity_bin\tpairs\tmethod\tvariable\t" + "\t".join(VARIABLES) + "\n")
-        for b in result.bins:
-            for method in ("pearson", "spearman"):
-                for name, row in zip(VARIABLES, b[method]):
-                    values = "\t".join("nan" if not np.isfinite(x) else f"{x:.6f}" for x in row)
-                    fh.write(f"{b['bin']}\t{b['n_pairs']}\t{method}\t{name}\t{values}\n")
-    with atomic_write(out / "proteins.txt") as fh:
-        fh.write("".join(f"{pid}\n" for pid in result.ids))
-    if plots and result.pairs:
-        from hvppi.geometry.plots import hexbin_plot
+    the embedding and sequence files of ``result.parameters``, when it names them).
 
-        if subtitle is None:
-            embeddings, sequences = result.parameters.get("embeddings"), result.parameters.get("sequences")
-            subtitle = plot_subtitle(embeddings, sequences) if embeddings and sequences else ""
+    The files are written into a staging folder and moved in together: a failure leaves the previous
+    set (or none), never part of a new one beside older files."""
+    with staged_directory(out_dir) as out:
+        with atomic_write(out / "correlations.json") as fh:
+            json.dump(result.to_dict(), fh, indent=2)
+        for name in ("pearson", "spearman"):
+            with atomic_write(out / f"{name}.tsv") as fh:
+                fh.write(_matrix_tsv(getattr(result, name)))
+        with atomic_write(out / "by_identity.tsv") as fh:
+            fh.write("identity_bin\tpairs\tmethod\tvariable\t" + "\t".join(VARIABLES) + "\n")
+            for b in result.bins:
+                for method in ("pearson", "spearman"):
+                    for name, row in zip(VARIABLES, b[method]):
+                        values = "\t".join("nan" if not np.isfinite(x) else f"{x:.6f}" for x in row)
+                        fh.write(f"{b['bin']}\t{b['n_pairs']}\t{method}\t{name}\t{values}\n")
+        with atomic_write(out / "proteins.txt") as fh:
+            fh.write("".join(f"{pid}\n" for pid in result.ids))
+        if plots and result.pairs:
+            _write_hexbins(result, out, subtitle)
 
-        for x in ("score", "identity"):
-            for y in ("cosine_similarity", "squared_euclidean"):
-                i, j = VARIABLES.index(x), VARIABLES.index(y)
-                title = f"{result.n_pairs:,} pairs: Pearson {result.pearson[i, j]:+.3f}, Spearman {result.spearman[i, j]:+.3f}"
-                hexbin_plot(
-                    out / f"hexbin_{x}_vs_{y}.png",
-                    result.pairs[x],
-                    result.pairs[y],
-                    LABELS[x],
-                    LABELS[y],
-                    title,
-                    subtitle=subtitle,
-                )
+
+def _write_hexbins(result: AlignmentCorrelation, out: Path, subtitle: str | None) -> None:
+    """The four hexbin PNGs (alignment score and identity against cosine similarity and squared Euclidean
+    distance); ``subtitle`` None names the files of ``result.parameters``."""
+    from hvppi.geometry.plots import hexbin_plot
+
+    if subtitle is None:
+        embeddings, sequences = result.parameters.get("embeddings"), result.parameters.get("sequences")
+        subtitle = plot_subtitle(embeddings, sequences) if embeddings and sequences else ""
+    for x in ("score", "identity"):
+        for y in ("cosine_similarity", "squared_euclidean"):
+            i, j = VARIABLES.index(x), VARIABLES.index(y)
+            title = (
+                f"{result.n_pairs:,} pairs: Pearson {result.pearson[i, j]:+.3f}, Spearman {result.spearman[i, j]:+.3f}"
+            )
+            hexbin_plot(
+                out / f"hexbin_{x}_vs_{y}.png",
+                result.pairs[x],
+                result.pairs[y],
+                LABELS[x],
+                LABELS[y],
+                title,
+                subtitle=subtitle,
+            )

@@ -177,7 +177,7 @@ def geometry_report(
     a set it names that is not measured is an error."""
     from hvppi._version import __version__
     from hvppi.geometry.plots import isotropy_bars
-    from hvppi.io.files import atomic_write
+    from hvppi.io.files import atomic_write, staged_directory
 
     if not sets:
         raise ValueError("no embedding sets given")
@@ -191,10 +191,18 @@ def geometry_report(
     for row in rows:
         if accuracy is not None:
             row["accuracy"] = accuracy.get(row["name"], {})
-    out = Path(out_dir)
-    with atomic_write(out / "report.json") as fh:
-        json.dump({"hvppi_version": __version__, "sets": rows}, fh, indent=2)
-    text = (
+    with staged_directory(out_dir) as out:  # all three appear together, or none of them
+        with atomic_write(out / "report.json") as fh:
+            json.dump({"hvppi_version": __version__, "sets": rows}, fh, indent=2)
+        with atomic_write(out / "report.md") as fh:
+            fh.write(report_markdown(rows))
+        isotropy_bars(out / "isotropy.png", rows, title=title, subtitle=subtitle)
+    return rows
+
+
+def report_markdown(rows: list[dict]) -> str:
+    """The text of report.md: the table of :func:`markdown_table`, IsoScore* and the published dimensions."""
+    return (
         "# Isotropy of embedding sets\n\n"
         "Global: one vector per protein (per-residue embeddings mean-pooled); local: one vector per residue. "
         "IsoScore (Rudman et al. 2022) = (PR − 1)/(d − 1) with PR = (tr C)²/‖C‖²_F; effective dimensions = "
@@ -219,7 +227,3 @@ def geometry_report(
         + "".join(f"| {model} | {d:,} | {dims} | {source} |\n" for model, d, dims, source in PUBLISHED)
         + "\n![isotropy](isotropy.png)\n"
     )
-    with atomic_write(out / "report.md") as fh:
-        fh.write(text)
-    isotropy_bars(out / "isotropy.png", rows, title=title, subtitle=subtitle)
-    return rows

@@ -118,6 +118,11 @@ def read_errors(path: str | os.PathLike) -> Iterator[None]:
     except (EOFError, zlib.error, gzip.BadGzipFile, zipfile.BadZipFile) as exc:
         raise InputError(_damage_message(path, exc), path) from None
     except UnicodeDecodeError as exc:
+        packed = _packed_kind(_magic(path))
+        if packed is not None:
+            raise InputError(
+                f"packed as {packed}; this input is read as plain text or gzip: unpack it first", path
+            ) from None
         line, column = _undecodable_place(path)
         raise InputError(_undecodable_message(exc, column), path, line) from None
     except OSError as exc:
@@ -126,6 +131,21 @@ def read_errors(path: str | os.PathLike) -> Iterator[None]:
             raise
         damage = zipfile.BadZipFile if _magic(path).startswith(ZIP_MAGIC) else zlib.error
         raise InputError(_damage_message(path, damage(exc.strerror or str(exc))), path) from None
+
+
+PACKED_MAGIC = {
+    ZIP_MAGIC: "zip",
+    b"\xfd7zX": "xz",
+    b"BZh": "bzip2",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"7z\xbc\xaf": "7-Zip",
+}
+"""First bytes of archives and compressed files that a text reader cannot read (its "not UTF-8" would mislead)."""
+
+
+def _packed_kind(magic: bytes) -> str | None:
+    """The kind of archive or compressed file that starts with ``magic`` (None: none of PACKED_MAGIC)."""
+    return next((kind for start, kind in PACKED_MAGIC.items() if magic.startswith(start)), None)
 
 
 def _magic(path: str | os.PathLike) -> bytes:
@@ -248,6 +268,22 @@ def _disk_full(exc: BaseException, tmp: Path) -> bool:
     except OSError:
         return False
     return stat.f_bavail * stat.f_frsize < _ALMOST_FULL
+
+
+SPACE_RESERVE = 256 << 10
+"""Bytes an HDF5 write leaves free besides its data (for the file's metadata, written when it is flushed)."""
+
+
+def ensure_space(path: str | os.PathLike, nbytes: int) -> None:
+    """DiskFullError naming ``path`` unless the disk that holds it has ``nbytes`` free besides
+    :data:`SPACE_RESERVE` (256 KiB). HDF5 meets a full disk with a cascade of errors from its destructors and often a
+    segmentation fault, not one error: its writes are checked before they are made."""
+    try:
+        stat = os.statvfs(Path(path).parent)
+    except OSError:
+        return
+    if stat.f_bavail * stat.f_frsize < nbytes + SPACE_RESERVE:
+        raise DiskFullError(path)
 
 
 @contextlib.contextmanager

@@ -38,6 +38,11 @@ def dataset_key(protein_id: str) -> str:
     return protein_id.replace("%", "%25").replace("/", "%2F")
 
 
+PER_DATASET_BYTES = 4096
+"""HDF5's bytes per stored protein besides its array (object header, attributes, link): a generous bound, for
+checking the free space before a write (:func:`hvppi.io.files.ensure_space`)."""
+
+
 def write_protein_array(file: h5py.File, protein_id: str, array: ArrayLike, sequence: str, id_attribute: str) -> None:
     """(Re)write one protein's float32 dataset at the root, with its ID and sequence SHA-256 as attributes."""
     key = dataset_key(protein_id)

@@ -27,7 +27,7 @@ from numpy.typing import ArrayLike
 
 from hvppi.io.errors import InputError
 from hvppi.io.files import atomic_write, open_text, read_errors
-from hvppi.io.sequences import add_sequence
+from hvppi.io.sequences import add_sequence, check_protein_id
 
 _HUMAN_COLUMNS = ("human_pro", "human_id")
 _VIRUS_COLUMNS = ("virus_pro", "virus_id")
@@ -237,9 +237,7 @@ def _read_csv(path: Path, lines: list[str]) -> PairTable:
         line = reader.line_num
         if None in row or any(v is None for v in row.values()):
             raise InputError(f"expected {len(header)} comma-separated fields", path, line)
-        h, v = row[hcol].strip(), row[vcol].strip()
-        if not h or not v:
-            raise InputError("empty protein ID", path, line)
+        h, v = check_protein_id(row[hcol].strip(), path, line), check_protein_id(row[vcol].strip(), path, line)
         if with_seqs:
             add_sequence(sequences, origin, h, row["human_seq"].strip(), path, line)
             add_sequence(sequences, origin, v, row["virus_seq"].strip(), path, line)
@@ -277,9 +275,7 @@ def _read_tsv(path: Path, lines: list[str]) -> PairTable:
             raise InputError(
                 f"expected {n_columns} columns as on the first pair line, found {len(fields)}", path, number
             )
-        h, v = fields[0], fields[1]
-        if not h or not v:
-            raise InputError("empty protein ID", path, number)
+        h, v = check_protein_id(fields[0], path, number), check_protein_id(fields[1], path, number)
         if n_columns == 3:
             labels.append(_parse_label(fields[2], path, number, f"{h}/{v}"))
         humans.append(h)

@@ -29,6 +29,29 @@ Record = tuple[int, str, str, Callable[[int], int] | None]
 """(line, ID, sequence, the line of a 0-based position in the sequence or None: always ``line``)."""
 
 _DB_ACCESSION = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,9}\|([^|\s]+)\|")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""C0 and C1 control characters (NUL, tab, newline, ...), DEL and the Unicode line and paragraph separators."""
+
+
+def check_protein_id(protein_id: str, path: str | os.PathLike | None = None, line: int | None = None) -> str:
+    """Return ``protein_id``; InputError naming the file, line and ID if it is empty or holds a control character
+    (NUL, tab, newline, ...), which would break the TSV and H5 outputs it lands in.
+
+    >>> check_protein_id("P0DTC2")
+    'P0DTC2'
+    """
+    if not protein_id:
+        raise InputError("empty protein ID", path, line)
+    match = _CONTROL.search(protein_id)
+    if match is not None:
+        raise InputError(
+            f"the protein ID holds a control character ({match.group()!r} at position {match.start() + 1}); "
+            "IDs must be printable text",
+            path,
+            line,
+            protein_id,
+        )
+    return protein_id
 
 
 def header_id(token: str) -> str:
@@ -150,8 +173,7 @@ def add_sequence(
     (with the same sequence too, unless ``allow_duplicates``). With ``validate`` False the letters
     are not checked (the caller checks the records it uses): the sequence is only upper-cased and
     stripped of one trailing ``*``."""
-    if not protein_id:
-        raise InputError("empty protein ID", path, line)
+    check_protein_id(protein_id, path, line)
     if validate:
         sequence = check_sequence(sequence, path, line, protein_id, line_of)
     else:

@@ -264,6 +264,10 @@ def load_model(
     for name, tensor in state.items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise ModelFileError(f"{path}: tensor {name} holds NaN or infinite weights; {DAMAGED}")
+        if name.endswith(".running_var") and not bool((tensor > 0).all()):
+            raise ModelFileError(
+                f"{path}: tensor {name} holds a variance that is not positive ({float(tensor.min()):g}); {DAMAGED}"
+            )
     table = state.get("human_tower.features")
     if info.config.towers and (table is None or tuple(table.shape) != (N_TOKENS, info.config.n_features)):
         raise ModelFileError(f"{path}: the weights lack a ({N_TOKENS}, {info.config.n_features}) feature table")

@@ -124,7 +124,8 @@ class InteractionScorer:
             raise ValueError("--human-vectors/--virus-vectors hold tower vectors, and this model has no towers")
         self.stores: dict[str, VectorStore] = {}
         for side, path in given.items():
-            self.stores[side] = VectorStore(path, side, info.require_file_sha256())  # type: ignore[arg-type]
+            width = model.config.protein_dim
+            self.stores[side] = VectorStore(path, side, info.require_file_sha256(), width=width)  # type: ignore[arg-type]
         self.head = copy.deepcopy(model.head).double().eval()
 
     def with_names(self, names: dict[str, str]) -> InteractionScorer:

@@ -6,8 +6,9 @@ Layout: one file per tower. Root attributes: ``format`` = "hvppi-vectors", ``tow
 written as '%2F'), with attributes ``id`` and ``sequence_sha256``.
 
 A file made by another model is refused; a protein whose sequence changed since it was encoded is
-encoded again, never read from the file; a stored vector that is not finite is an error naming the
-file and the protein.
+encoded again, never read from the file; a stored vector that is not a one-dimensional array of real
+numbers of the model's width (or, with the width not given, of the width of the file's other vectors), or
+not finite, is an error naming the file and the protein.
 
 The file is never changed in place: each :meth:`VectorStore.store` writes a copy with the new vectors
 beside it (``.NAME.*.part``) and renames it over the file, so a kill or a full disk leaves the vectors
@@ -21,6 +22,7 @@ import contextlib
 import errno
 import os
 import shutil
+from collections import Counter
 from pathlib import Path
 
 import h5py
@@ -28,8 +30,8 @@ import numpy as np
 
 from hvppi._version import __version__
 from hvppi.io.errors import InputError
-from hvppi.io.files import atomic_path, output_lock
-from hvppi.io.h5layout import dataset_key, sequence_sha256, write_protein_array
+from hvppi.io.files import atomic_path, ensure_space, output_lock
+from hvppi.io.h5layout import PER_DATASET_BYTES, dataset_key, sequence_sha256, write_protein_array
 from hvppi.io.orphans import remove_orphaned_parts
 from hvppi.lstm.model import TowerName, check_tower
 
@@ -39,8 +41,17 @@ FORMAT = "hvppi-vectors"
 class VectorStore:
     """Read-write access to an H5 vector file for one tower of one model (see the module docstring)."""
 
-    def __init__(self, path: str | os.PathLike, tower: TowerName, model_sha256: str, create: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        tower: TowerName,
+        model_sha256: str,
+        create: bool = True,
+        width: int | None = None,
+    ) -> None:
+        """``width``: the length of the model's tower vectors (``config.protein_dim``), checked by :meth:`lookup`."""
         self.path = Path(path)
+        self.width = width
         check_tower(tower)
         self.attrs = {"format": FORMAT, "tower": tower, "model_sha256": model_sha256, "hvppi_version": __version__}
         if not self.path.exists() and not create:
@@ -102,8 +113,9 @@ class VectorStore:
     def lookup(self, sequences: dict[str, str]) -> tuple[dict[str, np.ndarray], list[str], list[str]]:
         """Stored vectors of the proteins whose sequence is unchanged; IDs missing; IDs whose sequence changed.
 
-        A stored vector that is not finite, or a dataset without its sequence hash, is an InputError
-        naming the file and the protein."""
+        A stored vector that is not finite or not a one-dimensional array of real numbers of the store's ``width``
+        (when not given: of the width most of the looked-up vectors have), or a dataset without its sequence
+        hash, is an InputError naming the file and the protein."""
         found, missing, changed = {}, [], []
         for pid, seq in sequences.items():
             dataset = None if self.file is None else self.file.get(dataset_key(pid))
@@ -120,6 +132,7 @@ class VectorStore:
             if stored_sha != sequence_sha256(seq):
                 changed.append(pid)
                 continue
+            self._check_layout(dataset, pid)  # before reading: a string or huge dataset is never read
             vector = dataset[()]
             if not np.all(np.isfinite(vector)):
                 raise InputError(
@@ -128,7 +141,38 @@ class VectorStore:
                     protein_id=pid,
                 )
             found[pid] = vector
+        self._check_widths(found)
         return found, missing, changed
+
+    def _check_layout(self, dataset: h5py.Dataset, pid: str) -> None:
+        """InputError naming the file and ``pid`` unless ``dataset`` is a vector of real numbers (of ``width``)."""
+        dtype, shape = dataset.dtype, dataset.shape
+        problem = None
+        if dtype.kind not in "fiu":
+            problem = f"the stored vector is not numeric (dtype {dtype})"
+        elif shape is None or len(shape) != 1 or (self.width is not None and shape != (self.width,)):
+            expected = f"({self.width},)" if self.width is not None else "one dimension"
+            problem = f"the stored vector has shape {shape}, not {expected}"
+        if problem is not None:
+            raise InputError(f"{problem}; delete the file and encode again", self.path, protein_id=pid)
+
+    def _check_widths(self, found: dict[str, np.ndarray]) -> None:
+        """Without a known width: InputError naming the first protein whose vector is not as long as most (the
+        vectors of one lookup are stacked into one array)."""
+        if self.width is not None or not found:
+            return
+        widths = Counter(len(vector) for vector in found.values())
+        if len(widths) == 1:
+            return
+        usual = widths.most_common(1)[0][0]
+        pid = next(p for p, vector in found.items() if len(vector) != usual)
+        other = next(p for p, vector in found.items() if len(vector) == usual)
+        raise InputError(
+            f"the stored vector has {len(found[pid])} values, but the vector of {other!r} has {usual}; "
+            "delete the file and encode again",
+            self.path,
+            protein_id=pid,
+        )
 
     def store(self, sequences: dict[str, str], vectors: dict[str, np.ndarray]) -> None:
         """Add (or replace) the ``vectors`` of these proteins, with their sequences' SHA-256.
@@ -143,7 +187,10 @@ class VectorStore:
         self._write(sequences, vectors)
 
     def _write(self, sequences: dict[str, str], vectors: dict[str, np.ndarray]) -> None:
+        old = self.path.stat().st_size if self.file is not None else 0
+        new_bytes = sum(np.asarray(v).nbytes for v in vectors.values()) + PER_DATASET_BYTES * len(vectors)
         try:
+            ensure_space(self.path, old + new_bytes)  # HDF5 meets a full disk with a crash, not an error
             with atomic_path(self.path) as tmp:
                 if self.file is not None:
                     shutil.copyfile(self.path, tmp)

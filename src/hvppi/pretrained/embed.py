@@ -43,8 +43,8 @@ import numpy as np
 from hvppi._version import __version__
 from hvppi.io.alphabet import check_letters
 from hvppi.io.errors import InputError
-from hvppi.io.files import output_lock
-from hvppi.io.h5layout import dataset_key, sequence_sha256, write_protein_array
+from hvppi.io.files import ensure_space, output_lock
+from hvppi.io.h5layout import PER_DATASET_BYTES, dataset_key, sequence_sha256, write_protein_array
 from hvppi.io.orphans import remove_orphaned_parts
 from hvppi.io.progress import progress as bar_or_lines
 from hvppi.pretrained.base import Embedder, TokenizationError, length_batches
@@ -121,6 +121,8 @@ class _EmbeddingFile:
         """Write one array per ID (``arrays``: a list, or the rows of an (n, d) array) and flush."""
         if self.file is None:
             raise RuntimeError(f"{self.part} is not open for writing: call open() first")
+        arrays = [np.asarray(a) for a in arrays]
+        ensure_space(self.part, sum(a.nbytes for a in arrays) + PER_DATASET_BYTES * len(arrays))
         for pid, array in zip(ids, arrays):
             write_protein_array(self.file, pid, array, sequences[pid], id_attribute="original_id")
         self.file.flush()

@@ -16,6 +16,7 @@ from safetensors import SafetensorError
 
 from hvppi._version import __version__
 from hvppi.datasets.taxonomy import check_name, taxid
+from hvppi.io.alphabet import ALPHABET
 from hvppi.io.bundled import DEFAULT_MODEL, check_model_file, model_kind, resolve_model_path
 from hvppi.io.errors import ModelFileError
 from hvppi.io.files import atomic_path
@@ -89,6 +90,9 @@ UNKNOWN_TAXA = ("0",)
 UNKNOWN_FAMILIES = ("unknown", "")
 """Family names (in any case) that mean "not known": read as no family."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_LETTER = np.zeros(256, dtype=bool)
+_LETTER[np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)] = True
+"""The bytes a reference sequence may hold: the upper-case letters of hvppi's alphabet (as the model stores them)."""
 
 
 def read_screening_model(path: str | os.PathLike) -> ScreeningModel:
@@ -127,6 +131,7 @@ def read_screening_model(path: str | os.PathLike) -> ScreeningModel:
             raise ModelFileError(f"{path}: made with other features than this hvppi computes")
         check_screening_document(document, path)
         check_screening_tensors(tensors, document, path)
+        check_reference_letters(tensors, document, path)
         virus_sequences = unpack_sequences(tensors["reference.virus_sequences"], document["virus_lengths"])
         human_sequences = unpack_sequences(tensors["reference.human_sequences"], document["human_lengths"])
         reference = Reference(
@@ -291,6 +296,28 @@ def check_screening_tensors(tensors: dict[str, np.ndarray], document: dict, path
         problems.append("no trees or no calibration points")
     if problems:
         raise _corrupt(path, "; ".join(problems[:3]))
+
+
+def check_reference_letters(tensors: dict[str, np.ndarray], document: dict, path: Path) -> None:
+    """ModelFileError naming ``path`` and the protein unless every letter of the reference sequences is an upper-case
+    letter of hvppi's alphabet (:data:`hvppi.io.alphabet.ALPHABET`): no other letter, lower case, NUL or non-ASCII
+    byte. One table lookup per letter (the reference holds millions); run after :func:`check_screening_tensors`."""
+    for side in ("virus", "human"):
+        letters = tensors[f"reference.{side}_sequences"]
+        bad = np.flatnonzero(~_LETTER[letters])
+        if bad.size == 0:
+            continue
+        pos = int(bad[0])
+        ends = np.cumsum(document[f"{side}_lengths"])
+        index = int(np.searchsorted(ends, pos, side="right"))
+        start = int(ends[index - 1]) if index else 0
+        byte = int(letters[pos])
+        letter = f"the letter {chr(byte)!r}" if byte < 128 else f"the byte 0x{byte:02x}"
+        raise _corrupt(
+            Path(path),
+            f"reference {side} protein {document[f'{side}_ids'][index]!r} has {letter} at position "
+            f"{pos - start + 1}, outside hvppi's amino-acid alphabet ({ALPHABET})",
+        )
 
 
 def check_screening_model(self: ScreeningModel, path: Path) -> None:

@@ -33,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     model, info, device = load_model_for(args)
     sequences = read_sequences(args.sequences, allow_duplicates=False)
-    with VectorStore(args.out, args.tower, info.require_file_sha256()) as store:
+    with VectorStore(args.out, args.tower, info.require_file_sha256(), width=model.config.protein_dim) as store:
         tower_vectors(model, args.tower, sequences, store, device, progress=not args.quiet, log=log)
     print(f"{len(sequences)} {args.tower} protein vectors in {args.out}", file=sys.stderr)
     return 0

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from hvppi.cli.options import (
-    MODEL_HELP,
+    INTERACTION_MODEL_HELP,
     PAIR_FORMATS,
     SEQUENCE_FORMATS,
     add_embeddings,
@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--model",
         action="append",
         metavar="FILE",
-        help=f"{MODEL_HELP}; one, one per --pairs, or several with one --pairs (default: default)",
+        help=f"{INTERACTION_MODEL_HELP}; one, one per --pairs, or several with one --pairs (default: lstm-phv-benchmark)",
     )
     parser.add_argument(
         "--baseline",

@@ -39,7 +39,8 @@ alignment columns including gaps), cosine similarity, cosine distance and square
 (float64). Writes to OUT_DIR: correlations.json, pearson.tsv and spearman.tsv (5 x 5 matrices),
 by_identity.tsv (the same within identity bins, with the pairs of each bin), proteins.txt (the
 sample), hexbin_*.png (titled with the embedding and sequence files), and alignment.npz (the
-alignments; a rerun with the same sample reuses them). 3,578 proteins make 6.4 million pairs.
+alignments; a rerun with the same sample reuses them). The tables, the sample and the plots are moved
+in together at the end. 3,578 proteins make 6.4 million pairs.
 
 An identity bin with fewer than --min-bin-pairs pairs (default 30) gets no correlations: they are nan
 in by_identity.tsv (null in correlations.json), and a warning names the bin."""
@@ -76,11 +77,31 @@ def run_isotropy(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_identity_bins(text: str | None) -> list[float]:
+    """The edges of ``--identity-bins`` ('' or None: no bins): numbers strictly between 0 and 1, increasing,
+    each once; a ValueError naming the option otherwise."""
+    edges = []
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        try:
+            edges.append(float(item))
+        except ValueError:
+            raise ValueError(f"--identity-bins {text!r}: {item.strip()!r} is not a number") from None
+    if any(not 0 < e < 1 for e in edges):  # NaN fails too
+        raise ValueError(f"--identity-bins {text!r}: bin edges must lie strictly between 0 and 1")
+    if any(a >= b for a, b in zip(edges, edges[1:])):
+        raise ValueError(f"--identity-bins {text!r}: bin edges must increase, each given once (e.g. 0.3,0.5)")
+    return edges
+
+
 def run_align_corr(args: argparse.Namespace) -> int:
     """Correlate alignment with embedding similarity and write the tables and plots."""
     from hvppi.geometry.align_corr import VARIABLES, run_alignment_correlation
+    from hvppi.io.validation import require_int
 
-    bins = [float(x) for x in args.identity_bins.split(",") if x.strip()] if args.identity_bins else []
+    require_int("--seed", args.seed, minimum=0)
+    bins = parse_identity_bins(args.identity_bins)
     result = run_alignment_correlation(
         args.sequences,
         args.embeddings,
