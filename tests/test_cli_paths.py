@@ -153,3 +153,27 @@ def test_a_packed_input_is_named_as_packed_not_as_undecodable_text(tmp_path, kin
     with pytest.raises(InputError) as caught:
         read_sequences(path)
     assert str(caught.value) == f"{path}: packed as {kind}; this input is read as plain text or gzip: unpack it first"
+
+
+def test_a_staged_set_with_a_folder_in_the_way_replaces_none_of_its_files(tmp_path):
+    from hvppi.io.errors import InputError
+    from hvppi.io.files import staged_directory
+
+    (tmp_path / "a.txt").write_text("old a\n")
+    (tmp_path / "b.txt").mkdir()
+    with pytest.raises(InputError, match="is a folder, where an output file goes"), staged_directory(tmp_path) as stage:
+        (stage / "a.txt").write_text("new a\n")
+        (stage / "b.txt").write_text("new b\n")
+    assert (tmp_path / "a.txt").read_text() == "old a\n" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.txt",
+        "b.txt",
+    ]
+
+
+def test_a_fasta_without_its_header_says_so(tmp_path):
+    from hvppi.io.errors import InputError
+
+    path = tmp_path / "v.fasta"
+    path.write_text("MKVLAAGIVALLLAAGCSS\n")
+    with pytest.raises(InputError, match=r"line 1: .*found 1; a FASTA file starts with a header line \('>ID'\)"):
+        read_sequences(path)

@@ -312,5 +312,6 @@ def test_screening_an_all_x_viral_protein_gives_no_nan_and_no_warning(tmp_path):
     rows = [line.split("\t") for line in lines[1:]]
     assert len(rows) == len(HUMAN)
     assert all(float(row[header.index("nearest_similarity")]) == 0.0 for row in rows)
+    assert all(row[header.index("nearest_training_virus")] == "" for row in rows)  # nothing is near: none named
     assert all(math.isfinite(float(row[header.index(name)])) for row in rows for name in ("score", "probability"))
     assert not any(field.lower() == "nan" for row in rows for field in row)

@@ -415,10 +415,14 @@ def staged_directory(out_dir: str | os.PathLike) -> Iterator[Path]:
     stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     try:
         yield stage
-        for path in sorted(stage.rglob("*")):
-            if path.is_file():
-                target = out / path.relative_to(stage)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(path, target)
+        staged = [path for path in sorted(stage.rglob("*")) if path.is_file()]
+        for path in staged:  # every target checked before the first is replaced
+            target = out / path.relative_to(stage)
+            if target.is_dir() and not target.is_symlink():
+                raise InputError("is a folder, where an output file goes; move it away", target)
+        for path in staged:
+            target = out / path.relative_to(stage)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
     finally:
         shutil.rmtree(stage, ignore_errors=True)

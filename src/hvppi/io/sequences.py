@@ -119,7 +119,8 @@ def _table_records(path: Path, lines: Iterable[str], headers: dict[str, str] | N
         if number == 1 and len(fields) == 2 and fields[1].strip().lower() in ("sequence", "seq"):
             continue
         if len(fields) != 2:
-            raise InputError(f"expected 2 tab-separated columns (id, sequence), found {len(fields)}", path, number)
+            hint = "; a FASTA file starts with a header line ('>ID')" if len(fields) == 1 else ""
+            raise InputError(f"expected 2 tab-separated columns (id, sequence), found {len(fields)}{hint}", path, number)
         yield number, fields[0].strip(), fields[1].strip(), None
 
 

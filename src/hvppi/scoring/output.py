@@ -25,8 +25,12 @@ from hvppi.scoring.interface import Column, Scorer, ScreenSettings
 
 
 def output_format(out: Path) -> str:
-    """ "parquet" if ``out`` ends in .parquet, else "tsv"."""
-    return "parquet" if out.suffix == ".parquet" else "tsv"
+    """ "parquet" if ``out`` ends in .parquet (in any case), else "tsv".
+
+    >>> output_format(Path("hits.PARQUET")), output_format(Path("hits.tsv"))
+    ('parquet', 'tsv')
+    """
+    return "parquet" if out.suffix.lower() == ".parquet" else "tsv"
 
 
 def digest(sequences: dict[str, str]) -> str:

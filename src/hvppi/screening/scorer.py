@@ -238,7 +238,9 @@ def screening_rows(
                 "probability": probability[i, order],
                 "best_partner_virus": partner_virus,
                 "best_partner_similarity": partner_similarity,
-                "nearest_training_virus": np.full(n, reference.virus_ids[nearest[i]], dtype=object),
+                "nearest_training_virus": np.full(  # none for a query like nothing (all X: similarity 0)
+                    n, reference.virus_ids[nearest[i]] if sw[i, nearest[i]] > 0 else "", dtype=object
+                ),
                 "nearest_similarity": np.full(n, float(sw[i, nearest[i]])),
                 "nearest_identity": np.full(n, float(block.identity[i])),
                 "nearest_binds": nearest_binds[i, order].astype(np.int8),
