@@ -4,7 +4,9 @@ The fixtures in ``tests/data/behaviour/`` are written by this module's ``write_f
 written with the code before the screening package moved into its own rooms (main at dcee891), and the move kept
 every output byte-identical to them (commit d4f1c0d); they were written again when the open-world screening model
 (format 4: retrained bundled model, ``human_name``, ``known`` and ``evidence`` columns) replaced the old one, and
-now guard against any unintended change of what ``screen``, ``predict``, ``serve`` and ``--dask`` write:
+again when the evidence's words were corrected (only the ``evidence`` column changed: "in all", no ranking claim,
+"no training viral protein binds it"); they guard against any unintended change of what ``screen``, ``predict``,
+``serve`` and ``--dask`` write:
 
     PYTHONPATH=tests python tests/behaviour_inputs.py tests/data/behaviour
 

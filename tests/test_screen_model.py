@@ -1347,11 +1347,19 @@ def test_screen_takes_the_virus_by_accession_or_from_the_user(trained, screen_in
     assert main([*base, "--out", str(tmp_path / "b.tsv"), "--taxon", "01004"]) == 0
     _, rows = read_tsv(tmp_path / "b.tsv")
     assert {(r["virus_taxon"], r["virus_family"]) for r in rows} == {("1004", "Fam1")}
-    assert "warning" not in capsys.readouterr().err
+    err = capsys.readouterr().err  # a protein the training data knows as another virus is named
+    assert "1 viral protein is screened as another virus than the training data gives (V2_1-PRO_9 is virus 1002" in err
+    assert "screened as virus 1004 (Fam1)" in err and err.count("warning") == 1, err
     assert main([*base, "--out", str(tmp_path / "d.tsv"), "--family", "fam1"]) == 0  # the reference's spelling
     _, rows = read_tsv(tmp_path / "d.tsv")
     assert {(r["virus_taxon"], r["virus_family"]) for r in rows} == {("", "Fam1")}
+    assert "screened as family Fam1" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "f.tsv"), "--taxon", "1002"]) == 0  # its own virus: no warning
     assert "warning" not in capsys.readouterr().err
+    renamed = write_fasta(tmp_path / "renamed.fa", {"my_protein": virus["V2_1-PRO_9"]})
+    assert main([*base[:2], str(renamed), *base[3:], "--out", str(tmp_path / "g.tsv")]) == 0
+    err = capsys.readouterr().err
+    assert "by sequence, my_protein is a training protein of virus 1002 (Fam0) under another ID" in err, err
     assert main([*base, "--out", str(tmp_path / "e.tsv"), "--taxon", "999"]) == 0  # no reference protein has it
     assert "the virus of 2 of 2 viral proteins (V2_1-PRO_9, q_unrelated) is not given or not among" in (
         capsys.readouterr().err

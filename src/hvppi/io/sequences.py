@@ -120,7 +120,9 @@ def _table_records(path: Path, lines: Iterable[str], headers: dict[str, str] | N
             continue
         if len(fields) != 2:
             hint = "; a FASTA file starts with a header line ('>ID')" if len(fields) == 1 else ""
-            raise InputError(f"expected 2 tab-separated columns (id, sequence), found {len(fields)}{hint}", path, number)
+            raise InputError(
+                f"expected 2 tab-separated columns (id, sequence), found {len(fields)}{hint}", path, number
+            )
         yield number, fields[0].strip(), fields[1].strip(), None
 
 

@@ -74,10 +74,18 @@ def evidence_text(
     ``same_virus``: the other proteins of the query's virus that bind the candidate (not the query's own training
     copy when the pair is ``known``); ``popularity``: all training viral proteins that bind it.
 
+    The count of all training viral proteins that bind it includes the same-virus ones ("in all"); a candidate that
+    no training viral protein binds is "a weak candidate", and "no training protein close to the query" is said
+    only when the nearest is below the noise level.
+
     >>> evidence_text("", 3, "virus 2697049", "P59595", 0.91, "P59595", 0.91, True, 41)
-    'the nearest training protein (P59595, 91% similar) binds it; 3 other proteins of virus 2697049 bind it; 41 training viral proteins bind it'
+    'the nearest training protein (P59595, 91% similar) binds it; 3 other proteins of virus 2697049 bind it; 41 training viral proteins in all bind it'
     >>> evidence_text("", 0, "", "Q9XYZ1", 0.03, "P12345", 0.04, False, 0)
     'no known viral partner, no training protein close to the query: a weak candidate'
+    >>> evidence_text("", 0, "", "", 0.0, "P0DTC2", 1.0, False, 0)
+    'no training viral protein binds it: a weak candidate'
+    >>> evidence_text("", 0, "", "", 0.0, "P12345", 0.05, False, 9)
+    '9 training viral proteins bind it; no close homolog of the query binds it'
     """
     parts = []
     if known:  # the query is the training protein of the known pair: count the others
@@ -93,13 +101,16 @@ def evidence_text(
         )
     if popularity:
         other = "other " if known else ""
+        in_all = " in all" if same_virus else ""  # the same-virus binders are among them
         parts.append(
-            f"{popularity} {other}training viral protein{'s' if popularity > 1 else ''} {_bind(popularity)} it"
+            f"{popularity} {other}training viral protein{'s' if popularity > 1 else ''}{in_all} {_bind(popularity)} it"
         )
     if not parts:
+        if nearest_similarity >= NOISE_SIMILARITY:
+            return "no training viral protein binds it: a weak candidate"
         return "no known viral partner, no training protein close to the query: a weak candidate"
     if len(parts) == 1 and popularity and not same_virus:
-        parts.append("no close homolog of the query binds it: ranked by how many viral proteins bind it")
+        parts.append("no close homolog of the query binds it")
     return "; ".join(parts)
 
 
@@ -349,11 +360,47 @@ class ScreeningScorer:
         )
 
     def taxa_for(self, virus_ids: Sequence[str]) -> ViralTaxa:
-        """The virus and family the scorer uses for ``virus_ids``."""
+        """The virus and family the scorer uses for ``virus_ids``: those bound (:meth:`with_viruses`), else those the
+        training data gives their UniProt accessions."""
         if self.taxa is None:
             return self.model.taxa_of(list(virus_ids))
         found = [self.taxa.get(v, (None, None)) for v in virus_ids]
         return ViralTaxa([t for t, _ in found], [f for _, f in found])
+
+    def training_taxa(self, virus_ids: Sequence[str], sequences: Sequence[str] | None = None) -> ViralTaxa:
+        """The virus the training data gives each protein: by UniProt accession, else (``sequences`` given) that of
+        the training viral protein with exactly its sequence (a training protein under another ID)."""
+        found = self.model.taxa_of(list(virus_ids))
+        if sequences is None:
+            return found
+        ref = self.model.reference
+        index = {s: k for k, s in reversed(list(enumerate(ref.virus_sequences)))}  # the first with the sequence
+        taxa, families = list(found.taxa), list(found.families)
+        for k, sequence in enumerate(sequences):
+            j = index.get(sequence)
+            if taxa[k] is None and families[k] is None and j is not None:
+                taxa[k], families[k] = ref.taxa.taxa[j], ref.taxa.families[j]
+        return ViralTaxa(taxa, families)
+
+    def warn_other_viruses(self, virus: dict[str, str], log: Log) -> None:
+        """Name (up to 5) the viral proteins screened as another virus than the one the training data gives them
+        (``--taxon`` given for a mixed set, say)."""
+        if self.taxa is None:
+            return
+        used = self.taxa_for(list(virus))
+        known = self.training_taxa(list(virus), list(virus.values()))
+        other = [
+            f"{pid} is {virus_label(kt, kf)} in the training data, screened as {virus_label(ut, uf)}"
+            for pid, ut, uf, kt, kf in zip(virus, used.taxa, used.families, known.taxa, known.families)
+            if (ut is not None or uf is not None)  # none used: warn_unknown_viruses says so
+            and ((kt is not None and kt != ut) or (kt is None and kf is not None and kf != uf))
+        ]
+        if other:
+            log(
+                f"warning: {len(other)} viral protein{'s are' if len(other) > 1 else ' is'} screened as another virus "
+                f"than the training data gives ({'; '.join(other[:5])}{' ...' if len(other) > 5 else ''}); give "
+                "each protein's virus with --taxonomy if they come from several"
+            )
 
     def reference_proteins(self, side: str) -> dict[str, str]:
         ref = self.model.reference
@@ -396,10 +443,12 @@ class ScreeningScorer:
                     f"warning: {virus_id} has {len(sequence):,} residues, more than any training viral protein "
                     f"({longest:,}); a polyprotein is best screened as its mature chains"
                 )
-        self.warn_unknown_viruses(list(virus), log)
+        self.warn_unknown_viruses(list(virus), log, list(virus.values()))
+        self.warn_other_viruses(virus, log)
 
-    def warn_unknown_viruses(self, virus_ids: list[str], log: Log) -> None:
-        """Name (up to 5) the viral proteins whose virus the model cannot use: not given, or of no training protein."""
+    def warn_unknown_viruses(self, virus_ids: list[str], log: Log, sequences: list[str] | None = None) -> None:
+        """Name (up to 5) the viral proteins whose virus the model cannot use: not given, or of no training protein
+        (with ``sequences``: and the virus of those identical to a training viral protein under another ID)."""
         taxa = self.taxa_for(virus_ids)
         unknown = [v for v, ok in zip(virus_ids, self.model.known_to_reference(taxa)) if not ok]
         if unknown:
@@ -411,6 +460,16 @@ class ScreeningScorer:
                 f"proteins'{what}; they are ranked without what is known of their virus's other proteins (give it "
                 "with --taxon, --family or --taxonomy)"
             )
+        if unknown and sequences is not None:  # a training protein under another ID
+            known = self.training_taxa(virus_ids, sequences)
+            same = [
+                f"{v} is a training protein of {virus_label(t, f)}"
+                for v, t, f, ok in zip(virus_ids, known.taxa, known.families, self.model.known_to_reference(known))
+                if v in unknown and ok
+            ]
+            if same:
+                shown = "; ".join(same[:5]) + (" ..." if len(same) > 5 else "")
+                log(f"warning: by sequence, {shown} under another ID (give its virus with --taxon or --taxonomy)")
 
     def prepare_human(self, human: dict[str, str], progress: bool = False, log: Log | None = None) -> Evidence:
         """The evidence about ``human``: from the cache (:mod:`hvppi.screening.humancache`) when this model file

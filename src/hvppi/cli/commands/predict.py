@@ -21,7 +21,10 @@ HELP = "score human–virus pairs"
 DESCRIPTION = """\
 Score pairs with a trained model (the bundled screening model by default). Writes a TSV with columns
 human_id, virus_id, score (interaction probability; for the screening model its calibrated probability)
-and call (1 if score >= the cutoff), in input order. Each distinct protein is encoded once. The screening
+and call (1 if score >= the cutoff), in input order. With the screening model the cutoff is 0.5 on a
+probability over the whole human proteome, which few pairs reach (known pairs of training proteins among them
+can read 0.27 to 0.42 and be called 0): rank with 'hvppi screen', which also flags the pairs already in the
+training data (its known column). Each distinct protein is encoded once. The screening
 model uses each viral protein's virus: give it with --taxon/--family (all) or --taxonomy (per protein), else
 it is taken from the UniProt accession where the training data knows it, and a warning names the proteins
 ranked without it. Pairs whose viral or human side the training data knows on the other side are refused.

@@ -30,7 +30,9 @@ With the screening model (the default), the rows are virus_id, human_id, rank, s
 probability (the share of such pairs that were known partners, calibrated out of fold on training viral
 proteins held out from the trees: over every human candidate, most of which have no known partner; a
 probability of 1 is never given, and for an unseen viral protein it is a rough guide, see the model card's
-reliability table), and the evidence: best_partner_virus (the training viral partner of this human protein
+reliability table; for a pair already in the training data (known) it is the model's score mapped by the same
+calibration, which never saw a protein's own pairs: not a measured probability, and above about 0.43 beyond the
+range the table checks), and the evidence: best_partner_virus (the training viral partner of this human protein
 most similar to the query) and best_partner_similarity (their normalised Smith-Waterman similarity, 1 =
 identical), nearest_training_virus, nearest_similarity and nearest_identity (the training viral protein most
 similar to the query; identity of their global alignment) and nearest_binds (1 if that protein has this
