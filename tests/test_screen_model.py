@@ -1236,8 +1236,12 @@ def test_cli_predict_with_a_screening_model_file(trained, tmp_path, capsys):
     assert code == 0
     assert "at cutoff 0.5" in capsys.readouterr().err
     header, rows = read_tsv(out)
-    assert header == ["human_id", "virus_id", "score", "call"]
+    assert header == ["human_id", "virus_id", "score", "call", "known"]
     assert [(r["human_id"], r["virus_id"]) for r in rows] == pairs  # input order
+    # known: the pairs of the training data (by sequence), with their sources, as a screen's known column says
+    training = {(trained.human_ids[h], trained.virus_ids[v]) for v, h in trained.pairs}
+    assert {(r["human_id"], r["virus_id"]) for r in rows if r["known"]} == training & set(pairs) != set()
+    assert {r["known"] for r in rows if r["known"]} == {"training data"}
     # the viral proteins' virus comes from the reference protein of the same accession, as in a screen
     taxa = model.taxa_of(trained.virus_ids[:4])
     assert taxa.known() == 4  # V0_0..V0_3: family 0, even

@@ -229,6 +229,10 @@ class InteractionScorer:
                 embeddings[side] = load_protein_embeddings(path, ids, sequences)
         return score_pairs(self.model, pairs, sequences, device=self.device, progress=progress, embeddings=embeddings)
 
+    def known_pairs(self, pairs: PairTable, sequences: dict[str, str]) -> list[str] | None:
+        """None: an interaction model file keeps no training pairs."""
+        return None
+
     def close(self) -> None:
         for store in self.stores.values():
             store.close()

@@ -157,6 +157,11 @@ class Scorer(Protocol):
         """Probability of each pair, in input order (warnings, e.g. about proteins without their virus, to ``log``)."""
         ...
 
+    def known_pairs(self, pairs: PairTable, sequences: dict[str, str]) -> list[str] | None:
+        """For each pair, the sources of the training data that hold it ('' if none), or None for a model that
+        keeps no training pairs (then ``hvppi predict`` writes no ``known`` column)."""
+        ...
+
     def close(self) -> None:
         """Release open files (vector stores)."""
         ...

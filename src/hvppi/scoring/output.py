@@ -188,12 +188,15 @@ def summary(out: Path, kind: str, n_virus: int, n_human: int, fmt: str, **more: 
     }
 
 
-def write_predictions(path: str | Path, pairs: PairTable, scores: np.ndarray, cutoff: float) -> int:
-    """Write ``human_id, virus_id, score, call`` rows in input order (atomically); return how many are called 1."""
+def write_predictions(
+    path: str | Path, pairs: PairTable, scores: np.ndarray, cutoff: float, known: list[str] | None = None
+) -> int:
+    """Write ``human_id, virus_id, score, call`` rows in input order (atomically), with a ``known`` column (the
+    sources of a pair already in the training data) where ``known`` is given; return how many are called 1."""
     check_cutoff(cutoff)
     calls = np.asarray(scores) >= cutoff
     with atomic_write(path) as fh:
-        fh.write("human_id\tvirus_id\tscore\tcall\n")
-        for h, v, s, c in zip(pairs.human_ids, pairs.virus_ids, scores, calls):
-            fh.write(f"{h}\t{v}\t{s:.7g}\t{int(c)}\n")
+        fh.write("human_id\tvirus_id\tscore\tcall" + ("\tknown" if known is not None else "") + "\n")
+        for k, (h, v, s, c) in enumerate(zip(pairs.human_ids, pairs.virus_ids, scores, calls)):
+            fh.write(f"{h}\t{v}\t{s:.7g}\t{int(c)}" + (f"\t{known[k]}" if known is not None else "") + "\n")
     return int(calls.sum())

@@ -540,5 +540,26 @@ class ScreeningScorer:
         taxa = self.taxa_for(viruses)
         return self.model.score_pairs(pairs.human_ids, pairs.virus_ids, sequences, taxa, threads=self.threads)[1]
 
+    def known_pairs(self, pairs: PairTable, sequences: dict[str, str]) -> list[str] | None:
+        """For each pair, the sources of the training data that hold it, matched by sequence as the ``known`` column
+        of a screen is ('' if none)."""
+        ref = self.model.reference
+        virus_index = {s: k for k, s in enumerate(ref.virus_sequences)}
+        human_index: dict[str, list[int]] = {}
+        for k, s in enumerate(ref.human_sequences):
+            human_index.setdefault(s, []).append(k)
+        row = {(v, h): k for k, (v, h) in enumerate(zip(ref.pair_virus.tolist(), ref.pair_human.tolist()))}
+        out = []
+        for human_id, virus_id in zip(pairs.human_ids, pairs.virus_ids):
+            v = virus_index.get(sequences[virus_id], -1)
+            found = [row[(v, h)] for h in human_index.get(sequences[human_id], []) if (v, h) in row]
+            sources = ""
+            if found:
+                if ref.pair_sources is not None and ref.source_names:
+                    sources = ", ".join(ref.sources_of(int(ref.pair_sources[found[0]])))
+                sources = sources or "training data"
+            out.append(sources)
+        return out
+
     def close(self) -> None:
         pass

@@ -21,10 +21,11 @@ HELP = "score human–virus pairs"
 DESCRIPTION = """\
 Score pairs with a trained model (the bundled screening model by default). Writes a TSV with columns
 human_id, virus_id, score (interaction probability; for the screening model its calibrated probability)
-and call (1 if score >= the cutoff), in input order. With the screening model the cutoff is 0.5 on a
-probability over the whole human proteome, which few pairs reach (known pairs of training proteins among them
-can read 0.27 to 0.42 and be called 0): rank with 'hvppi screen', which also flags the pairs already in the
-training data (its known column). Each distinct protein is encoded once. The screening
+and call (1 if score >= the cutoff), in input order; with the screening model, also known (the sources of a
+pair already in the training data, matched by sequence; empty otherwise). With the screening model the cutoff is
+0.5 on a probability over the whole human proteome, which few pairs reach (known pairs among them can read 0.27
+to 0.42 and be called 0): to rank a viral protein's candidates, use 'hvppi screen'. Each distinct protein is
+encoded once. The screening
 model uses each viral protein's virus: give it with --taxon/--family (all) or --taxonomy (per protein), else
 it is taken from the UniProt accession where the training data knows it, and a warning names the proteins
 ranked without it. Pairs whose viral or human side the training data knows on the other side are refused.
@@ -64,9 +65,10 @@ def run(args: argparse.Namespace) -> int:
         prepare_output(args.out)
         cutoff = scorer.cutoff if args.cutoff is None else args.cutoff
         scores = scorer.score_pairs(pairs, sequences, progress=not args.quiet, log=log)
+        known = scorer.known_pairs(pairs, sequences)
     finally:
         scorer.close()
-    called = write_predictions(args.out, pairs, scores, cutoff)
+    called = write_predictions(args.out, pairs, scores, cutoff, known)
     print(
         f"wrote {len(pairs)} scored pairs to {args.out} ({called} called interacting at cutoff {cutoff:.4g})",
         file=sys.stderr,
