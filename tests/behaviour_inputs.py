@@ -5,7 +5,7 @@ written with the code before the screening package moved into its own rooms (mai
 every output byte-identical to them (commit d4f1c0d); they were written again when the open-world screening model
 (format 4: retrained bundled model, ``human_name``, ``known`` and ``evidence`` columns) replaced the old one, and
 again when the evidence's words were corrected (only the ``evidence`` column changed: "in all", no ranking claim,
-"no training viral protein binds it"), and when ``predict`` with the screening model gained its ``known`` column
+"no training viral protein binds it", the other proteins of the query's family), and when ``predict`` with the screening model gained its ``known`` column
 (its first four columns unchanged); they guard against any unintended change of what ``screen``, ``predict``,
 ``serve`` and ``--dask`` write:
 

@@ -1357,6 +1357,17 @@ def test_screen_takes_the_virus_by_accession_or_from_the_user(trained, screen_in
     assert main([*base, "--out", str(tmp_path / "d.tsv"), "--family", "fam1"]) == 0  # the reference's spelling
     _, rows = read_tsv(tmp_path / "d.tsv")
     assert {(r["virus_taxon"], r["virus_family"]) for r in rows} == {("", "Fam1")}
+    # the family's evidence is cited where the virus's is not: the reference proteins of Fam1 that bind the candidate
+    ref = ScreeningModel.load(trained.path).reference
+    in_family = {int(v) for v, f in enumerate(ref.taxa.families) if f == "Fam1"}
+    binders = {h: 0 for h in ref.human_ids}
+    for v, h in zip(ref.pair_virus.tolist(), ref.pair_human.tolist()):
+        binders[ref.human_ids[h]] += v in in_family
+    cited = [r for r in rows if " of family Fam1 bind" in r["evidence"]]
+    assert cited and all(r["same_virus_partners"] == "0" for r in cited)
+    for r in cited:
+        n = binders[r["human_id"][1:]]
+        assert f"{n} other protein{'s' if n > 1 else ''} of family Fam1 bind" in r["evidence"], r["evidence"]
     assert "screened as family Fam1" in capsys.readouterr().err
     assert main([*base, "--out", str(tmp_path / "f.tsv"), "--taxon", "1002"]) == 0  # its own virus: no warning
     assert "warning" not in capsys.readouterr().err

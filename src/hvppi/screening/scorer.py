@@ -69,10 +69,13 @@ def evidence_text(
     nearest_similarity: float,
     nearest_binds: bool,
     popularity: int,
+    same_family: int = 0,
+    family: str | None = None,
 ) -> str:
     """One row's evidence in words, strongest first; similarities below :data:`NOISE_SIMILARITY` are not cited.
     ``same_virus``: the other proteins of the query's virus that bind the candidate (not the query's own training
-    copy when the pair is ``known``); ``popularity``: all training viral proteins that bind it.
+    copy when the pair is ``known``); ``popularity``: all training viral proteins that bind it; ``same_family``: the
+    other proteins of the query's ``family`` that bind it, cited where none of its virus does.
 
     The count of all training viral proteins that bind it includes the same-virus ones ("in all"); a candidate that
     no training viral protein binds is "a weak candidate", and "no training protein close to the query" is said
@@ -86,6 +89,8 @@ def evidence_text(
     'no training viral protein binds it: a weak candidate'
     >>> evidence_text("", 0, "", "", 0.0, "P12345", 0.05, False, 9)
     '9 training viral proteins bind it; no close homolog of the query binds it'
+    >>> evidence_text("", 0, "this virus", "", 0.0, "P59595", 0.3, False, 9, same_family=2, family="Coronaviridae")
+    '2 other proteins of family Coronaviridae bind it; 9 training viral proteins in all bind it'
     """
     parts = []
     if known:  # the query is the training protein of the known pair: count the others
@@ -99,9 +104,14 @@ def evidence_text(
         parts.append(
             f"{same_virus} other protein{'s' if same_virus > 1 else ''} of {virus_label} {_bind(same_virus)} it"
         )
+    elif same_family and family:
+        parts.append(
+            f"{same_family} other protein{'s' if same_family > 1 else ''} of family {family} {_bind(same_family)} it"
+        )
+    relatives = bool(same_virus or (same_family and family))
     if popularity:
         other = "other " if known else ""
-        in_all = " in all" if same_virus else ""  # the same-virus binders are among them
+        in_all = " in all" if relatives else ""  # the same-virus (or family) binders are among them
         parts.append(
             f"{popularity} {other}training viral protein{'s' if popularity > 1 else ''}{in_all} {_bind(popularity)} it"
         )
@@ -109,7 +119,7 @@ def evidence_text(
         if nearest_similarity >= NOISE_SIMILARITY:
             return "no training viral protein binds it: a weak candidate"
         return "no known viral partner, no training protein close to the query: a weak candidate"
-    if len(parts) == 1 and popularity and not same_virus:
+    if len(parts) == 1 and popularity and not relatives:
         parts.append("no close homolog of the query binds it")
     return "; ".join(parts)
 
@@ -209,6 +219,7 @@ def screening_rows(
     ``block`` against the candidates of ``evidence``, and the probabilities of all their pairs."""
     raw, probability = model.score(evidence.features(block.similarities))
     same_virus = np.rint(evidence.same_group_partners(block.similarities.same_taxon)).astype(np.int64)
+    same_family = np.rint(evidence.same_group_partners(block.similarities.same_family)).astype(np.int64)
     popularity = np.rint(evidence.popularity).astype(np.int64)
     sw = block.similarities.smith_waterman
     nearest = block.nearest
@@ -222,6 +233,7 @@ def screening_rows(
         known = known_sources(model, evidence, block.identical[i], order)
         own = block.identical[i]  # the query's own training copy counts among its virus's partners if of its virus
         own_counted = int(own >= 0 and bool(block.similarities.same_taxon[i, own]))
+        own_in_family = int(own >= 0 and bool(block.similarities.same_family[i, own]))
         taxon = block.taxa.taxa[i]
         label = virus_label(taxon, block.taxa.families[i], (model.metadata.get("virus_codes") or {}).get(taxon or ""))
         nearest_id, nearest_sim = reference.virus_ids[nearest[i]], float(sw[i, nearest[i]])
@@ -236,6 +248,8 @@ def screening_rows(
                 nearest_sim,
                 bool(nearest_binds[i, c]),
                 int(popularity[c]),
+                int(same_family[i, c]) - (own_in_family if known[k] else 0),
+                block.taxa.families[i],
             )
             for k, c in enumerate(order)
         ]
