@@ -177,3 +177,21 @@ def test_a_fasta_without_its_header_says_so(tmp_path):
     path.write_text("MKVLAAGIVALLLAAGCSS\n")
     with pytest.raises(InputError, match=r"line 1: .*found 1; a FASTA file starts with a header line \('>ID'\)"):
         read_sequences(path)
+
+
+def test_a_dask_tile_size_below_1_is_refused_before_a_cluster_starts(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("distributed")
+    import hvppi.scoring.distributed as distributed
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("a cluster was started")
+
+    monkeypatch.setattr(distributed, "dask_client", no_cluster)
+    sequences = read_sequences(BENCHMARK / "pro_seq.txt")
+    ids = list(sequences)
+    (tmp_path / "v.fa").write_text(f">{ids[-1]}\n{sequences[ids[-1]]}\n")
+    (tmp_path / "h.fa").write_text("".join(f">{h}\n{sequences[h]}\n" for h in ids[:3]))
+    argv = ["screen", "--virus", str(tmp_path / "v.fa"), "--human", str(tmp_path / "h.fa"), "--quiet"]
+    for flag in ("--human-block", "--virus-block"):
+        assert main([*argv, "--out", str(tmp_path / "o.tsv"), "--dask", "local:1", flag, "0"]) == 2
+        assert f"{flag} 0: give a positive number" in capsys.readouterr().err

@@ -200,6 +200,9 @@ def _run_dask(
     from hvppi.scoring.distributed import dask_client, screen_distributed
 
     scorer.portable()  # refuses what cannot go to the workers before a cluster starts
+    for flag, value in (("--human-block", args.human_block), ("--virus-block", args.virus_block)):
+        if value < 1:  # before a cluster starts, too
+            raise ValueError(f"{flag} {value}: give a positive number of proteins per tile")
     with dask_client(args.dask, log=log) as client:
         return screen_distributed(
             client,
