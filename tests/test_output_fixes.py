@@ -181,12 +181,39 @@ def test_align_corr_failure_keeps_the_previous_tables(tmp_path, align_inputs, mo
     monkeypatch.setattr(hvppi.geometry.plots, "hexbin_plot", failing)
     assert main([*align_inputs, *out, "--count", "6"]) == 2
     assert "No space left" in capsys.readouterr().err
-    after = _files(tmp_path / "ac")
-    # the tables and plots are the earlier run's; only the keyed alignment cache may be the new sample's
-    assert {k: v for k, v in after.items() if k != "alignment.npz"} == {
-        k: v for k, v in before.items() if k != "alignment.npz"
-    }
+    # the tables, the plots and the alignments are all the earlier run's; the new sample's wait in ac.parts/
+    assert _files(tmp_path / "ac") == before
     assert not list((tmp_path / "ac").glob(".staging-*"))
+    assert (tmp_path / "ac.parts" / "alignment.npz").is_file()
+
+
+def test_align_corr_failure_after_aligning_leaves_no_output_and_resumes(tmp_path, align_inputs, monkeypatch, capsys):
+    import hvppi.align.kernels
+    import hvppi.geometry.align_corr
+
+    out, parts = tmp_path / "ac", tmp_path / "ac.parts"
+    args = [*align_inputs, "--out-dir", str(out), "--count", "8"]
+
+    def failing(*args, **kwargs):
+        raise _disk_full(out / "x")
+
+    real = hvppi.geometry.align_corr.embedding_pair_metrics
+    monkeypatch.setattr(hvppi.geometry.align_corr, "embedding_pair_metrics", failing)  # the step after the alignments
+    assert main(args) == 2
+    assert "No space left" in capsys.readouterr().err
+    assert not out.exists() or not any(out.iterdir())  # no alignment.npz, nor anything else
+    assert [p.name for p in parts.iterdir()] == ["alignment.npz"]
+
+    def no_alignment(*args, **kwargs):
+        raise AssertionError("aligned again despite the cache")
+
+    monkeypatch.setattr(hvppi.geometry.align_corr, "embedding_pair_metrics", real)
+    monkeypatch.setattr(hvppi.align.kernels, "all_pairs_stats", no_alignment)
+    assert main(args) == 0, capsys.readouterr().err  # resumed from ac.parts/alignment.npz
+    first = _files(out)
+    assert {"alignment.npz", "correlations.json", "proteins.txt"} <= set(first) and not parts.exists()
+    assert main(args) == 0, capsys.readouterr().err  # and a rerun reuses the finished run's alignment.npz
+    assert _files(out) == first and not parts.exists()
 
 
 # --- finding 13: evaluate's --model help --------------------------------------------------------
@@ -277,6 +304,15 @@ def test_align_corr_bad_options_name_the_option(tmp_path, align_inputs, capsys, 
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"hvppi geometry align-corr: error: {option}") and reason in err
     assert len(err.splitlines()) == 1 and not (tmp_path / "ac").exists()
+
+
+@pytest.mark.parametrize("option, value, bound", [("--seed", "-1", ">= 0"), ("--replicates", "0", ">= 1")])
+def test_dataset_build_bad_options_name_the_option(tmp_path, capsys, option, value, bound):
+    out = tmp_path / "ds"
+    assert main(["dataset", "build", "--mitab", str(tmp_path / "h.mitab"), "--out", str(out), option, value]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"hvppi dataset build: error: {option} must be an integer {bound}, got {value}"
+    assert not out.exists()
 
 
 def test_align_corr_library_refuses_repeated_edges(rng):

@@ -20,10 +20,13 @@ distance suggests it reported cosine distance; both are shown). The same correla
 within identity bins (default: below and from 0.3, low and high sequence similarity); a bin of fewer
 than ``MIN_BIN_PAIRS`` (30) pairs gets NaN correlations instead of noise.
 
-The alignment stats, the long part, are computed in blocks of rows (:func:`hvppi.align.blocks.aligned_pairs`),
-each saved in OUT/alignment.npz.parts/ as it finishes (an interrupted run resumes from the finished
-blocks), then cached in OUT/alignment.npz under a SHA-256 of the sampled IDs, their sequences and the
-scoring: a second run with the same sample reuses them.
+The alignment stats, the long part, are computed in blocks of rows (:func:`hvppi.align.blocks.aligned_pairs`).
+:func:`run_alignment_correlation` keeps them beside OUT, not in it, until the whole set is written: each
+block in OUT.parts/alignment.npz.parts/ as it finishes (an interrupted run resumes from the finished
+blocks), then all in OUT.parts/alignment.npz under a SHA-256 of the sampled IDs, their sequences and
+the scoring (a run that fails after aligning resumes from it). OUT/alignment.npz arrives
+with the tables and plots, and OUT.parts/ is removed; a second run with the same sample reuses
+OUT/alignment.npz. A failed run thus leaves OUT as it was.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +45,7 @@ from numpy.typing import ArrayLike
 
 from hvppi.align.blocks import DEFAULT_BLOCK_ROWS, aligned_pairs
 from hvppi.io.errors import InputError
-from hvppi.io.files import atomic_write, output_lock, staged_directory
+from hvppi.io.files import atomic_path, atomic_write, output_lock, staged_directory
 
 MATRIX = "PAM250"
 GAP_OPEN = 10
@@ -53,6 +57,8 @@ LABELS = {
     "cosine_similarity": "cosine similarity of embeddings",
     "squared_euclidean": "squared Euclidean distance of embeddings",
 }
+ALIGNMENT_FILE = "alignment.npz"
+"""The alignments of the sample in OUT (and, until the set is written, in OUT.parts)."""
 MIN_BIN_PAIRS = 30
 """Identity bins with fewer pairs get no correlations (NaN): a correlation of a handful of pairs says little."""
 _BASE = ("score", "identity", "cosine_similarity", "squared_euclidean")
@@ -335,7 +341,10 @@ def run_alignment_correlation(
     subtitle: str | None = None,
 ) -> AlignmentCorrelation:
     """Sample proteins present in both files, correlate, write OUT/correlations.json, pearson.tsv,
-    spearman.tsv, by_identity.tsv, proteins.txt and hexbin PNGs; returns the result.
+    spearman.tsv, by_identity.tsv, proteins.txt, hexbin PNGs and alignment.npz; returns the result.
+
+    The alignments are kept in OUT.parts/ (see the module docstring) until the set is moved into OUT
+    together, so a failure leaves OUT as it was and a rerun resumes from them.
 
     Identity bins of fewer than ``min_bin_pairs`` pairs get NaN correlations (see
     :attr:`AlignmentCorrelation.small_bins`). ``subtitle``: the plots' subtitle; None names the
@@ -357,7 +366,8 @@ def run_alignment_correlation(
             ids, vectors = reader.protein_vectors(chosen)
             embedder = reader.info.embedder
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        parts = out.with_name(out.name + ".parts")
+        cache = _resumable_cache(out, parts)
         try:
             result = alignment_correlation(
                 ids,
@@ -366,7 +376,7 @@ def run_alignment_correlation(
                 identity_bins=identity_bins,
                 threads=threads,
                 progress=progress,
-                alignment_cache=out / "alignment.npz",
+                alignment_cache=cache,
                 min_bin_pairs=min_bin_pairs,
             )
         except InputError as exc:
@@ -385,8 +395,30 @@ def run_alignment_correlation(
         )
         if subtitle is None:
             subtitle = plot_subtitle(embedding_path, sequence_path, embedder)
-        write_alignment_correlation(result, out, plots=plots, subtitle=subtitle)
+        write_alignment_correlation(result, out, plots=plots, subtitle=subtitle, alignment=cache)
+        shutil.rmtree(parts, ignore_errors=True)
         return result
+
+
+def _resumable_cache(out: Path, parts: Path) -> Path:
+    """Where a run keeps its alignments until its set is written: PARTS/alignment.npz, started from a finished
+    run's OUT/alignment.npz when PARTS holds none (the key inside says whether it is of the same sample)."""
+    cache = parts / ALIGNMENT_FILE
+    previous = out / ALIGNMENT_FILE
+    if not cache.exists() and previous.is_file():
+        _place(previous, cache)
+    return cache
+
+
+def _place(source: Path, target: Path) -> None:
+    """``source`` also at ``target``, written atomically: a hard link where the file system allows (the caches
+    are replaced, never changed in place), else a copy."""
+    with atomic_path(target) as tmp:
+        tmp.unlink()
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
 
 
 def plot_subtitle(
@@ -406,16 +438,23 @@ def _matrix_tsv(m: np.ndarray) -> str:
 
 
 def write_alignment_correlation(
-    result: AlignmentCorrelation, out_dir: str | os.PathLike, plots: bool = True, subtitle: str | None = None
+    result: AlignmentCorrelation,
+    out_dir: str | os.PathLike,
+    plots: bool = True,
+    subtitle: str | None = None,
+    alignment: str | os.PathLike | None = None,
 ) -> None:
     """Write correlations.json, pearson.tsv, spearman.tsv, by_identity.tsv, proteins.txt and (with
     ``plots``) the hexbin PNGs into ``out_dir``. by_identity.tsv has a ``pairs`` column (pairs in the
     bin) and ``nan`` correlations for bins of too few pairs. ``subtitle``: the plots' subtitle (None:
-    the embedding and sequence files of ``result.parameters``, when it names them).
+    the embedding and sequence files of ``result.parameters``, when it names them). ``alignment``: an
+    alignment cache (of :func:`alignment_correlation`) to put in the set as alignment.npz.
 
     The files are written into a staging folder and moved in together: a failure leaves the previous
     set (or none), never part of a new one beside older files."""
     with staged_directory(out_dir) as out:
+        if alignment is not None:
+            _place(Path(alignment), out / ALIGNMENT_FILE)
         with atomic_write(out / "correlations.json") as fh:
             json.dump(result.to_dict(), fh, indent=2)
         for name in ("pearson", "spearman"):

@@ -55,7 +55,10 @@ The output reads as it is:
 def run_build(args: argparse.Namespace) -> int:
     """Build the data sets and print a JSON summary of the manifest."""
     from hvppi.datasets.build import BuildSettings, build_dataset
+    from hvppi.io.validation import require_int
 
+    require_int("--seed", args.seed, minimum=0)  # named as on the command line, not as the settings' fields
+    require_int("--replicates", args.replicates, minimum=1)
     settings = BuildSettings(
         mi_thresholds=tuple(args.mi_score or (0.3, 0.4)),
         mi_source=args.mi_source,

@@ -39,8 +39,9 @@ alignment columns including gaps), cosine similarity, cosine distance and square
 (float64). Writes to OUT_DIR: correlations.json, pearson.tsv and spearman.tsv (5 x 5 matrices),
 by_identity.tsv (the same within identity bins, with the pairs of each bin), proteins.txt (the
 sample), hexbin_*.png (titled with the embedding and sequence files), and alignment.npz (the
-alignments; a rerun with the same sample reuses them). The tables, the sample and the plots are moved
-in together at the end. 3,578 proteins make 6.4 million pairs.
+alignments; a rerun with the same sample reuses them). The files are moved in together at the end, so
+a failed run leaves OUT_DIR as it was; until then the alignments are kept in OUT_DIR.parts/, from
+which a rerun resumes. 3,578 proteins make 6.4 million pairs.
 
 An identity bin with fewer than --min-bin-pairs pairs (default 30) gets no correlations: they are nan
 in by_identity.tsv (null in correlations.json), and a warning names the bin."""
