@@ -15,6 +15,13 @@ then 20–25 s per variant; 6 GB at most (3 seeds, 5 variants: 7 min). Seed 0 is
     .venv/bin/python scripts/screening_ablation.py --seeds 1 2 3 --no-groups --set max_leaf_nodes=63 --set max_iter=400
     .venv/bin/python scripts/screening_ablation.py --seeds 0 1 --extra-training-data --taxonomy --no-groups \
         --set negatives_per_virus=150 --set negatives_per_virus=600 --threads 2
+
+``--ceiling`` asks instead how much the features hold at all: per seed, the baselines, the recipe, trees fitted on
+half of the held-out proteins' own rows scoring the other half (``cross-fit``: the learner on exactly the test
+distribution; ``recipe + cross-fit``: with the recipe's rows too) and on all of them scoring themselves
+(``in-sample``: an optimistic bound no model reaches); about 3 min per seed on 2 threads:
+
+    .venv/bin/python scripts/screening_ablation.py --seeds 0 1 2 --extra-training-data --taxonomy --ceiling --threads 2
 """
 
 from __future__ import annotations
@@ -28,7 +35,14 @@ from pathlib import Path
 import numpy as np
 
 from hvppi.datasets.proteome import human_universe
-from hvppi.screening.benchmark.ablation import GROUPS, parse_setting, score_columns, split_features
+from hvppi.screening.benchmark.ablation import (
+    GROUPS,
+    baseline_columns,
+    ceiling_columns,
+    parse_setting,
+    score_columns,
+    split_features,
+)
 from hvppi.screening.benchmark.data import benchmark_data
 from hvppi.screening.config import ScreeningConfig
 from hvppi.screening.features import FEATURES
@@ -53,6 +67,9 @@ def main() -> int:
         help="rank only the benchmark's human proteins (the closed world of earlier versions)",
     )
     parser.add_argument("--no-groups", action="store_true", help="skip the feature-group variants")
+    parser.add_argument(
+        "--ceiling", action="store_true", help="the features' ceiling (trees fitted on held-out rows) instead"
+    )
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a tree-settings variant")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
@@ -72,6 +89,8 @@ def main() -> int:
         data.universe_virus_sequences, data.universe_human_sequences, args.threads, taxa=taxa
     )
     everything = list(range(len(FEATURES)))
+    if args.ceiling:
+        return ceiling(data, bundle, args.seeds, args.threads, started)
     variants: list[tuple[str, list[int], dict]] = []
     if not args.no_groups:
         for group, names in GROUPS.items():
@@ -103,6 +122,30 @@ def main() -> int:
             f"  {name:28s} ROC AUC {auc.mean():+.4f}, recall@50 {recall.mean():+.4f} "
             f"(up in {int((recall > 0).sum())} of {len(recall)} seeds)"
         )
+    return 0
+
+
+def ceiling(data, bundle: SimilarityBundle, seeds: list[int], threads: int, started: float) -> int:
+    """Print per seed the mean ROC AUC and recall@50 of the baselines, the recipe and the features' ceiling
+    (:func:`ceiling_columns`), and each one's ROC AUC minus the best baseline's; then the means over seeds."""
+    rows: dict[str, list[tuple[float, float, float]]] = {}
+    for seed in seeds:
+        split = split_features(data, bundle, seed, threads)
+        config = ScreeningConfig(seed=seed)
+        found = baseline_columns(split, seed)
+        best = max(v[:, 0].mean() for v in found.values())
+        found["recipe"] = score_columns(split, list(range(len(FEATURES))), config, threads)
+        found.update(ceiling_columns(split, config, threads))
+        print(f"seed {seed} ({len(split['labels'])} held-out viral proteins):", flush=True)
+        for name, result in found.items():
+            auc, recall = result.mean(0)
+            rows.setdefault(name, []).append((auc, auc - best, recall))
+            print(f"  {name:19s} ROC AUC {auc:.3f} ({auc - best:+.3f} on the best baseline), recall@50 {recall:.3f}")
+        del split
+    print(f"\nMean over seeds {', '.join(map(str, seeds))} ({time.perf_counter() - started:.0f} s):")
+    for name, values in rows.items():
+        auc, over, recall = np.array(values).mean(0)
+        print(f"  {name:19s} ROC AUC {auc:.3f} ({over:+.3f} on the best baseline), recall@50 {recall:.3f}")
     return 0
 
 

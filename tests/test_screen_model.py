@@ -22,6 +22,7 @@ from threadpoolctl import threadpool_limits
 
 from hvppi.align.similarity import kmer_cosine, local_similarity
 from hvppi.cli import main
+from hvppi.datasets.taxonomy import VirusTaxonomy
 from hvppi.io.bundled import BUNDLED_MODELS, model_kind, resolve_model_path
 from hvppi.io.errors import InputError, ModelFileError
 from hvppi.lstm.modelfile import load_model
@@ -1386,6 +1387,61 @@ def test_screen_takes_the_virus_by_accession_or_from_the_user(trained, screen_in
         ("V2_1-PRO_9", "1002", "Fam0"),  # not in the table: by accession
         ("q_unrelated", "1008", "Fam2"),
     }
+
+
+def test_a_taxonomy_that_disagrees_with_itself_is_a_warning(trained, screen_inputs, tmp_path, capsys):
+    """Rows giving a screened protein several taxa: the vote stands, and one warning names the protein, each taxon's
+    rows (and first line) and the one used; rows that agree (a family differing only in case) say nothing."""
+    virus, human = screen_inputs
+    virus = {"V2_1-PRO_9": virus["q_same_as_V2_1"], "q_unrelated": virus["q_unrelated"]}
+    v = write_fasta(tmp_path / "v.fa", virus)
+    h = write_fasta(tmp_path / "h.fa", human)
+    base = ["screen", "--virus", str(v), "--human", str(h), "--model", str(trained.path), "--quiet"]
+    agreeing = "virus_id\ttaxon\tfamily\nV2_1\t1002\tFam0\nV2_1-PRO_9\t1002\tfam0\nq_unrelated\t1008\tFam2\n"
+    (tmp_path / "agree.tsv").write_text(agreeing + "q_unrelated\t01008\tFam2\n")
+    (tmp_path / "tax.tsv").write_text(agreeing + "q_unrelated\t1004\t\nq_unrelated\t1008\t\n")
+    assert main([*base, "--out", str(tmp_path / "a.tsv"), "--taxonomy", str(tmp_path / "agree.tsv")]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "b.tsv"), "--taxonomy", str(tmp_path / "tax.tsv")]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning") == 1, err
+    assert (
+        "warning: the taxonomy's rows disagree on the virus of 1 viral protein (q_unrelated has taxon 1008 in 2 rows "
+        "(first: tax.tsv line 4) and 1004 in 1 row (tax.tsv line 5), used 1008); each takes the one most rows give"
+    ) in err
+    _, rows = read_tsv(tmp_path / "b.tsv")
+    assert {(r["virus_id"], r["virus_taxon"]) for r in rows} == {("V2_1-PRO_9", "1002"), ("q_unrelated", "1008")}
+    # predict warns the same, of the proteins it scores (a tie: the alphabetically first taxid)
+    (tmp_path / "tie.tsv").write_text("virus_id\ttaxon\nV0_1\t1002\nV0_1\t1000\nV0_0\t1000\n")
+    sequences = dict(zip(trained.virus_ids[:2], trained.virus_seqs[:2])) | {"H0": trained.human_seqs[0]}
+    seqs = write_fasta(tmp_path / "s.fa", sequences)
+    (tmp_path / "pairs.txt").write_text("H0\tV0_0\t0\nH0\tV0_1\t0\n")
+    predict = ["predict", "--pairs", str(tmp_path / "pairs.txt"), "--sequences", str(seqs), "--out"]
+    code = main(
+        [*predict, str(tmp_path / "p.tsv"), "--model", str(trained.path), "--taxonomy", str(tmp_path / "tie.tsv")]
+    )
+    err = capsys.readouterr().err
+    assert code == 0 and err.count("warning") == 1, err
+    assert "(V0_1 has taxon 1000 in 1 row (tie.tsv line 3) and 1002 in 1 row (tie.tsv line 2), used 1000)" in err
+
+
+def test_many_disagreements_are_one_warning_naming_five(saved_handmade):
+    """The library path (with_viruses, then a screen's check_inputs or predict's score_pairs): one line, 5 named,
+    the number in all; proteins not screened, and a scorer given no taxonomy, say nothing."""
+    model, _ = saved_handmade
+    table = {f"P{k}": {"1002": 2, "1004": 1} for k in range(8)}
+    taxonomy = VirusTaxonomy.from_counts(table, {})
+    screened = [f"P{k}" for k in range(7)] + ["P0-PRO_1"]  # P0's chain: the same accession, named once
+    scorer = ScreeningScorer(model).with_viruses(screened, taxonomy=taxonomy).with_names({"P1": "a name"})
+    said: list[str] = []
+    scorer.warn_disagreements(screened, said.append)
+    assert len(said) == 1 and said[0].startswith("warning: the taxonomy's rows disagree on the virus of 7 viral ")
+    assert said[0].count("has taxon 1002 in 2 rows and 1004 in 1 row, used 1002") == 5 and "P4 has" in said[0]
+    assert "P5 has" not in said[0] and " ...); each takes" in said[0]
+    said.clear()
+    scorer.warn_disagreements(["V0"], said.append)
+    ScreeningScorer(model).with_viruses(screened).warn_disagreements(screened, said.append)
+    assert said == []
 
 
 @pytest.mark.parametrize(

@@ -345,8 +345,11 @@ class ScreeningScorer:
         threads: int = 1,
         taxa: dict[str, tuple[str | None, str | None]] | None = None,
         names: dict[str, str] | None = None,
+        disagreements: dict[str, str] | None = None,
     ):
         self.model, self.threads, self.taxa = model, threads, taxa
+        self.disagreements = dict(disagreements or {})
+        """Viral ID → what the rows of the taxonomy bound by :meth:`with_viruses` disagree on for it, in words."""
         self.keep_human_sides = True
         """Whether :meth:`prepare_human` reads and keeps human sides in the cache (off in :meth:`portable` copies)."""
         self.names = {**dict(model.metadata.get("names") or {}), **dict(names or {})}
@@ -358,7 +361,7 @@ class ScreeningScorer:
 
     def with_names(self, names: dict[str, str]) -> ScreeningScorer:
         """This scorer with more protein names (e.g. from the input's FASTA headers), which win over the model's."""
-        return ScreeningScorer(self.model, self.threads, self.taxa, {**self.names, **names})
+        return ScreeningScorer(self.model, self.threads, self.taxa, {**self.names, **names}, self.disagreements)
 
     def with_viruses(
         self,
@@ -367,11 +370,15 @@ class ScreeningScorer:
         family: str | None = None,
         taxonomy: VirusTaxonomy | None = None,
     ) -> ScreeningScorer:
-        """This scorer with the virus of each of ``virus_ids`` bound (see :func:`resolve_taxa`)."""
+        """This scorer with the virus of each of ``virus_ids`` bound (see :func:`resolve_taxa`). Where the rows of
+        ``taxonomy`` disagree on a protein's virus, :meth:`check_inputs` and :meth:`score_pairs` warn (see
+        :meth:`warn_disagreements`)."""
         taxa = resolve_taxa(self.model, virus_ids, taxon, family, taxonomy)
-        return ScreeningScorer(
-            self.model, self.threads, dict(zip(virus_ids, zip(taxa.taxa, taxa.families))), self.names
-        )
+        disagreements: dict[str, str] = {}
+        if taxonomy is not None:
+            disagreements = {v: said for v in virus_ids if (said := taxonomy.disagreement(v))}
+        bound = dict(zip(virus_ids, zip(taxa.taxa, taxa.families)))
+        return ScreeningScorer(self.model, self.threads, bound, self.names, disagreements)
 
     def taxa_for(self, virus_ids: Sequence[str]) -> ViralTaxa:
         """The virus and family the scorer uses for ``virus_ids``: those bound (:meth:`with_viruses`), else those the
@@ -416,6 +423,20 @@ class ScreeningScorer:
                 "each protein's virus with --taxonomy if they come from several"
             )
 
+    def warn_disagreements(self, virus_ids: Sequence[str], log: Log) -> None:
+        """Name (up to 5) the viral proteins whose rows in the taxonomy given to :meth:`with_viruses` name several
+        taxa or families, with each one's rows and the one used. The reader takes the most frequent without a word,
+        as is right for the merged sources the model is built and benchmarked from (read by
+        :func:`hvppi.screening.recipe.default_taxonomy`, not through here); a user's table deserves a look."""
+        said = list(dict.fromkeys(self.disagreements[v] for v in virus_ids if v in self.disagreements))
+        if said:
+            log(
+                f"warning: the taxonomy's rows disagree on the virus of {len(said)} viral protein"
+                f"{'s' if len(said) > 1 else ''} ({'; '.join(said[:5])}{' ...' if len(said) > 5 else ''}); each "
+                "takes the one most rows give (with a Dataset column: most sources; a tie: more rows, then the "
+                "alphabetically first): check those rows"
+            )
+
     def reference_proteins(self, side: str) -> dict[str, str]:
         ref = self.model.reference
         if side == "human":
@@ -457,6 +478,7 @@ class ScreeningScorer:
                     f"warning: {virus_id} has {len(sequence):,} residues, more than any training viral protein "
                     f"({longest:,}); a polyprotein is best screened as its mature chains"
                 )
+        self.warn_disagreements(list(virus), log)
         self.warn_unknown_viruses(list(virus), log, list(virus.values()))
         self.warn_other_viruses(virus, log)
 
@@ -550,6 +572,7 @@ class ScreeningScorer:
     ) -> np.ndarray:
         viruses = list(dict.fromkeys(pairs.virus_ids))
         if log is not None:
+            self.warn_disagreements(viruses, log)
             self.warn_unknown_viruses(viruses, log)
         taxa = self.taxa_for(viruses)
         return self.model.score_pairs(pairs.human_ids, pairs.virus_ids, sequences, taxa, threads=self.threads)[1]

@@ -23,8 +23,8 @@ Score pairs with a trained model (the bundled screening model by default). Write
 human_id, virus_id, score (interaction probability; for the screening model its calibrated probability)
 and call (1 if score >= the cutoff), in input order; with the screening model, also known (the sources of a
 pair already in the training data, matched by sequence; empty otherwise). With the screening model the cutoff is
-0.5 on a probability over the whole human proteome, which few pairs reach (known pairs among them can read 0.27
-to 0.42 and be called 0): to rank a viral protein's candidates, use 'hvppi screen'. Each distinct protein is
+0.5 on a probability over the whole human proteome, which few pairs reach (known pairs among them can read far
+below it, spike-ACE2 0.28, and be called 0): to rank a viral protein's candidates, use 'hvppi screen'. Each distinct protein is
 encoded once. The screening
 model uses each viral protein's virus: give it with --taxon/--family (all) or --taxonomy (per protein), else
 it is taken from the UniProt accession where the training data knows it, and a warning names the proteins

@@ -45,9 +45,10 @@ protein, or whose scores barely vary, is warned about.
 The screening model uses the virus a protein comes from: proteins of one virus share human partners.
 Give it with --taxon (an NCBI taxid, e.g. 2697049 for SARS-CoV-2; its family is looked up) and/or
 --family (e.g. Coronaviridae) for all viral proteins, or --taxonomy FILE per protein (a table with
-columns virus_id and taxon and/or family, or PSI-MITAB). Without them, a viral protein whose UniProt
-accession is one of the training proteins' takes that protein's virus; the others are ranked without
-it (a warning says how many).
+columns virus_id and taxon and/or family, or PSI-MITAB; where its rows give a protein several taxa or
+families, the most rows win, and a warning names the protein, the rows and the one used). Without them,
+a viral protein whose UniProt accession is one of the training proteins' takes that protein's virus; the
+others are ranked without it (a warning says how many).
 
 The screening model's first screen against a set of human proteins compares them with its reference human
 proteins (~34 s for the default 13,655 on one core, ~21 s with --threads 2) and keeps the result in a cache

@@ -14,7 +14,7 @@ from hvppi.screening.benchmark.metrics import ranking_metrics
 from hvppi.screening.benchmark.run import training_viral
 from hvppi.screening.benchmark.splits import held_out_split
 from hvppi.screening.config import ScreeningConfig
-from hvppi.screening.features import FEATURES, Evidence
+from hvppi.screening.features import COLUMN, FEATURES, Evidence
 from hvppi.screening.fitting import out_of_fold_features, training_rows
 from hvppi.screening.similarity import SimilarityBundle
 from hvppi.screening.trees import fit_trees, per_virus_weights
@@ -81,7 +81,62 @@ def score_columns(split: dict[str, Any], columns: list[int], config: ScreeningCo
     :func:`split_features`'s training rows (sampled as ``config`` says; the same for the same settings)."""
     x, y, owner = training_rows(split["features"], split["training_labels"], split["human_sequences"], config)
     trees = fit_trees(x[:, columns], y, per_virus_weights(y, owner), config, threads)
-    decision = trees.decision(split["test"][:, :, columns])
-    rng = np.random.default_rng(config.seed + 2)
-    rows = (ranking_metrics(s, y, rng) for s, y in zip(decision, split["labels"]))
+    return _metrics(trees.decision(split["test"][:, :, columns]), split["labels"], config.seed)
+
+
+def baseline_columns(split: dict[str, Any], seed: int = 0) -> dict[str, np.ndarray]:
+    """(held-out viral proteins, [ROC AUC, recall@50]) of the benchmark's baselines, from :func:`split_features`'s
+    held-out features: ``popularity`` (a monotone map of the candidates' number of training partners),
+    ``homology`` (``homology_max``) and ``virus popularity`` (partners among the query's virus first, ties by
+    popularity; as the benchmark's, where ``taxon_log_popularity`` is 0 without a taxonomy)."""
+    test = split["test"]
+    popularity = test[:, :, COLUMN["log_popularity"]].astype(np.float64)
+    same_virus = test[:, :, COLUMN["taxon_log_popularity"]].astype(np.float64)
+    scores = {
+        "popularity": popularity,
+        "homology": test[:, :, COLUMN["homology_max"]].astype(np.float64),
+        "virus popularity": same_virus * (popularity.max(initial=0.0) + 1.0) + popularity,
+    }
+    return {name: _metrics(s, split["labels"], seed) for name, s in scores.items()}
+
+
+def ceiling_columns(split: dict[str, Any], config: ScreeningConfig, threads: int = 1) -> dict[str, np.ndarray]:
+    """What the features can give when the trees learn from the held-out proteins' own rows (all their partners and
+    ``config.negatives_per_virus`` sampled non-partners each, as :func:`training_rows`): ``cross-fit`` (trees fitted
+    on a seeded half of the held-out proteins score the other half, and back), the recipe's learner on exactly the
+    test distribution; ``recipe + cross-fit`` (the same, with the recipe's own training rows too); ``in-sample``
+    (fitted on all of them, scored on them), an optimistic bound that no model reaches. (held-out viral proteins,
+    [ROC AUC, recall@50]) each."""
+    test, labels = split["test"], np.asarray(split["labels"])
+    half = np.random.default_rng(config.seed + 99).permutation(len(labels)) % 2
+    recipe = training_rows(split["features"], split["training_labels"], split["human_sequences"], config)
+    found = {"cross-fit": np.zeros((len(labels), 2)), "recipe + cross-fit": np.zeros((len(labels), 2))}
+    for h in (0, 1):
+        part = np.flatnonzero(half == h)
+        for name, extra in (("cross-fit", None), ("recipe + cross-fit", recipe)):
+            trees = _fit_on(split, np.flatnonzero(half != h), config, threads, extra)
+            found[name][part] = _metrics(trees.decision(test[part]), labels[part], config.seed)
+    trees = _fit_on(split, np.arange(len(labels)), config, threads)
+    return {**found, "in-sample": _metrics(trees.decision(test), labels, config.seed)}
+
+
+def _fit_on(
+    split: dict[str, Any],
+    rows: np.ndarray,
+    config: ScreeningConfig,
+    threads: int,
+    extra: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> Any:
+    """Trees fitted on the held-out proteins ``rows``' own rows (and ``extra`` rows: x, y, owner)."""
+    labels = np.asarray(split["labels"])[rows]
+    x, y, owner = training_rows(split["test"][rows], labels, split["human_sequences"], config)
+    if extra is not None:
+        x, y = np.concatenate([extra[0], x]), np.concatenate([extra[1], y])
+        owner = np.concatenate([extra[2], owner + int(extra[2].max()) + 1])
+    return fit_trees(x, y, per_virus_weights(y, owner), config, threads)
+
+
+def _metrics(scores: np.ndarray, labels: Any, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed + 2)
+    rows = (ranking_metrics(s, y, rng) for s, y in zip(scores, labels))
     return np.array([[r["roc_auc"], r["recall_top_50"]] for r in rows])
