@@ -229,7 +229,6 @@ class _Votes:
     first: dict[tuple[str, str, str], str] = field(default_factory=dict)
     said: set[tuple[str, str, str, str]] = field(default_factory=set)
     spelling: dict[str, str] = field(default_factory=dict)
-    sources: Counter = field(default_factory=Counter)
 
     def add(
         self, a: str, kind: str, value: str, name: str = "", line: int = 0, sources: Iterable[str] | None = None
@@ -249,7 +248,6 @@ class _Votes:
             fresh = [s for s in names if (a, kind, value, s) not in self.said]
             new = sum(1 if s in SECONDARY_SOURCES else 2 for s in fresh)  # in half votes
             self.said.update((a, kind, value, s) for s in fresh)
-            self.sources[a, kind, value] += len(fresh)
         if new:
             (self.taxa if kind == "taxon" else self.families).setdefault(a, Counter())[value] += new
         if line and (key := (a, kind, value)) not in self.first:
@@ -387,4 +385,5 @@ def read_virus_taxonomy(
             range(len(names)), key=lambda k: (mine[names[k]], rows[a, kind, names[k]], alone[kind][names[k]], -k)
         )
         votes.add(a, kind, names[best], name, line, sources)
-    return VirusTaxonomy.from_counts(votes.taxa, votes.families, votes.first, votes.rows, votes.sources)
+    given = Counter((a, kind, value) for a, kind, value, _ in votes.said)
+    return VirusTaxonomy.from_counts(votes.taxa, votes.families, votes.first, votes.rows, given)
